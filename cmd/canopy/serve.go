@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"canopy/migrations"
+	"canopy/queries"
+	"canopy/server"
+)
+
+// errUsage is returned when a flag set has already said what was wrong.
+var errUsage = errors.New("usage")
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	return nil
+}
+
+func serveCommand(ctx context.Context, cfg config, args []string, stdout io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("canopy serve", flag.ContinueOnError)
+	cfg.serveFlags(fs)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve runs canopy until ctx is done. onListen, if set, learns the address
+// served (tests serve on :0).
+func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(net.Addr)) error {
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.Migrate {
+		if err := migrations.Up(db.URL); err != nil {
+			return err
+		}
+	}
+	pool, err := queries.Open(ctx, queries.PoolConfig{
+		URL:              db.URL,
+		MaxConns:         int32(cfg.PoolSize),
+		StatementTimeout: cfg.StatementTimeout,
+		ConnectTimeout:   2 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	srv := server.New(cfg.Server, pool, migrations.Latest(), log)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("canopy serving", "addr", ln.Addr().String())
+	if onListen != nil {
+		onListen(ln.Addr())
+	}
+	return srv.Serve(ctx, ln)
+}

@@ -1,0 +1,89 @@
+package queries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// The errors queries return. Callers match them with errors.Is; the HTTP
+// layer maps each to one status.
+var (
+	// ErrNotFound: the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write clashes with a row that exists (a duplicate key).
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the database could not be reached or did not answer in
+	// time; the same request may succeed later.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// FieldError is one invalid field of a request; Index is the record's place
+// in a batch body, or -1 outside a batch.
+type FieldError struct {
+	Index   int
+	Field   string
+	Message string
+}
+
+// ValidationError is a request that is well formed but invalid.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	if len(e.Errors) == 0 {
+		return "invalid request"
+	}
+	f := e.Errors[0]
+	msg := f.Field + ": " + f.Message
+	if f.Index >= 0 {
+		msg = fmt.Sprintf("record %d: %s", f.Index, msg)
+	}
+	if len(e.Errors) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(e.Errors)-1)
+	}
+	return msg
+}
+
+// translate turns a driver error into one of this package's errors, keeping
+// the original in the chain for logs. It is the only place that inspects
+// driver errors.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505": // unique_violation
+			return fmt.Errorf("%w: %s", ErrConflict, pgErr.Detail)
+		case pgErr.Code == "57014", // query_canceled: statement_timeout or a cancelled request
+			pgErr.Code == "53300",  // too_many_connections
+			pgErr.Code == "57P01",  // admin_shutdown
+			pgErr.Code == "57P03",  // cannot_connect_now: starting up or shutting down
+			pgErr.Code[:2] == "08": // connection exceptions
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return err
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}

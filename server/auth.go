@@ -1,0 +1,53 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/auth"
+)
+
+const principalKey = "principal"
+
+// authenticate reads the bearer token, if any. It returns ok=false and no
+// error when the request carries no Authorization header.
+func (s *Server) authenticate(c *gin.Context) (p auth.Principal, ok bool, err error) {
+	header := c.GetHeader("Authorization")
+	if header == "" {
+		return auth.Principal{}, false, nil
+	}
+	scheme, token, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return auth.Principal{}, false, auth.ErrInvalidToken
+	}
+	p, err = s.tokens.Verify(c.Request.Context(), strings.TrimSpace(token))
+	if err != nil {
+		return auth.Principal{}, false, err
+	}
+	c.Set(principalKey, p)
+	return p, true, nil
+}
+
+func unauthenticated(c *gin.Context) error {
+	c.Header("WWW-Authenticate", `Bearer realm="canopy"`)
+	return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, detail: "this endpoint needs a bearer token (Authorization: Bearer <token>)"}
+}
+
+// require lets the request through only with a valid token that holds scope.
+func (s *Server) require(scope string) gin.HandlerFunc {
+	return s.handle(func(c *gin.Context) error {
+		p, ok, err := s.authenticate(c)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return unauthenticated(c)
+		case !p.Has(scope):
+			return &apiError{status: http.StatusForbidden, code: codeForbidden, detail: "the token lacks the " + scope + " scope"}
+		}
+		c.Next()
+		return nil
+	})
+}

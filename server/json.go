@@ -1,0 +1,69 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"canopy/queries"
+)
+
+// decodeJSON reads the request body into v. Malformed JSON, invalid UTF-8 and
+// trailing data are 400; a well-formed body with an unknown field or a value
+// of the wrong type is 422; a body over the limit is 413.
+func decodeJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if !utf8.Valid(body) {
+		return badRequest("the request body is not valid UTF-8")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("the request body is empty; a JSON document is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("malformed JSON: %v", errTrailingData)
+	}
+	return nil
+}
+
+// jsonError sorts a decoding error into bad syntax (400) and a wrong or
+// unknown field (422).
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("malformed JSON: %v", err)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return invalid(field, "expected %s, got JSON %s", typ.Type, typ.Value)
+	}
+	// encoding/json reports an unknown field only as text; this is the one
+	// place that reads it.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return &queries.ValidationError{Errors: []queries.FieldError{{Index: -1, Field: strings.Trim(name, `"`), Message: "unknown field"}}}
+	}
+	return badRequest("malformed JSON: %v", err)
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+var errTrailingData = errors.New("trailing data after the JSON value")

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/queries"
+)
+
+const requestIDKey = "request_id"
+
+// requestID takes the caller's X-Request-Id when it is a sane one, else
+// makes one, and echoes it on the response.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !saneRequestID(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-Id", id)
+	c.Next()
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func requestIDOf(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+const statsKey = "query_stats"
+
+// accounting counts the request's SQL statements and database time and
+// reports them in a Server-Timing header on every response. The header is
+// written as the response starts, so it covers every statement run before
+// the first byte: all of a handler's, since handlers query before responding.
+func (s *Server) accounting(c *gin.Context) {
+	ctx, stats := queries.WithStats(c.Request.Context())
+	c.Request = c.Request.WithContext(ctx)
+	c.Set(statsKey, stats)
+	w := &timingWriter{ResponseWriter: c.Writer, stats: stats}
+	c.Writer = w
+	c.Next()
+	if !w.Written() {
+		w.stamp()
+	}
+}
+
+func statsOf(c *gin.Context) *queries.Stats {
+	st, _ := c.Get(statsKey)
+	stats, _ := st.(*queries.Stats)
+	return stats
+}
+
+// timingWriter adds the Server-Timing header just before the response starts.
+type timingWriter struct {
+	gin.ResponseWriter
+	stats   *queries.Stats
+	stamped bool
+}
+
+func (w *timingWriter) stamp() {
+	if w.stamped {
+		return
+	}
+	w.stamped = true
+	ms := float64(w.stats.DBTime().Microseconds()) / 1000
+	w.Header().Set("Server-Timing", fmt.Sprintf(`db;dur=%.3f;desc="%d queries"`, ms, w.stats.Statements()))
+}
+
+func (w *timingWriter) WriteHeaderNow() {
+	w.stamp()
+	w.ResponseWriter.WriteHeaderNow()
+}
+
+func (w *timingWriter) Write(b []byte) (int, error) {
+	w.stamp()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *timingWriter) WriteString(str string) (int, error) {
+	w.stamp()
+	return w.ResponseWriter.WriteString(str)
+}
+
+func (w *timingWriter) Flush() {
+	w.stamp()
+	w.ResponseWriter.Flush()
+}
+
+// accessLog logs each request and feeds the request metrics.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	elapsed := time.Since(start)
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	stats := statsOf(c)
+	s.metrics.observe(route, c.Request.Method, status, elapsed, stats.Statements())
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(c.Request.Context(), level, "request",
+		slog.String("request_id", requestIDOf(c)),
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.String("path", c.Request.URL.Path),
+		slog.Int("status", status),
+		slog.Float64("ms", float64(elapsed.Microseconds())/1000),
+		slog.Int("queries", stats.Statements()),
+		slog.Float64("db_ms", float64(stats.DBTime().Microseconds())/1000),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.String("remote", c.ClientIP()),
+	)
+}
+
+// recovery turns a panicking handler into a logged 500 problem; the server
+// goes on serving.
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		s.log.LogAttrs(c.Request.Context(), slog.LevelError, "handler panicked",
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("panic", fmt.Sprint(v)),
+			slog.String("stack", string(debug.Stack())))
+		if c.Writer.Written() {
+			c.Abort()
+			return
+		}
+		writeProblem(c, problem{Status: http.StatusInternalServerError, Code: codeInternal,
+			Detail: "the server could not complete the request"})
+	}()
+	c.Next()
+}
+
+// timeout bounds the request's database work by the request timeout. A
+// client that goes away cancels it too, through the request's context.
+func (s *Server) timeout(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+// limitBody refuses a body over the limit: at once when its declared length
+// says so, else when reading passes the limit.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.cfg.BodyLimit {
+		s.fail(c, &http.MaxBytesError{Limit: s.cfg.BodyLimit})
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+	c.Next()
+}
+
+// pathID parses a positive integer id from the path.
+func pathID(c *gin.Context, name string) (int64, error) {
+	raw := c.Param(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, badRequest("%s %q is not an integer id", name, raw)
+	}
+	if id < 1 {
+		return 0, notFound("no resource with %s %d", name, id)
+	}
+	return id, nil
+}

@@ -1,0 +1,149 @@
+// Package server is canopy's HTTP face: the gin router, its middleware (auth,
+// limits, query accounting) and one file of handlers per resource. It holds
+// no SQL: handlers parse, validate, call package queries and respond.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"canopy/auth"
+	"canopy/queries"
+)
+
+// Config is the HTTP side of canopy's configuration.
+type Config struct {
+	// BodyLimit is the largest request body accepted, in bytes (413 beyond).
+	BodyLimit int64
+	// RequestTimeout bounds each request's database work; past it the request
+	// is answered 503.
+	RequestTimeout time.Duration
+	// PublicReads lets tree reads through without a token.
+	PublicReads bool
+	// TokenCacheTTL is how long a checked token is remembered: the longest a
+	// revoked token keeps working.
+	TokenCacheTTL time.Duration
+	// ShutdownTimeout is how long in-flight requests get to finish on shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig is the configuration canopy runs with unless told otherwise.
+func DefaultConfig() Config {
+	return Config{
+		BodyLimit:       16 << 20,
+		RequestTimeout:  10 * time.Second,
+		PublicReads:     true,
+		TokenCacheTTL:   5 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.BodyLimit < 1024:
+		return fmt.Errorf("body limit %d bytes is below 1 KiB", c.BodyLimit)
+	case c.RequestTimeout <= 0:
+		return errors.New("request timeout must be positive")
+	case c.TokenCacheTTL < 0:
+		return errors.New("token cache TTL cannot be negative")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("shutdown timeout must be positive")
+	}
+	return nil
+}
+
+// Server serves canopy's HTTP API.
+type Server struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	store   *queries.Store
+	tokens  *auth.Verifier
+	log     *slog.Logger
+	metrics *metrics
+	engine  *gin.Engine
+	// schemaVersion is the migration version this binary expects.
+	schemaVersion uint
+}
+
+// New builds the server on a pool opened with queries.Open, expecting the
+// database at migration version schemaVersion.
+func New(cfg Config, pool *pgxpool.Pool, schemaVersion uint, log *slog.Logger) *Server {
+	store := queries.New(pool)
+	s := &Server{
+		cfg:           cfg,
+		pool:          pool,
+		store:         store,
+		tokens:        auth.NewVerifier(store, cfg.TokenCacheTTL),
+		log:           log,
+		metrics:       newMetrics(pool),
+		schemaVersion: schemaVersion,
+	}
+	s.engine = s.routes()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// routes registers every route; it is the one place to read what canopy serves.
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	_ = e.SetTrustedProxies(nil)
+	e.NoRoute(s.handle(func(c *gin.Context) error {
+		return notFound("no route for %s %s", c.Request.Method, c.Request.URL.Path)
+	}))
+	e.NoMethod(s.handle(func(c *gin.Context) error {
+		return &apiError{status: http.StatusMethodNotAllowed, code: codeBadRequest,
+			detail: fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)}
+	}))
+	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.timeout, s.limitBody)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.handle(s.readyz))
+	e.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	e.GET("/openapi.yaml", serveOpenAPI)
+
+	v1 := e.Group("/api/v1")
+	v1.POST("/tokens", s.require(auth.ScopeAdmin), s.handle(s.createToken))
+	v1.GET("/tokens", s.require(auth.ScopeAdmin), s.handle(s.listTokens))
+	v1.DELETE("/tokens/:id", s.require(auth.ScopeAdmin), s.handle(s.revokeToken))
+	return e
+}
+
+// Serve answers HTTP on ln until ctx is done, then stops taking connections,
+// lets in-flight requests finish (up to the shutdown timeout) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(shutdownCtx)
+	<-served
+	return err
+}
