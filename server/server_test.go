@@ -1,0 +1,377 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/auth"
+	"canopy/migrations"
+	"canopy/queries"
+)
+
+// Every refusal is a problem document with the contract's status and code,
+// and a refused write writes nothing.
+func TestProblems(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.BodyLimit = 4096 })
+	admin := ts.token(auth.ScopeAdmin)
+	writer := ts.token(auth.ScopeTreesWrite)
+	big := `{"name":"` + strings.Repeat("x", 5000) + `","scopes":["admin"]}`
+
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		body    any
+		headers []string
+		status  int
+		code    string
+		field   string // the first errors[].field, for validation problems
+		inSpec  bool   // the route is in openapi.yaml
+	}{
+		{"unknown route", "GET", "/nope", nil, nil, 404, "not_found", "", false},
+		{"wrong method", "POST", "/readyz", nil, nil, 405, "bad_request", "", false},
+		{"no token", "POST", "/api/v1/tokens", `{"name":"a","scopes":["admin"]}`, nil, 401, "unauthorized", "", true},
+		{"malformed token", "GET", "/api/v1/tokens", nil, bearer("cnp_nope"), 401, "unauthorized", "", true},
+		{"unknown token", "GET", "/api/v1/tokens", nil, bearer("cnp_0123456789abcdef_" + strings.Repeat("A", 43)), 401, "unauthorized", "", true},
+		{"not a bearer scheme", "GET", "/api/v1/tokens", nil, []string{"Authorization", "Basic " + admin}, 401, "unauthorized", "", true},
+		{"scope missing", "GET", "/api/v1/tokens", nil, bearer(writer), 403, "forbidden", "", true},
+		{"malformed JSON", "POST", "/api/v1/tokens", `{"name":`, bearer(admin), 400, "bad_request", "", true},
+		{"JSON syntax error", "POST", "/api/v1/tokens", `{"name" "a"}`, bearer(admin), 400, "bad_request", "", true},
+		{"trailing data", "POST", "/api/v1/tokens", `{"name":"a","scopes":["admin"]} {}`, bearer(admin), 400, "bad_request", "", true},
+		{"empty body", "POST", "/api/v1/tokens", ``, bearer(admin), 400, "bad_request", "", true},
+		{"invalid UTF-8", "POST", "/api/v1/tokens", "{\"name\":\"\xff\xfe\",\"scopes\":[\"admin\"]}", bearer(admin), 400, "bad_request", "", true},
+		{"unknown field", "POST", "/api/v1/tokens", `{"name":"a","scopes":["admin"],"owner":"me"}`, bearer(admin), 422, "validation", "owner", true},
+		{"wrong type", "POST", "/api/v1/tokens", `{"name":5,"scopes":["admin"]}`, bearer(admin), 422, "validation", "name", true},
+		{"unknown scope", "POST", "/api/v1/tokens", `{"name":"a","scopes":["root"]}`, bearer(admin), 422, "validation", "scopes", true},
+		{"no scopes", "POST", "/api/v1/tokens", `{"name":"a","scopes":[]}`, bearer(admin), 422, "validation", "scopes", true},
+		{"blank name", "POST", "/api/v1/tokens", `{"name":"  ","scopes":["admin"]}`, bearer(admin), 422, "validation", "name", true},
+		{"user id not a UUID", "POST", "/api/v1/tokens", `{"name":"a","scopes":["admin"],"user_id":"42"}`, bearer(admin), 422, "validation", "user_id", true},
+		{"body over the limit", "POST", "/api/v1/tokens", big, bearer(admin), 413, "too_large", "", true},
+		{"chunked body over the limit", "POST", "/api/v1/tokens", io.MultiReader(strings.NewReader(big)), bearer(admin), 413, "too_large", "", true},
+		{"id not a number", "DELETE", "/api/v1/tokens/abc", nil, bearer(admin), 400, "bad_request", "", true},
+		{"unknown id", "DELETE", "/api/v1/tokens/999999", nil, bearer(admin), 404, "not_found", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := countTokens(t, ts)
+			var r response
+			if tt.inSpec {
+				r = ts.do(tt.method, tt.path, tt.body, tt.headers...)
+			} else {
+				r = ts.send(tt.method, tt.path, tt.body, tt.headers...)
+			}
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d; body %s", r.StatusCode, tt.status, r.Body)
+			}
+			p := r.problem(t)
+			if p.Code != tt.code {
+				t.Errorf("code %q, want %q", p.Code, tt.code)
+			}
+			if p.Type != "urn:canopy:problem:"+tt.code || p.Title == "" || p.Detail == "" {
+				t.Errorf("incomplete problem: %+v", p)
+			}
+			if tt.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tt.field) {
+				t.Errorf("errors %+v, want the first on field %q", p.Errors, tt.field)
+			}
+			if tt.status == 401 && r.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+			if tt.status == 405 && r.Header.Get("Allow") != "GET" {
+				t.Errorf("405 with Allow %q, want GET", r.Header.Get("Allow"))
+			}
+			if after := countTokens(t, ts); after != before {
+				t.Errorf("a refused request changed the token count from %d to %d", before, after)
+			}
+		})
+	}
+}
+
+func countTokens(t *testing.T, ts *testServer) int {
+	t.Helper()
+	tokens, err := ts.store.Tokens(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(tokens)
+}
+
+// Server-Timing reports the statements each request ran, and the count does
+// not grow with the data.
+func TestServerTiming(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.token(auth.ScopeAdmin)
+	budgets := func(t *testing.T) {
+		ts.do("GET", "/healthz", nil).wantQueries(t, 0)
+		ts.do("GET", "/readyz", nil).wantQueries(t, 1)
+		ts.do("GET", "/api/v1/tokens", nil, bearer(admin)...).wantQueries(t, 1)
+		created := ts.do("POST", "/api/v1/tokens", `{"name":"budget","scopes":["admin"]}`, bearer(admin)...)
+		created.wantQueries(t, 1)
+		ts.do("DELETE", created.Header.Get("Location"), nil, bearer(admin)...).wantQueries(t, 1)
+		ts.send("GET", "/nope", nil).wantQueries(t, 0)
+	}
+	t.Run("few tokens", budgets)
+	if _, err := ts.db.Pool.Exec(context.Background(), `
+		INSERT INTO api_tokens (lookup, secret_hash, name, scopes)
+		SELECT 'bulk' || g, sha256(g::text::bytea), 'bulk ' || g, '{admin}' FROM generate_series(1, 2000) g`); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("2,000 tokens", budgets)
+
+	r := ts.do("GET", "/readyz", nil)
+	if !strings.Contains(r.Header.Get("Server-Timing"), "db;dur=") {
+		t.Errorf("Server-Timing %q", r.Header.Get("Server-Timing"))
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	ts := newTestServer(t)
+	tests := []struct {
+		name, sent string
+		kept       bool
+	}{
+		{"taken from the request", "trace-42", true},
+		{"made when missing", "", false},
+		{"made when it has spaces", "a b", false},
+		{"made when too long", strings.Repeat("x", 129), false},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var headers []string
+			if tt.sent != "" {
+				headers = []string{"X-Request-Id", tt.sent}
+			}
+			got := ts.do("GET", "/healthz", nil, headers...).Header.Get("X-Request-Id")
+			switch {
+			case tt.kept && got != tt.sent:
+				t.Errorf("X-Request-Id %q, want %q", got, tt.sent)
+			case !tt.kept && (got == "" || got == tt.sent || seen[got]):
+				t.Errorf("X-Request-Id %q: want a fresh id", got)
+			}
+			seen[got] = true
+		})
+	}
+}
+
+// A token works with its scopes, never with more, and stops working when revoked.
+func TestTokenLifecycle(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.token(auth.ScopeAdmin)
+
+	r := ts.do("POST", "/api/v1/tokens", `{"name":"feed","scopes":["patients:write"],"user_id":"0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00"}`, bearer(admin)...)
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.StatusCode, r.Body)
+	}
+	var created tokenJSON
+	r.decode(t, &created)
+	if created.Token == "" || created.UserID == nil || *created.UserID != "0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00" {
+		t.Fatalf("created %+v", created)
+	}
+	if r.Header.Get("Location") == "" {
+		t.Error("no Location")
+	}
+
+	if got := ts.do("GET", "/api/v1/tokens", nil, bearer(created.Token)...).StatusCode; got != http.StatusForbidden {
+		t.Errorf("patients:write token on an admin endpoint: %d, want 403", got)
+	}
+
+	var secretStored bool
+	_, secret, _ := strings.Cut(strings.TrimPrefix(created.Token, "cnp_"), "_")
+	if err := ts.db.Pool.QueryRow(context.Background(),
+		`SELECT EXISTS (SELECT FROM api_tokens WHERE position($1::bytea in secret_hash) > 0 OR name = $2 OR lookup = $2)`,
+		[]byte(secret), created.Token).Scan(&secretStored); err != nil {
+		t.Fatal(err)
+	}
+	if secretStored {
+		t.Error("the token's secret is stored")
+	}
+
+	var list struct{ Tokens []tokenJSON }
+	ts.do("GET", "/api/v1/tokens", nil, bearer(admin)...).decode(t, &list)
+	if len(list.Tokens) != 2 || list.Tokens[1].Token != "" {
+		t.Errorf("list %+v: want 2 tokens and no token text", list.Tokens)
+	}
+
+	if r := ts.do("DELETE", "/api/v1/tokens/"+itoa(created.ID), nil, bearer(admin)...); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", r.StatusCode, r.Body)
+	}
+	if got := ts.do("GET", "/api/v1/tokens", nil, bearer(created.Token)...).StatusCode; got != http.StatusUnauthorized {
+		t.Errorf("revoked token: %d, want 401", got)
+	}
+	if got := ts.do("DELETE", "/api/v1/tokens/"+itoa(created.ID), nil, bearer(admin)...).StatusCode; got != http.StatusNoContent {
+		t.Errorf("revoking twice: %d, want 204", got)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	ts := newTestServer(t)
+	var ready struct {
+		Status        string
+		SchemaVersion uint `json:"schema_version"`
+	}
+	ts.do("GET", "/readyz", nil).decode(t, &ready)
+	if ready.Status != "ready" || ready.SchemaVersion != migrations.Latest() {
+		t.Fatalf("readyz %+v", ready)
+	}
+	if _, err := ts.db.Pool.Exec(context.Background(), `UPDATE schema_migrations SET dirty = true`); err != nil {
+		t.Fatal(err)
+	}
+	r := ts.do("GET", "/readyz", nil)
+	if r.StatusCode != http.StatusServiceUnavailable || r.problem(t).Code != "unavailable" || r.Header.Get("Retry-After") == "" {
+		t.Errorf("dirty schema: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+// With the database out of reach the process stays healthy, is not ready,
+// and answers database work with 503 and Retry-After, quickly.
+func TestDatabaseUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	pool, err := queries.Open(context.Background(), queries.PoolConfig{
+		URL: "postgres://postgres@" + addr + "/canopy?sslmode=disable", ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	cfg := DefaultConfig()
+	srv := New(cfg, pool, migrations.Latest(), discardLogger())
+	ts := &testServer{t: t, srv: srv, http: httptestServer(t, srv)}
+
+	if got := ts.do("GET", "/healthz", nil).StatusCode; got != http.StatusOK {
+		t.Errorf("healthz: %d", got)
+	}
+	start := time.Now()
+	r := ts.do("GET", "/readyz", nil)
+	if r.StatusCode != http.StatusServiceUnavailable || r.problem(t).Code != "unavailable" || r.Header.Get("Retry-After") == "" {
+		t.Errorf("readyz: %d %s", r.StatusCode, r.Body)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("readyz took %s with the database down", time.Since(start))
+	}
+	r = ts.do("GET", "/api/v1/tokens", nil, bearer("cnp_0123456789abcdef_"+strings.Repeat("A", 43))...)
+	if r.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("token check with the database down: %d %s", r.StatusCode, r.Body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	ts := newTestServer(t)
+	ts.do("GET", "/healthz", nil)
+	ts.do("GET", "/readyz", nil)
+	body := string(ts.do("GET", "/metrics", nil).Body)
+	for _, want := range []string{
+		`canopy_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		`canopy_http_request_sql_statements_bucket{route="/readyz",le="1"} 1`,
+		`canopy_http_request_duration_seconds_count{method="GET",route="/readyz"} 1`,
+		`canopy_db_pool_max_conns`,
+		`canopy_db_pool_acquires_total`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.do("GET", "/openapi.yaml", nil)
+	if r.StatusCode != http.StatusOK || !strings.HasPrefix(string(r.Body), "openapi: 3.1") {
+		t.Fatalf("%d %.40s", r.StatusCode, r.Body)
+	}
+	v, err := openAPIValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, errs := v.ValidateDocument(); !ok {
+		for _, e := range errs {
+			t.Errorf("openapi.yaml is not a valid OpenAPI document: %s %s", e.Message, e.Reason)
+		}
+	}
+}
+
+// A panicking handler is a logged 500 problem; the server goes on serving.
+func TestPanicRecovered(t *testing.T) {
+	ts := newTestServer(t)
+	ts.srv.engine.GET("/test/panic", func(*gin.Context) { panic("boom") })
+	r := ts.send("GET", "/test/panic", nil, "X-Request-Id", "panic-1")
+	if r.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("status %d", r.StatusCode)
+	}
+	p := r.problem(t)
+	if p.Code != "internal" || strings.Contains(string(r.Body), "boom") {
+		t.Errorf("problem %s: want code internal and no detail of the panic", r.Body)
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, `"request_id":"panic-1"`) || !strings.Contains(logs, "boom") {
+		t.Errorf("panic not logged with its request id:\n%s", logs)
+	}
+	if got := ts.do("GET", "/healthz", nil).StatusCode; got != http.StatusOK {
+		t.Errorf("after the panic: %d", got)
+	}
+}
+
+// Shutdown lets an in-flight request finish, then Serve returns.
+func TestGracefulShutdown(t *testing.T) {
+	db := newTestServer(t)
+	srv := db.srv
+	started, release := make(chan struct{}), make(chan struct{})
+	srv.engine.GET("/test/slow", func(c *gin.Context) {
+		close(started)
+		<-release
+		c.String(http.StatusOK, "finished")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+
+	var wg sync.WaitGroup
+	var body string
+	var status int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		resp, err := http.Get("http://" + ln.Addr().String() + "/test/slow")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		status, body = resp.StatusCode, string(b)
+	}()
+	<-started
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned with a request in flight: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	wg.Wait()
+	if status != http.StatusOK || body != "finished" {
+		t.Errorf("in-flight request: %d %q", status, body)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Error("still accepting connections after shutdown")
+	}
+}
