@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,6 +21,11 @@ var (
 	// ErrUnavailable: the database could not be reached or did not answer in
 	// time; the same request may succeed later.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrCycle: a tree node cannot move under itself or one of its descendants.
+	ErrCycle = errors.New("cycle")
+	// ErrHasChildren: a tree node still has children (or a department wards)
+	// and was not deleted with them.
+	ErrHasChildren = errors.New("has children")
 )
 
 // FieldError is one invalid field of a request; Index is the record's place
@@ -65,6 +71,22 @@ func translate(err error) error {
 		switch {
 		case pgErr.Code == "23505": // unique_violation
 			return fmt.Errorf("%w: %s", ErrConflict, pgErr.Detail)
+		case pgErr.Code == "CY001": // raised by the tree_refuse_cycle trigger
+			return fmt.Errorf("%w: %s", ErrCycle, pgErr.Message)
+		case pgErr.Code == "23503", // foreign_key_violation
+			pgErr.Code == "23514": // check_violation
+			// A single-column constraint is named <table>_<column>_fkey or
+			// _check: the column is the field. An insert or update names the
+			// referencing row; a delete that leaves rows referring to the
+			// deleted one fails on the same constraint, and the caller, who
+			// knows it deleted, reads this as ErrHasChildren.
+			field := strings.TrimPrefix(pgErr.ConstraintName, pgErr.TableName+"_")
+			field = strings.TrimSuffix(strings.TrimSuffix(field, "_fkey"), "_check")
+			msg := "is invalid"
+			if pgErr.Code == "23503" {
+				msg = "does not exist"
+			}
+			return fmt.Errorf("%w: %w", &ValidationError{Errors: []FieldError{{Index: -1, Field: field, Message: msg}}}, err)
 		case pgErr.Code == "57014", // query_canceled: statement_timeout or a cancelled request
 			pgErr.Code == "53300",  // too_many_connections
 			pgErr.Code == "57P01",  // admin_shutdown

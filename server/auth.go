@@ -51,3 +51,23 @@ func (s *Server) require(scope string) gin.HandlerFunc {
 		return nil
 	})
 }
+
+// readTrees lets tree reads through without a token when public reads are
+// on; otherwise any valid token will do.
+func (s *Server) readTrees(c *gin.Context) {
+	if s.cfg.PublicReads {
+		c.Next()
+		return
+	}
+	s.handle(func(c *gin.Context) error {
+		_, ok, err := s.authenticate(c)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return unauthenticated(c)
+		}
+		c.Next()
+		return nil
+	})(c)
+}

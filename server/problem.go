@@ -20,6 +20,8 @@ const (
 	codeForbidden    = "forbidden"
 	codeNotFound     = "not_found"
 	codeConflict     = "conflict"
+	codeCycle        = "cycle"
+	codeHasChildren  = "has_children"
 	codeValidation   = "validation"
 	codeTooLarge     = "too_large"
 	codeUnavailable  = "unavailable"
@@ -103,6 +105,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Header("WWW-Authenticate", `Bearer realm="canopy", error="invalid_token"`)
 	case errors.Is(err, queries.ErrNotFound):
 		p.Status, p.Code, p.Detail = http.StatusNotFound, codeNotFound, "no such resource"
+	case errors.Is(err, queries.ErrCycle):
+		p.Status, p.Code, p.Detail = http.StatusConflict, codeCycle, "a node cannot move under itself or one of its descendants"
+	case errors.Is(err, queries.ErrHasChildren):
+		p.Status, p.Code, p.Detail = http.StatusConflict, codeHasChildren, "the node has children (or wards); delete them first or use ?cascade=true"
 	case errors.Is(err, queries.ErrConflict):
 		p.Status, p.Code, p.Detail = http.StatusConflict, codeConflict, "the write clashes with an existing resource"
 	case errors.Is(err, queries.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

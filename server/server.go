@@ -61,6 +61,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// treeCacheBytes bounds the memory kept for rendered trees.
+const treeCacheBytes = 64 << 20
+
 // Server serves canopy's HTTP API.
 type Server struct {
 	cfg     Config
@@ -69,6 +72,7 @@ type Server struct {
 	tokens  *auth.Verifier
 	log     *slog.Logger
 	metrics *metrics
+	trees   *treeCache
 	engine  *gin.Engine
 	// schemaVersion is the migration version this binary expects.
 	schemaVersion uint
@@ -85,6 +89,7 @@ func New(cfg Config, pool *pgxpool.Pool, schemaVersion uint, log *slog.Logger) *
 		tokens:        auth.NewVerifier(store, cfg.TokenCacheTTL),
 		log:           log,
 		metrics:       newMetrics(pool),
+		trees:         newTreeCache(treeCacheBytes),
 		schemaVersion: schemaVersion,
 	}
 	s.engine = s.routes()
@@ -117,6 +122,21 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/openapi.yaml", serveOpenAPI)
 
 	v1 := e.Group("/api/v1")
+	for _, t := range []trees{{s, queries.Categories, "categories"}, {s, queries.Departments, "departments"}} {
+		g := v1.Group("/" + t.name)
+		g.GET("/tree", s.readTrees, s.handle(t.getTree))
+		g.GET("/search", s.readTrees, s.handle(t.search))
+		g.GET("/:id", s.readTrees, s.handle(t.getNode))
+		g.GET("/:id/ancestors", s.readTrees, s.handle(t.ancestors))
+		g.POST("", s.require(auth.ScopeTreesWrite), s.handle(t.create))
+		g.PATCH("/:id", s.require(auth.ScopeTreesWrite), s.handle(t.update))
+		g.DELETE("/:id", s.require(auth.ScopeTreesWrite), s.handle(t.remove))
+	}
+	v1.POST("/wards", s.require(auth.ScopeTreesWrite), s.handle(s.createWard))
+	v1.GET("/wards/:id", s.readTrees, s.handle(s.getWard))
+	v1.PATCH("/wards/:id", s.require(auth.ScopeTreesWrite), s.handle(s.updateWard))
+	v1.DELETE("/wards/:id", s.require(auth.ScopeTreesWrite), s.handle(s.deleteWard))
+
 	v1.POST("/tokens", s.require(auth.ScopeAdmin), s.handle(s.createToken))
 	v1.GET("/tokens", s.require(auth.ScopeAdmin), s.handle(s.listTokens))
 	v1.DELETE("/tokens/:id", s.require(auth.ScopeAdmin), s.handle(s.revokeToken))

@@ -1,0 +1,10 @@
+package queries_test
+
+import (
+	"os"
+	"testing"
+
+	"canopy/internal/testdb"
+)
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }

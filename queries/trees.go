@@ -1,0 +1,441 @@
+package queries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	sq "github.com/Masterminds/squirrel"
+)
+
+// TreeSpec describes one hierarchy stored as an adjacency list. Its fields
+// are the only identifiers the tree statements are built from, and they are
+// unexported so that nothing from a request can reach them: Categories and
+// Departments are the trees there are.
+type TreeSpec struct {
+	table   string    // id, parent_id, name, position; aliased n
+	kind    string    // Node.Kind of its rows
+	version string    // key in tree_versions
+	code    string    // column read into Node.Code, or "" when the tree has none
+	leaf    *leafSpec // rows hung under the nodes, or nil
+}
+
+// leafSpec describes rows that hang under a tree's nodes and have no
+// children of their own; leaf rows are aliased w.
+type leafSpec struct {
+	table    string
+	kind     string
+	parent   string // column holding the tree node's id
+	beds     string // expression read into Node.Beds
+	occupied string // expression read into Node.Occupied
+}
+
+// The trees. Departments carry their wards as leaves.
+var (
+	Categories  = TreeSpec{table: "categories", kind: "category", version: "categories"}
+	Departments = TreeSpec{table: "departments", kind: "department", version: "departments", code: "code",
+		leaf: &leafSpec{table: "wards", kind: "ward", parent: "department_id", beds: "w.beds", occupied: wardOccupiedSQL}}
+)
+
+// Kind is the Node.Kind of the tree's own nodes: "category" or "department".
+func (t TreeSpec) Kind() string { return t.kind }
+
+// Node is one row of a tree: a tree node or, in the department tree, a ward.
+// Rows come flat, in no particular order; package tree assembles them, and
+// orders siblings by (Position, Name, ID).
+type Node struct {
+	Kind     string // "category", "department" or "ward"
+	ID       int64
+	ParentID *int64 // nil for a root; a ward's department
+	Name     string
+	Position int32 // 0 for a ward
+	// Depth and Path are the node's place in the whole tree, also in the
+	// rows of a subtree or a search: Path runs from the root to the node
+	// itself (a ward's is its department's plus its own id), and Depth is
+	// len(Path)-1. For a node caught in a loop written by hand (with the
+	// cycle trigger disabled) they describe the loop as far as it was walked.
+	Depth int
+	Path  []int64
+	// ChildCount counts direct children, and a department's wards, also for
+	// a node whose children a depth limit left out.
+	ChildCount int
+	Code       string // departments only
+	Beds       int    // wards only
+	Occupied   int    // wards only: patients admitted, not discharged, not dead
+	Match      bool   // search only: the node itself matched the query
+}
+
+const treeVersionSQL = `SELECT version FROM tree_versions WHERE tree = $1`
+
+// TreeVersion is the tree's version, which changes in the same transaction
+// as every write to the tree (from any writer), so an ETag derived from it
+// changes exactly when the tree does.
+func (s *Store) TreeVersion(ctx context.Context, t TreeSpec) (int64, error) {
+	var v int64
+	err := s.db.QueryRow(ctx, treeVersionSQL, t.version).Scan(&v)
+	return v, translate(err)
+}
+
+// TreeQuery selects part of a tree.
+type TreeQuery struct {
+	// Root is the node whose subtree is read; nil reads the whole forest.
+	Root *int64
+	// Depth limits the levels read below Root (or below the roots): 0 reads
+	// Root alone. Wards are one level below their department. nil: no limit.
+	Depth *int
+}
+
+// Tree reads a forest or one subtree in one statement. Rows keep their
+// depth and path in the whole tree, so a subtree's root is at its real depth
+// and the client can show its ancestors. An unknown Root is ErrNotFound.
+func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, error) {
+	if q.Depth != nil && *q.Depth < 0 {
+		return nil, invalidField("depth", "must not be negative")
+	}
+	ctes := []sq.Sqlizer{}
+	anchor := sq.Select("n.id", "ARRAY[n.id]", "0").From(t.table + " n").Where("n.parent_id IS NULL")
+	if q.Root != nil {
+		ctes = append(ctes, t.walkUp(sq.Eq{"n.id": *q.Root}))
+		anchor = sq.Select("id", "path", "0").From("top")
+	}
+	ctes = append(ctes, t.walkDown(anchor, q.Depth))
+	rows := t.nodeRows("down", "false")
+	if t.leaf != nil {
+		leaves := t.leafRows("down", "false")
+		if q.Depth != nil {
+			leaves = leaves.Where("r.lvl < ?", *q.Depth)
+		}
+		rows = rows.SuffixExpr(sq.Expr("UNION ALL ?", leaves))
+	}
+	nodes, err := s.queryNodes(ctx, rows.PrefixExpr(withRecursive(ctes...)))
+	if err == nil && q.Root != nil && len(nodes) == 0 {
+		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, *q.Root)
+	}
+	return nodes, err
+}
+
+// Search finds up to limit nodes (and, in the department tree, wards) whose
+// name contains q, ignoring case and taking %, _ and \ literally. It returns
+// the matches, flagged Match, and every ancestor of each, found by walking up
+// from the matches; each node comes once. Of more than limit matches, those
+// first by (name, kind, id) are kept and truncated is set. version is the
+// tree's version read by the same statement, so that a search costs one
+// statement with its ETag.
+func (s *Store) Search(ctx context.Context, t TreeSpec, q string, limit int) (nodes []Node, truncated bool, version int64, err error) {
+	if limit < 1 {
+		return nil, false, 0, invalidField("limit", "must be at least 1")
+	}
+	pattern := "%" + likeEscaper.Replace(q) + "%"
+	// found holds the first limit+1 matches, m the first limit of them;
+	// node is the tree node a match hangs from (itself, or a ward's department).
+	found := sq.Select(quoteLiteral(t.kind)+" AS kind", "n.id", "n.id AS node", "n.name").
+		From(t.table+" n").Where(`n.name ILIKE ? ESCAPE '\'`, pattern)
+	if l := t.leaf; l != nil {
+		found = found.SuffixExpr(sq.Expr("UNION ALL ?", sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name").
+			From(l.table+" w").Where(`w.name ILIKE ? ESCAPE '\'`, pattern)))
+	}
+	hits := sq.Select("DISTINCT ON (p.id) p.id", "top.path[1:p.i]",
+		"p.id IN (SELECT id FROM m WHERE kind = "+quoteLiteral(t.kind)+")").
+		From("top, unnest(top.path) WITH ORDINALITY p(id, i)").OrderBy("p.id")
+	result := t.nodeRows("hits", "r.match")
+	if l := t.leaf; l != nil {
+		leaves := t.leafRows("hits", "true").Join("m ON m.kind = " + quoteLiteral(l.kind) + " AND m.id = w.id")
+		result = result.SuffixExpr(sq.Expr("UNION ALL ?", leaves))
+	}
+	ctes := withRecursive(
+		sq.Expr("found AS (? ORDER BY name, kind, id LIMIT ?)", found, limit+1),
+		sq.Expr("m AS (SELECT kind, id, node FROM found ORDER BY name, kind, id LIMIT ?)", limit),
+		t.walkUp(sq.Expr("n.id IN (SELECT node FROM m)")),
+		sq.Expr("hits(id, path, match) AS (?)", hits),
+		sq.Expr("result AS (?)", result))
+	// The left join yields one row of nulls when nothing matched, which
+	// still carries the version.
+	statement := sq.Select("r.*", "v.version").Column(sq.Expr("(SELECT count(*) FROM found) > ?", limit)).
+		PrefixExpr(ctes).From("tree_versions v").LeftJoin("result r ON true").Where(sq.Eq{"v.tree": t.version})
+	nodes, err = s.queryNodes(ctx, statement, &version, &truncated)
+	return nodes, truncated, version, err
+}
+
+// likeEscaper makes a string match itself literally in a LIKE pattern
+// whose escape character is the backslash.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Node reads one node of the tree, with its depth, path and child count, in
+// one statement; an unknown id is ErrNotFound.
+func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (Node, error) {
+	nodes, err := s.queryNodes(ctx, t.nodeRows("top", "false").PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id}))))
+	if err != nil {
+		return Node{}, err
+	}
+	if len(nodes) == 0 {
+		return Node{}, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
+	}
+	return nodes[0], nil
+}
+
+// Ancestors reads the path to a node, root first and the node last, in one
+// statement; an unknown id is ErrNotFound.
+func (s *Store) Ancestors(ctx context.Context, t TreeSpec, id int64) ([]Node, error) {
+	path := sq.Select("p.id", "top.path[1:p.i]").From("top, unnest(top.path) WITH ORDINALITY p(id, i)")
+	rows := t.nodeRows("path", "false").OrderBy("cardinality(r.path)").
+		PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id}), sq.Expr("path(id, path) AS (?)", path)))
+	nodes, err := s.queryNodes(ctx, rows)
+	if err == nil && len(nodes) == 0 {
+		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
+	}
+	return nodes, err
+}
+
+// NewNode is a node to create.
+type NewNode struct {
+	Name     string
+	ParentID *int64 // nil: a root
+	// Position nil places the node after its last sibling (one past the
+	// greatest position among them, 0 when it has none).
+	Position *int32
+	Code     string // departments only, required there
+}
+
+// CreateNode adds a node and reads it back, in one transaction of two
+// statements. An unknown parent is a ValidationError on parent_id; a
+// duplicate department code is ErrConflict.
+func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, error) {
+	if t.code == "" && n.Code != "" {
+		return Node{}, invalidField("code", "is not a field of "+t.table)
+	}
+	var position any = n.Position
+	if n.Position == nil {
+		siblings := sq.Eq{"parent_id": nil}
+		if n.ParentID != nil {
+			siblings = sq.Eq{"parent_id": *n.ParentID}
+		}
+		position = sq.Expr("(?)", sq.Select("coalesce(max(position) + 1, 0)").From(t.table).Where(siblings))
+	}
+	insert := sq.Insert(t.table).Columns("parent_id", "name", "position").Suffix("RETURNING id")
+	if t.code == "" {
+		insert = insert.Values(n.ParentID, n.Name, position)
+	} else {
+		insert = insert.Columns(t.code).Values(n.ParentID, n.Name, position, n.Code)
+	}
+	var node Node
+	err := s.treeTx(ctx, func(tx *Store) error {
+		var id int64
+		if err := tx.queryBuilt(ctx, insert, &id); err != nil {
+			return err
+		}
+		var err error
+		node, err = tx.Node(ctx, t, id)
+		return err
+	})
+	return node, err
+}
+
+// NodePatch changes a node; nil fields are kept.
+type NodePatch struct {
+	Name     *string
+	Position *int32
+	// SetParent moves the node under ParentID, or makes it a root when
+	// ParentID is nil. A move keeps the node's position.
+	SetParent bool
+	ParentID  *int64
+}
+
+// UpdateNode renames, reorders or moves a node and reads it back, in one
+// transaction of at most two statements. Moving a node under itself or a
+// descendant is ErrCycle, refused by a trigger that also serialises
+// concurrent moves, so that no interleaving of them can close a loop. An
+// unknown id is ErrNotFound; an unknown new parent a ValidationError on
+// parent_id.
+func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatch) (Node, error) {
+	if p.Name == nil && p.Position == nil && !p.SetParent {
+		return s.Node(ctx, t, id)
+	}
+	update := sq.Update(t.table).Set("updated_at", sq.Expr("now()")).Where(sq.Eq{"id": id}).Suffix("RETURNING id")
+	if p.Name != nil {
+		update = update.Set("name", *p.Name)
+	}
+	if p.Position != nil {
+		update = update.Set("position", *p.Position)
+	}
+	if p.SetParent {
+		update = update.Set("parent_id", p.ParentID)
+	}
+	var node Node
+	err := s.treeTx(ctx, func(tx *Store) error {
+		if err := tx.queryBuilt(ctx, update, new(int64)); err != nil {
+			return err
+		}
+		var err error
+		node, err = tx.Node(ctx, t, id)
+		return err
+	})
+	return node, err
+}
+
+// DeleteNode deletes a node in one statement and returns how many rows went:
+// without cascade the node alone, and ErrHasChildren if it has children or
+// wards; with cascade its whole subtree and the wards in it. An unknown id
+// is ErrNotFound.
+func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bool) (deleted int, err error) {
+	var statement sq.Sqlizer
+	if cascade {
+		anchor := sq.Select("id", "ARRAY[id]", "0").From(t.table).Where(sq.Eq{"id": id})
+		ctes := []sq.Sqlizer{t.walkDown(anchor, nil),
+			sq.Expr("gone AS (DELETE FROM " + t.table + " WHERE id IN (SELECT id FROM down) RETURNING 1)")}
+		count := "(SELECT count(*) FROM gone)"
+		if l := t.leaf; l != nil {
+			ctes = append(ctes, sq.Expr("gone_leaves AS (DELETE FROM "+l.table+" WHERE "+l.parent+" IN (SELECT id FROM down) RETURNING 1)"))
+			count += " + (SELECT count(*) FROM gone_leaves)"
+		}
+		statement = sq.Select(count).PrefixExpr(withRecursive(ctes...))
+	} else {
+		statement = sq.Delete(t.table).Where(sq.Eq{"id": id}).Suffix("RETURNING 1")
+	}
+	err = s.queryBuilt(ctx, statement, &deleted)
+	// A delete breaks a foreign key only when rows still refer to the
+	// deleted one: a child, a ward, or one added by a concurrent write.
+	if errors.As(err, new(*ValidationError)) {
+		return 0, fmt.Errorf("%w: rows still refer to %s %d", ErrHasChildren, t.kind, id)
+	}
+	if err == nil && deleted == 0 {
+		err = fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
+	}
+	return deleted, err
+}
+
+// walkUp is the CTE pair that walks from the nodes matching start up to
+// their roots: top(id, path) holds, for each start node id, its path from
+// the root. A node seen twice on one walk ends it, so a loop cannot hang it.
+func (t TreeSpec) walkUp(start sq.Sqlizer) sq.Sqlizer {
+	anchor := sq.Select("n.parent_id", "ARRAY[n.id]").From(t.table + " n").Where(start)
+	step := sq.Select("n.parent_id", "n.id || u.path").From("up u").Join(t.table + " n ON n.id = u.next").
+		Where("n.id <> ALL (u.path)")
+	return sq.Expr(`up(next, path) AS (? UNION ALL ?),
+top(id, path) AS (
+    SELECT DISTINCT ON (path[cardinality(path)]) path[cardinality(path)], path FROM up
+    ORDER BY path[cardinality(path)], cardinality(path) DESC)`, anchor, step)
+}
+
+// walkDown is the CTE down(id, path, lvl) that walks from the anchor rows
+// (id, path, lvl 0) to their descendants, at most maxLevels below the anchor
+// unless maxLevels is nil. The limit stops the recursion itself rather than
+// filtering its result. A node already on the path ends the walk, so a
+// loop cannot hang it or repeat a node.
+func (t TreeSpec) walkDown(anchor sq.Sqlizer, maxLevels *int) sq.Sqlizer {
+	step := sq.Select("n.id", "d.path || n.id", "d.lvl + 1").From("down d").
+		Join(t.table + " n ON n.parent_id = d.id").Where("n.id <> ALL (d.path)")
+	if maxLevels != nil {
+		step = step.Where("d.lvl < ?", *maxLevels)
+	}
+	return sq.Expr("down(id, path, lvl) AS (? UNION ALL ?)", anchor, step)
+}
+
+// nodeRows selects the Node columns of the tree nodes listed in rel(id, path).
+func (t TreeSpec) nodeRows(rel, match string) sq.SelectBuilder {
+	code := "''"
+	if t.code != "" {
+		code = "n." + t.code
+	}
+	children := "(SELECT count(*) FROM " + t.table + " c WHERE c.parent_id = n.id)"
+	if l := t.leaf; l != nil {
+		children += " + (SELECT count(*) FROM " + l.table + " w WHERE w." + l.parent + " = n.id)"
+	}
+	return sq.Select(quoteLiteral(t.kind), "n.id", "n.parent_id", "n.name", "n.position",
+		"cardinality(r.path) - 1", "r.path", children, code, "0", "0", match).
+		From(rel + " r").Join(t.table + " n ON n.id = r.id")
+}
+
+// leafRows selects the Node columns of the leaves of the tree nodes in rel(id, path).
+func (t TreeSpec) leafRows(rel, match string) sq.SelectBuilder {
+	l := t.leaf
+	return sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name", "0",
+		"cardinality(r.path)", "r.path || w.id", "0", "''", l.beds, l.occupied, match).
+		From(rel + " r").Join(l.table + " w ON w." + l.parent + " = r.id")
+}
+
+// withRecursive joins CTEs into a WITH RECURSIVE clause.
+func withRecursive(ctes ...sq.Sqlizer) sq.Sqlizer {
+	args := make([]any, len(ctes))
+	for i, c := range ctes {
+		args[i] = c
+	}
+	return sq.Expr("WITH RECURSIVE "+strings.TrimSuffix(strings.Repeat("?, ", len(ctes)), ", "), args...)
+}
+
+// quoteLiteral quotes one of the specs' constant names as an SQL string.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// queryNodes runs a statement that selects Node columns, followed by extra
+// columns scanned into extra (each row overwriting the last's). A row whose
+// kind is null carries only the extra columns. The result is never nil.
+func (s *Store) queryNodes(ctx context.Context, b sq.Sqlizer, extra ...any) ([]Node, error) {
+	sql, args, err := dollarSQL(b)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	nodes := []Node{}
+	for rows.Next() {
+		var n Node
+		dest := []any{&n.Kind, &n.ID, &n.ParentID, &n.Name, &n.Position, &n.Depth, &n.Path,
+			&n.ChildCount, &n.Code, &n.Beds, &n.Occupied, &n.Match}
+		node := rows.RawValues()[0] != nil
+		if !node {
+			clear(dest) // pgx skips nil destinations
+		}
+		if err := rows.Scan(append(dest, extra...)...); err != nil {
+			return nil, translate(err)
+		}
+		if node {
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes, translate(rows.Err())
+}
+
+// queryBuilt runs a statement built at run time and scans its one row;
+// no row is ErrNotFound.
+func (s *Store) queryBuilt(ctx context.Context, b sq.Sqlizer, dest ...any) error {
+	sql, args, err := dollarSQL(b)
+	if err != nil {
+		return err
+	}
+	return translate(s.db.QueryRow(ctx, sql, args...).Scan(dest...))
+}
+
+// dollarSQL renders a statement built with squirrel's default ? placeholders
+// as PostgreSQL's numbered ones, numbering across every sub-builder: the
+// outermost-only use of sq.Dollar that RECIPES.md asks for.
+func dollarSQL(b sq.Sqlizer) (string, []any, error) {
+	sql, args, err := b.ToSql()
+	if err == nil {
+		sql, err = sq.Dollar.ReplacePlaceholders(sql)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("queries: build statement: %w", err)
+	}
+	return sql, args, nil
+}
+
+// treeTx runs fn in a transaction, or in a savepoint when s already runs in one.
+func (s *Store) treeTx(ctx context.Context, fn func(tx *Store) error) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(&Store{db: tx}); err != nil {
+		return err
+	}
+	return translate(tx.Commit(ctx))
+}
+
+// invalidField is a ValidationError on one field of a request outside a batch.
+func invalidField(field, message string) error {
+	return &ValidationError{Errors: []FieldError{{Index: -1, Field: field, Message: message}}}
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"sync"
+)
+
+// treeCache keeps rendered tree responses keyed by tree version, so that a
+// repeated GET of an unchanged tree costs one version read and no CTE.
+// Entries of older versions are dropped as soon as a newer one is stored, and
+// the cache holds at most maxBytes; it is only ever a copy of what the
+// database says, so several canopy instances stay consistent.
+type treeCache struct {
+	mu       sync.Mutex
+	entries  map[treeCacheKey][]byte
+	latest   map[string]int64 // newest version stored, per tree
+	bytes    int
+	maxBytes int
+}
+
+type treeCacheKey struct {
+	tree    string
+	version int64
+	query   string // the request's root and depth, canonical
+}
+
+func newTreeCache(maxBytes int) *treeCache {
+	return &treeCache{entries: map[treeCacheKey][]byte{}, latest: map[string]int64{}, maxBytes: maxBytes}
+}
+
+func (c *treeCache) get(k treeCacheKey) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.entries[k]
+	return b, ok
+}
+
+func (c *treeCache) put(k treeCacheKey, body []byte) {
+	if len(body) > c.maxBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if latest, ok := c.latest[k.tree]; ok && k.version < latest {
+		return // a slow reader of an old version must not evict the new one
+	}
+	if k.version > c.latest[k.tree] {
+		c.latest[k.tree] = k.version
+		for old, b := range c.entries {
+			if old.tree == k.tree && old.version < k.version {
+				delete(c.entries, old)
+				c.bytes -= len(b)
+			}
+		}
+	}
+	for c.bytes+len(body) > c.maxBytes && len(c.entries) > 0 {
+		for old, b := range c.entries { // evict an arbitrary entry
+			delete(c.entries, old)
+			c.bytes -= len(b)
+			break
+		}
+	}
+	if prev, ok := c.entries[k]; ok {
+		c.bytes -= len(prev)
+	}
+	c.entries[k] = body
+	c.bytes += len(body)
+}

@@ -1,0 +1,391 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/queries"
+	"canopy/tree"
+)
+
+// Limits on tree requests.
+const (
+	searchDefaultLimit = 100
+	searchMaxLimit     = 1000
+	searchMaxQuery     = 200 // characters
+	nameMaxLength      = 200
+	codeMaxLength      = 64
+)
+
+// node is a tree node as the API shows it. It is what package tree
+// assembles: its key is (kind, id), since a ward and a department may share an id.
+type node struct {
+	ID         int64   `json:"id"`
+	Kind       string  `json:"kind"`
+	ParentID   *int64  `json:"parent_id"`
+	Name       string  `json:"name"`
+	Position   int32   `json:"position"`
+	Depth      int     `json:"depth"`
+	Path       []int64 `json:"path"`
+	ChildCount int     `json:"child_count"`
+	Code       string  `json:"code,omitempty"`
+	Beds       *int    `json:"beds,omitempty"`
+	Occupied   *int    `json:"occupied,omitempty"`
+	Match      bool    `json:"match,omitempty"`
+}
+
+type nodeKey struct {
+	kind string
+	id   int64
+}
+
+func (n node) Key() nodeKey { return nodeKey{n.Kind, n.ID} }
+
+func (n node) ParentKey() (nodeKey, bool) {
+	if n.ParentID == nil {
+		return nodeKey{}, false
+	}
+	kind := n.Kind
+	if kind == "ward" {
+		kind = "department"
+	}
+	return nodeKey{kind, *n.ParentID}, true
+}
+
+func (n node) SortKey() (int64, string, int64) { return int64(n.Position), n.Name, n.ID }
+
+func toNode(q queries.Node) node {
+	n := node{ID: q.ID, Kind: q.Kind, ParentID: q.ParentID, Name: q.Name, Position: q.Position,
+		Depth: q.Depth, Path: q.Path, ChildCount: q.ChildCount, Code: q.Code, Match: q.Match}
+	if n.Path == nil {
+		n.Path = []int64{}
+	}
+	if q.Kind == "ward" {
+		n.Beds, n.Occupied = &q.Beds, &q.Occupied
+	}
+	return n
+}
+
+// forest assembles rows into ordered nested nodes.
+func forest(rows []queries.Node) []*tree.Node[node] {
+	nodes := make([]node, len(rows))
+	for i, r := range rows {
+		nodes[i] = toNode(r)
+	}
+	return tree.Build(nodes, tree.ByPositionNameID[node])
+}
+
+// trees serves both hierarchies from one set of handlers, parameterised by
+// the tree's spec.
+type trees struct {
+	s    *Server
+	spec queries.TreeSpec
+	name string // the path segment: categories or departments
+}
+
+func (t trees) etag(version int64) string { return fmt.Sprintf(`"%s-v%d"`, t.name, version) }
+
+// notModified sets the ETag and reports whether the client's copy is current.
+func notModified(c *gin.Context, etag string) bool {
+	c.Header("ETag", etag)
+	c.Header("Cache-Control", "no-cache")
+	for _, candidate := range strings.Split(c.GetHeader("If-None-Match"), ",") {
+		candidate = strings.TrimPrefix(strings.TrimSpace(candidate), "W/")
+		if candidate == etag || candidate == "*" {
+			c.Status(http.StatusNotModified)
+			return true
+		}
+	}
+	return false
+}
+
+// getTree serves the forest or a subtree: one statement to read the tree's
+// version, and one recursive statement unless the rendered answer for that
+// version is already in memory.
+func (t trees) getTree(c *gin.Context) error {
+	var q queries.TreeQuery
+	var err error
+	if q.Root, err = queryInt64(c, "root", 1); err != nil {
+		return err
+	}
+	if q.Depth, err = queryInt(c, "depth", 0, 1_000_000); err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	version, err := t.s.store.TreeVersion(ctx, t.spec)
+	if err != nil {
+		return err
+	}
+	if notModified(c, t.etag(version)) {
+		return nil
+	}
+	key := treeCacheKey{tree: t.name, version: version, query: c.Query("root") + "/" + c.Query("depth")}
+	if body, ok := t.s.trees.get(key); ok {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		return nil
+	}
+	rows, err := t.s.store.Tree(ctx, t.spec, q)
+	if err != nil {
+		return err
+	}
+	roots := forest(rows)
+	body, err := json.Marshal(struct {
+		Count   int                `json:"count"`
+		Version int64              `json:"version"`
+		Roots   []*tree.Node[node] `json:"roots"`
+	}{tree.Count(roots), version, roots})
+	if err != nil {
+		return err
+	}
+	t.s.trees.put(key, body)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	return nil
+}
+
+type searchMatch struct {
+	ID   int64       `json:"id"`
+	Kind string      `json:"kind"`
+	Name string      `json:"name"`
+	Path []crumbJSON `json:"path"`
+}
+
+type crumbJSON struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// search serves every match with all its ancestors, as breadcrumbs and as a
+// pruned forest, from one statement.
+func (t trees) search(c *gin.Context) error {
+	q := c.Query("q")
+	if strings.TrimSpace(q) == "" {
+		return badRequest("q is required and must not be blank")
+	}
+	if utf8.RuneCountInString(q) > searchMaxQuery {
+		return invalid("q", "at most %d characters", searchMaxQuery)
+	}
+	limit, err := queryInt(c, "limit", 1, searchMaxLimit)
+	if err != nil {
+		return err
+	}
+	if limit == nil {
+		l := searchDefaultLimit
+		limit = &l
+	}
+	rows, truncated, version, err := t.s.store.Search(c.Request.Context(), t.spec, q, *limit)
+	if err != nil {
+		return err
+	}
+	c.Header("ETag", t.etag(version))
+	roots := forest(rows)
+	matches := []searchMatch{}
+	var trail []crumbJSON
+	tree.Walk(roots, func(n *tree.Node[node], depth int) bool {
+		trail = append(trail[:depth], crumbJSON{n.Item.ID, n.Item.Name})
+		if n.Item.Match {
+			matches = append(matches, searchMatch{ID: n.Item.ID, Kind: n.Item.Kind, Name: n.Item.Name,
+				Path: append([]crumbJSON(nil), trail...)})
+		}
+		return true
+	})
+	type forestJSON struct {
+		Count int                `json:"count"`
+		Roots []*tree.Node[node] `json:"roots"`
+	}
+	c.JSON(http.StatusOK, struct {
+		Query     string        `json:"query"`
+		Truncated bool          `json:"truncated"`
+		Matches   []searchMatch `json:"matches"`
+		Tree      forestJSON    `json:"tree"`
+	}{q, truncated, matches, forestJSON{tree.Count(roots), roots}})
+	return nil
+}
+
+func (t trees) getNode(c *gin.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	n, err := t.s.store.Node(c.Request.Context(), t.spec, id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toNode(n))
+	return nil
+}
+
+func (t trees) ancestors(c *gin.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	rows, err := t.s.store.Ancestors(c.Request.Context(), t.spec, id)
+	if err != nil {
+		return err
+	}
+	type step struct {
+		ID    int64  `json:"id"`
+		Name  string `json:"name"`
+		Depth int    `json:"depth"`
+	}
+	path := make([]step, len(rows))
+	for i, r := range rows {
+		path[i] = step{r.ID, r.Name, r.Depth}
+	}
+	c.JSON(http.StatusOK, gin.H{"path": path})
+	return nil
+}
+
+// nodeFields are the writable fields of a node, absent, null or set.
+type nodeFields struct {
+	Name     optional[string] `json:"name"`
+	ParentID optional[int64]  `json:"parent_id"`
+	Position optional[int32]  `json:"position"`
+	Code     optional[string] `json:"code"`
+}
+
+// check validates the fields present; required names those that must be.
+func (t trees) check(f *nodeFields, required ...string) error {
+	var errs []queries.FieldError
+	bad := func(field, msg string) {
+		errs = append(errs, queries.FieldError{Index: -1, Field: field, Message: msg})
+	}
+	for _, r := range required {
+		if r == "name" && !f.Name.Set || r == "code" && !f.Code.Set {
+			bad(r, "is required")
+		}
+	}
+	if f.Name.Set {
+		f.Name.Value = strings.TrimSpace(f.Name.Value)
+		if f.Name.Null || f.Name.Value == "" || utf8.RuneCountInString(f.Name.Value) > nameMaxLength {
+			bad("name", fmt.Sprintf("must be 1 to %d characters", nameMaxLength))
+		}
+	}
+	if f.ParentID.Set && !f.ParentID.Null && f.ParentID.Value < 1 {
+		bad("parent_id", "must be a positive id or null")
+	}
+	if f.Position.Null {
+		bad("position", "must be an integer")
+	}
+	if f.Code.Set {
+		if t.spec.Kind() != "department" {
+			bad("code", "unknown field")
+		} else if f.Code.Null || strings.TrimSpace(f.Code.Value) == "" || len(f.Code.Value) > codeMaxLength {
+			bad("code", fmt.Sprintf("must be 1 to %d characters", codeMaxLength))
+		}
+	}
+	if len(errs) > 0 {
+		return &queries.ValidationError{Errors: errs}
+	}
+	return nil
+}
+
+func (t trees) create(c *gin.Context) error {
+	var f nodeFields
+	if err := decodeJSON(c.Request, &f); err != nil {
+		return err
+	}
+	required := []string{"name"}
+	if t.spec.Kind() == "department" {
+		required = append(required, "code")
+	}
+	if err := t.check(&f, required...); err != nil {
+		return err
+	}
+	n, err := t.s.store.CreateNode(c.Request.Context(), t.spec, queries.NewNode{
+		Name: f.Name.Value, ParentID: f.ParentID.ptr(), Position: f.Position.ptr(), Code: strings.TrimSpace(f.Code.Value)})
+	if err != nil {
+		return err
+	}
+	c.Header("Location", "/api/v1/"+t.name+"/"+strconv.FormatInt(n.ID, 10))
+	c.JSON(http.StatusCreated, toNode(n))
+	return nil
+}
+
+// update renames, reorders or moves a node; "parent_id": null makes it a root.
+func (t trees) update(c *gin.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var f nodeFields
+	if err := decodeJSON(c.Request, &f); err != nil {
+		return err
+	}
+	if f.Code.Set {
+		return invalid("code", "cannot be changed")
+	}
+	if err := t.check(&f); err != nil {
+		return err
+	}
+	n, err := t.s.store.UpdateNode(c.Request.Context(), t.spec, id, queries.NodePatch{
+		Name: f.Name.ptr(), Position: f.Position.ptr(), SetParent: f.ParentID.Set, ParentID: f.ParentID.ptr()})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toNode(n))
+	return nil
+}
+
+// remove deletes a node: 204 alone, or 200 with the count for ?cascade=true.
+func (t trees) remove(c *gin.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	cascade := false
+	if raw, ok := c.GetQuery("cascade"); ok {
+		if cascade, err = strconv.ParseBool(raw); err != nil {
+			return badRequest("cascade %q is not a boolean", raw)
+		}
+	}
+	deleted, err := t.s.store.DeleteNode(c.Request.Context(), t.spec, id, cascade)
+	if err != nil {
+		return err
+	}
+	if cascade {
+		c.JSON(http.StatusOK, gin.H{"deleted": deleted})
+		return nil
+	}
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// queryInt64 parses an optional integer query parameter of at least min:
+// 400 when it does not parse, 422 when it is out of range.
+func queryInt64(c *gin.Context, name string, min int64) (*int64, error) {
+	raw, ok := c.GetQuery(name)
+	if !ok {
+		return nil, nil
+	}
+	v, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return nil, badRequest("%s %q is not an integer", name, raw)
+	}
+	if v < min {
+		return nil, invalid(name, "must be at least %d", min)
+	}
+	return &v, nil
+}
+
+// queryInt parses an optional integer query parameter within [min, max].
+func queryInt(c *gin.Context, name string, min, max int) (*int, error) {
+	raw, ok := c.GetQuery(name)
+	if !ok {
+		return nil, nil
+	}
+	v, err := strconv.Atoi(raw)
+	if err != nil {
+		return nil, badRequest("%s %q is not an integer", name, raw)
+	}
+	if v < min || v > max {
+		return nil, invalid(name, "must be between %d and %d", min, max)
+	}
+	return &v, nil
+}
