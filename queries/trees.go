@@ -93,14 +93,33 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	if q.Depth != nil && *q.Depth < 0 {
 		return nil, invalidField("depth", "must not be negative")
 	}
+	// The walk carries the node's columns along, so the result needs no join
+	// back to the table.
+	carry := []string{"parent_id", "name", "position"}
+	code := "''"
+	if t.code != "" {
+		carry, code = append(carry, t.code), "r."+t.code
+	}
 	ctes := []sq.Sqlizer{}
-	anchor := sq.Select("n.id", "ARRAY[n.id]", "0").From(t.table + " n").Where("n.parent_id IS NULL")
+	anchor := sq.Select(append([]string{"n.id", "ARRAY[n.id]", "0"}, prefixed("n.", carry)...)...).
+		From(t.table + " n").Where("n.parent_id IS NULL")
 	if q.Root != nil {
 		ctes = append(ctes, t.walkUp(sq.Eq{"n.id": *q.Root}))
-		anchor = sq.Select("id", "path", "0").From("top")
+		anchor = sq.Select(append([]string{"n.id", "top.path", "0"}, prefixed("n.", carry)...)...).
+			From("top").Join(t.table + " n ON n.id = top.id")
 	}
-	ctes = append(ctes, t.walkDown(anchor, q.Depth))
-	rows := t.nodeRows("down", "false")
+	ctes = append(ctes, t.walkDown(anchor, q.Depth, carry...))
+	// Child counts come from the rows themselves (countChildren), except for
+	// the nodes a depth limit cut off, whose children are not among them.
+	var children sq.Sqlizer = sq.Expr("-1")
+	if q.Depth != nil {
+		children = sq.Expr("CASE WHEN r.lvl = ? THEN "+t.childCount("r")+" ELSE -1 END", *q.Depth)
+	}
+	// Only the walk's first row sends its path; completeTree derives the
+	// others from it, which spares encoding and decoding an array per row.
+	rows := sq.Select(quoteLiteral(t.kind), "r.id", "r.parent_id", "r.name", "r.position", "cardinality(r.path) - 1",
+		"CASE WHEN r.lvl = 0 THEN r.path END").
+		Column(children).Columns(code, "0", "0", "false").From("down r")
 	if t.leaf != nil {
 		leaves := t.leafRows("down", "false")
 		if q.Depth != nil {
@@ -112,7 +131,50 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	if err == nil && q.Root != nil && len(nodes) == 0 {
 		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, *q.Root)
 	}
+	completeTree(t, nodes)
 	return nodes, err
+}
+
+// completeTree fills in what Tree's statement leaves out: the ChildCount it
+// left at -1, that of a node whose children (and leaves) are all among
+// nodes, and the Path of every tree node below the walk's first rows, which
+// is its parent's path and its own id. Both cost a pass over the rows here;
+// in SQL they cost an index probe and an array per row.
+func completeTree(t TreeSpec, nodes []Node) {
+	counts := make(map[int64]int, len(nodes))
+	index := make(map[int64]int, len(nodes)) // tree node id -> its row
+	maxDepth := 0
+	for i, n := range nodes {
+		if n.ParentID != nil {
+			counts[*n.ParentID]++
+		}
+		if n.Kind == t.kind {
+			index[n.ID] = i
+		}
+		maxDepth = max(maxDepth, n.Depth)
+	}
+	byDepth := make([][]int, maxDepth+1)
+	for i := range nodes {
+		if nodes[i].ChildCount < 0 {
+			nodes[i].ChildCount = counts[nodes[i].ID]
+		}
+		if nodes[i].Path == nil {
+			byDepth[nodes[i].Depth] = append(byDepth[nodes[i].Depth], i)
+		}
+	}
+	// Parents are one level up, so going down the levels finds each
+	// parent's path already complete.
+	for _, level := range byDepth {
+		for _, i := range level {
+			n := &nodes[i]
+			if n.ParentID == nil {
+				continue
+			}
+			if p, ok := index[*n.ParentID]; ok {
+				n.Path = append(append(make([]int64, 0, len(nodes[p].Path)+1), nodes[p].Path...), n.ID)
+			}
+		}
+	}
 }
 
 // Search finds up to limit nodes (and, in the department tree, wards) whose
@@ -317,18 +379,46 @@ top(id, path) AS (
     ORDER BY path[cardinality(path)], cardinality(path) DESC)`, anchor, step)
 }
 
-// walkDown is the CTE down(id, path, lvl) that walks from the anchor rows
-// (id, path, lvl 0) to their descendants, at most maxLevels below the anchor
-// unless maxLevels is nil. The limit stops the recursion itself rather than
-// filtering its result. A node already on the path ends the walk, so a
-// loop cannot hang it or repeat a node.
-func (t TreeSpec) walkDown(anchor sq.Sqlizer, maxLevels *int) sq.Sqlizer {
-	step := sq.Select("n.id", "d.path || n.id", "d.lvl + 1").From("down d").
-		Join(t.table + " n ON n.parent_id = d.id").Where("n.id <> ALL (d.path)")
+// walkDown is the CTE down(id, path, lvl, carry...) that walks from the
+// anchor rows (id, path, lvl 0, carry...) to their descendants, at most
+// maxLevels below the anchor unless maxLevels is nil, carrying the named
+// columns of each node. The limit stops the recursion itself rather than
+// filtering its result. A node already on the path ends the walk, so a loop
+// cannot hang it or repeat a node.
+//
+// Each node's children are read by a LATERAL subquery that OFFSET 0 keeps
+// the planner from flattening: one probe of the (parent_id, ...) index per
+// node. Left to itself the planner often picks a hash join, which scans the
+// whole table once per level: three times slower at 10k nodes.
+func (t TreeSpec) walkDown(anchor sq.Sqlizer, maxLevels *int, carry ...string) sq.Sqlizer {
+	children := "SELECT " + strings.Join(append([]string{"c.id"}, prefixed("c.", carry)...), ", ") +
+		" FROM " + t.table + " c WHERE c.parent_id = d.id OFFSET 0"
+	step := sq.Select(append([]string{"n.id", "d.path || n.id", "d.lvl + 1"}, prefixed("n.", carry)...)...).
+		From("down d").JoinClause("CROSS JOIN LATERAL (" + children + ") n").Where("n.id <> ALL (d.path)")
 	if maxLevels != nil {
 		step = step.Where("d.lvl < ?", *maxLevels)
 	}
-	return sq.Expr("down(id, path, lvl) AS (? UNION ALL ?)", anchor, step)
+	columns := strings.Join(append([]string{"id", "path", "lvl"}, carry...), ", ")
+	return sq.Expr("down("+columns+") AS (? UNION ALL ?)", anchor, step)
+}
+
+// prefixed returns each name with prefix before it.
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
+}
+
+// childCount is the expression counting the children (and leaves) of the
+// node aliased alias.
+func (t TreeSpec) childCount(alias string) string {
+	children := "(SELECT count(*) FROM " + t.table + " c WHERE c.parent_id = " + alias + ".id)"
+	if l := t.leaf; l != nil {
+		children += " + (SELECT count(*) FROM " + l.table + " w WHERE w." + l.parent + " = " + alias + ".id)"
+	}
+	return children
 }
 
 // nodeRows selects the Node columns of the tree nodes listed in rel(id, path).
@@ -337,12 +427,8 @@ func (t TreeSpec) nodeRows(rel, match string) sq.SelectBuilder {
 	if t.code != "" {
 		code = "n." + t.code
 	}
-	children := "(SELECT count(*) FROM " + t.table + " c WHERE c.parent_id = n.id)"
-	if l := t.leaf; l != nil {
-		children += " + (SELECT count(*) FROM " + l.table + " w WHERE w." + l.parent + " = n.id)"
-	}
 	return sq.Select(quoteLiteral(t.kind), "n.id", "n.parent_id", "n.name", "n.position",
-		"cardinality(r.path) - 1", "r.path", children, code, "0", "0", match).
+		"cardinality(r.path) - 1", "r.path", t.childCount("n"), code, "0", "0", match).
 		From(rel + " r").Join(t.table + " n ON n.id = r.id")
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -135,14 +134,11 @@ func (t trees) getTree(c *gin.Context) error {
 		return err
 	}
 	roots := forest(rows)
-	body, err := json.Marshal(struct {
-		Count   int                `json:"count"`
-		Version int64              `json:"version"`
-		Roots   []*tree.Node[node] `json:"roots"`
-	}{tree.Count(roots), version, roots})
-	if err != nil {
+	body := fmt.Appendf(nil, `{"count":%d,"version":%d,"roots":`, tree.Count(roots), version)
+	if body, err = tree.AppendForest(body, roots); err != nil {
 		return err
 	}
+	body = append(body, '}')
 	t.s.trees.put(key, body)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 	return nil

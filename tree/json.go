@@ -28,16 +28,52 @@ func (n *Node[T]) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Appender is an Item that writes its own JSON object, compact, to dst and
+// returns the extended slice. Encoding then skips encoding/json altogether:
+// for a large forest that is most of the cost. The object must be valid
+// compact JSON without a "children" member; that is the Item's promise, not
+// checked here.
+type Appender interface {
+	AppendJSON(dst []byte) []byte
+}
+
+// AppendForest appends the forest as a JSON array of nodes, each rendered as
+// by MarshalJSON, to dst. Unlike json.Marshal of the slice, it does not
+// re-validate and re-compact what the nodes render, which for a large forest
+// costs more than rendering it.
+func AppendForest[T any](dst []byte, roots []*Node[T]) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	buf.WriteByte('[')
+	for i, n := range roots {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := n.encode(buf, enc); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
 // encode writes n to buf, with enc writing to buf as well.
 func (n *Node[T]) encode(buf *bytes.Buffer, enc *json.Encoder) error {
 	start := buf.Len()
-	// Through a pointer, the Item need not be copied into an interface.
-	if err := enc.Encode(&n.Item); err != nil {
-		return err
+	var item []byte
+	if a, ok := any(&n.Item).(Appender); ok {
+		buf.Write(a.AppendJSON(buf.AvailableBuffer()))
+		buf.WriteByte('\n')
+		item = buf.Bytes()[start:]
+	} else {
+		// Through a pointer, the Item need not be copied into an interface.
+		if err := enc.Encode(&n.Item); err != nil {
+			return err
+		}
+		item = buf.Bytes()[start:]
 	}
-	// Encode compacts the value and ends it with a newline, so an object is
-	// exactly "{...}\n". Drop the closing brace and newline to append to it.
-	item := buf.Bytes()[start:]
+	// Both end the object with a newline, so an object is exactly "{...}\n".
+	// Drop the closing brace and newline to append to it.
 	if len(item) < 3 || item[0] != '{' || item[len(item)-2] != '}' {
 		return fmt.Errorf("tree: item of type %T marshals to %s, not to a JSON object", n.Item, bytes.TrimSpace(item))
 	}

@@ -1,0 +1,177 @@
+// Command bench measures canopy end to end over HTTP against the slow ways it
+// replaces and against PostgreSQL's own floor, on generated data, and writes
+// the figures into bench/RESULTS.md (each scenario rewrites its own section).
+//
+//	go run ./bench                    # every scenario
+//	go run ./bench -only trees -quick # one scenario, smaller sizes
+//
+// It starts its own throwaway PostgreSQL cluster (in /dev/shm, fsync off: the
+// figures are about queries, not disks) and serves canopy in-process on a
+// loopback port; nothing else on the machine is touched.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"canopy/migrations"
+	"canopy/pgcluster"
+	"canopy/queries"
+	"canopy/server"
+)
+
+// env is what a scenario runs against: a migrated database, a canopy
+// server on it, and an HTTP client.
+type env struct {
+	ctx    context.Context
+	pool   *pgxpool.Pool // canopy's own pool (statements counted per request)
+	raw    *pgxpool.Pool // for seeding and the baselines
+	base   string        // canopy's base URL
+	client *http.Client
+	mux    *http.ServeMux // extra handlers (the naive baselines) served beside canopy
+	quick  bool
+}
+
+type scenario struct {
+	name  string
+	title string
+	run   func(e *env) (string, error) // returns the Markdown section body
+}
+
+var scenarios = []scenario{
+	{"trees", "Trees: one recursive query vs N+1", runTrees},
+}
+
+func main() {
+	only := flag.String("only", "", "comma-separated scenarios to run (default: all): "+scenarioNames())
+	quick := flag.Bool("quick", false, "smaller data sizes and fewer iterations, for a smoke run")
+	out := flag.String("out", "bench/RESULTS.md", "report to update")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (canopy runs in-process) to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*only, *quick, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func scenarioNames() string {
+	var names []string
+	for _, s := range scenarios {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func run(only string, quick bool, out string) error {
+	ctx := context.Background()
+	selected := scenarios
+	if only != "" {
+		want := strings.Split(only, ",")
+		selected = slices.DeleteFunc(slices.Clone(scenarios), func(s scenario) bool { return !slices.Contains(want, s.name) })
+		if len(selected) != len(want) {
+			return fmt.Errorf("unknown scenario in %q (have: %s)", only, scenarioNames())
+		}
+	}
+
+	dir, err := os.MkdirTemp(shm(), "canopy-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(dir, "data"),
+		Settings: map[string]string{"shared_buffers": "1GB", "work_mem": "64MB", "max_wal_size": "4GB"}})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+
+	report, err := newReport(out)
+	if err != nil {
+		return err
+	}
+	for _, s := range selected {
+		fmt.Fprintf(os.Stderr, "== %s\n", s.name)
+		if err := cluster.EnsureDatabase(ctx, "bench_"+s.name); err != nil {
+			return err
+		}
+		url := cluster.URL("bench_" + s.name)
+		body, err := withEnv(ctx, url, quick, s.run)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		report.set(s.name, s.title, body)
+		if err := report.write(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func withEnv(ctx context.Context, url string, quick bool, run func(*env) (string, error)) (string, error) {
+	if err := migrations.Up(url); err != nil {
+		return "", err
+	}
+	pool, err := queries.Open(ctx, queries.PoolConfig{URL: url, MaxConns: 8, StatementTimeout: 5 * time.Minute})
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	raw, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer raw.Close()
+	cfg := server.DefaultConfig()
+	cfg.RequestTimeout = 10 * time.Minute
+	srv := server.New(cfg, pool, migrations.Latest(), slog.New(slog.NewTextHandler(discard{}, nil)))
+	mux := http.NewServeMux()
+	mux.Handle("/", srv)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: quick,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	return run(e)
+}
+
+func shm() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

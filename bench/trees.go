@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"canopy/queries"
+)
+
+// seedForestSQL fills categories with n nodes: ten roots, every other node
+// under a random earlier one, so depth grows like ln n (about 12 at 100k),
+// and names made of words so that search has something to find.
+const seedForestSQL = `
+INSERT INTO categories (id, parent_id, name, position) OVERRIDING SYSTEM VALUE
+SELECT g,
+       CASE WHEN g <= 10 THEN NULL ELSE 1 + floor(random() * (g - 1))::bigint END,
+       adj[1 + g % 37] || ' ' || noun[1 + (g / 37) % 41] || ' ' || g,
+       g % 5
+FROM generate_series(1, $1::int) g,
+     (SELECT '{Amber,Bold,Calm,Dark,Eager,Fine,Grand,Happy,Icy,Jolly,Keen,Light,Mellow,Noble,Odd,Pale,Quick,Rapid,Silent,Tall,Urban,Vivid,Warm,Young,Zesty,Brave,Clever,Dusty,Fancy,Gentle,Hollow,Lucky,Misty,Proud,Rustic,Shiny,Tiny}'::text[] AS adj,
+             '{apple,bench,candle,drum,engine,feather,garden,hammer,island,jacket,kettle,lamp,mirror,needle,orchard,pillow,quilt,river,saddle,table,umbrella,violin,wagon,yarn,zipper,anchor,basket,canvas,desk,easel,fabric,glove,harbor,ink,jar,kite,ladder,marble,napkin,oven,paddle}'::text[] AS noun) words`
+
+func seedForest(ctx context.Context, raw *pgxpool.Pool, n int) error {
+	tx, err := raw.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	for _, stmt := range []string{`TRUNCATE categories RESTART IDENTITY CASCADE`, `SELECT setseed(0.42)`} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, seedForestSQL, n); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('categories', 'id'), $1)`, n); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	_, err = raw.Exec(ctx, `VACUUM ANALYZE categories`)
+	return err
+}
+
+// naiveTree is the "before": the tree built by recursion with one SELECT per
+// node for its children, as an ORM's lazy relation or a hand-written
+// recursive function does. Kept only here, as the baseline.
+func naiveTree(raw *pgxpool.Pool) http.HandlerFunc {
+	type node struct {
+		ID       int64   `json:"id"`
+		Name     string  `json:"name"`
+		Position int32   `json:"position"`
+		Children []*node `json:"children"`
+	}
+	var children func(ctx context.Context, parent *int64) ([]*node, error)
+	children = func(ctx context.Context, parent *int64) ([]*node, error) {
+		rows, err := raw.Query(ctx, `SELECT id, name, position FROM categories
+			WHERE parent_id IS NOT DISTINCT FROM $1 ORDER BY position, name, id`, parent)
+		if err != nil {
+			return nil, err
+		}
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*node, error) {
+			n := &node{}
+			return n, r.Scan(&n.ID, &n.Name, &n.Position)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range list {
+			if n.Children, err = children(ctx, &n.ID); err != nil {
+				return nil, err
+			}
+		}
+		return list, nil
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		roots, err := children(r.Context(), nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"roots": roots})
+	}
+}
+
+// captured remembers the last statement a pool ran, so that the bench can
+// run canopy's own tree statement under EXPLAIN ANALYZE.
+type captured struct {
+	sql  string
+	args []any
+}
+
+func (c *captured) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.sql, c.args = d.SQL, d.Args
+	return ctx
+}
+
+func (c *captured) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// executionTime runs sql under EXPLAIN ANALYZE and returns PostgreSQL's own
+// execution time: the statement's cost with no network, driver or JSON.
+func executionTime(ctx context.Context, raw *pgxpool.Pool, sql string, args ...any) (time.Duration, error) {
+	var plan []struct {
+		ExecutionTime float64 `json:"Execution Time"`
+	}
+	if err := raw.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&plan); err != nil {
+		return 0, err
+	}
+	if len(plan) == 0 {
+		return 0, fmt.Errorf("no plan")
+	}
+	return time.Duration(plan[0].ExecutionTime * float64(time.Millisecond)), nil
+}
+
+// treeStatement captures canopy's whole-forest statement as queries builds it.
+func treeStatement(ctx context.Context, url string) (captured, error) {
+	var c captured
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return c, err
+	}
+	cfg.ConnConfig.Tracer = &c
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return c, err
+	}
+	defer pool.Close()
+	_, err = queries.New(pool).Tree(ctx, queries.Categories, queries.TreeQuery{})
+	return c, err
+}
+
+func runTrees(e *env) (string, error) {
+	sizes := []int{100, 1_000, 10_000, 100_000}
+	if e.quick {
+		sizes = []int{100, 1_000, 10_000}
+	}
+	e.mux.Handle("/naive/categories/tree", naiveTree(e.raw))
+	stmt, err := treeStatement(e.ctx, e.raw.Config().ConnString())
+	if err != nil {
+		return "", err
+	}
+	bump := func() error {
+		_, err := e.raw.Exec(e.ctx, `UPDATE tree_versions SET version = version + 1 WHERE tree = 'categories'`)
+		return err
+	}
+	slow := runs{min: 2, max: 20, budget: 15 * time.Second}
+	normal := runs{min: 10, max: 200, budget: 8 * time.Second}
+	fast := runs{min: 50, max: 2000, budget: 3 * time.Second}
+	if e.quick {
+		slow, normal, fast = runs{1, 3, time.Second}, runs{5, 20, time.Second}, runs{20, 100, time.Second}
+	}
+
+	var table, search strings.Builder
+	table.WriteString("| nodes | N+1 p50 | N+1 p99 | N+1 statements | canopy cold p50 | cold p99 | canopy warm p50 | warm p99 | statements cold / warm | recursive statement in PG p50 | flat SELECT p50 | response | N+1 ÷ cold |\n")
+	table.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	search.WriteString("| nodes | term | matches shown | p50 | p99 | statements |\n|---:|---|---:|---:|---:|---:|\n")
+	var targets []string
+	for _, n := range sizes {
+		fmt.Printf("trees: %d nodes\n", n)
+		if err := seedForest(e.ctx, e.raw, n); err != nil {
+			return "", err
+		}
+		var naiveStatements int
+		naive, err := measure(slow, nil, func() error {
+			_, _, err := e.get(e.base + "/naive/categories/tree")
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		if err := e.raw.QueryRow(e.ctx, `SELECT count(*) + 1 FROM categories`).Scan(&naiveStatements); err != nil {
+			return "", err
+		}
+		var size, coldStatements, warmStatements int
+		cold, err := measure(normal, bump, func() (err error) {
+			size, coldStatements, err = e.get(e.base + "/api/v1/categories/tree")
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		warm, err := measure(fast, nil, func() (err error) {
+			_, warmStatements, err = e.get(e.base + "/api/v1/categories/tree")
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		var exec samples
+		for range 5 {
+			d, err := executionTime(e.ctx, e.raw, stmt.sql, stmt.args...)
+			if err != nil {
+				return "", err
+			}
+			exec = append(exec, d)
+		}
+		flat, err := measure(normal, nil, func() error {
+			rows, err := e.raw.Query(e.ctx, `SELECT id, parent_id, name FROM categories`)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+			return rows.Err()
+		})
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&table, "| %d | %s | %s | %d | %s | %s | %s | %s | %d / %d | %s | %s | %d KiB | %s |\n",
+			n, ms(naive.p50()), ms(naive.p99()), naiveStatements, ms(cold.p50()), ms(cold.p99()), ms(warm.p50()), ms(warm.p99()),
+			coldStatements, warmStatements, ms(exec.p50()), ms(flat.p50()), size/1024, ratio(naive.p50(), cold.p50()))
+
+		for _, term := range []string{"lamp", "Zesty kite 1"} {
+			var matches struct {
+				Matches []json.RawMessage `json:"matches"`
+			}
+			var statements int
+			url := e.base + "/api/v1/categories/search?q=" + strings.ReplaceAll(term, " ", "%20")
+			lat, err := measure(normal, nil, func() error {
+				resp, err := e.client.Get(url)
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				fmt.Sscanf(serverTiming.FindString(resp.Header.Get("Server-Timing")), `desc="%d`, &statements)
+				return json.NewDecoder(resp.Body).Decode(&matches)
+			})
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&search, "| %d | `%s` | %d | %s | %s | %d |\n", n, term, len(matches.Matches), ms(lat.p50()), ms(lat.p99()), statements)
+			if n == 100_000 {
+				targets = append(targets, target(fmt.Sprintf("search `%s` over 100k nodes ≤ 50 ms p50", term), lat.p50() <= 50*time.Millisecond, ms(lat.p50())+" ms"))
+			}
+		}
+		switch n {
+		case 1_000:
+			r := float64(naive.p50()) / float64(cold.p50())
+			targets = append(targets, target("≥ 100× faster than N+1 at 1k nodes", r >= 100, ratio(naive.p50(), cold.p50())))
+		case 10_000:
+			targets = append(targets,
+				target("10k-node forest cold ≤ 60 ms p50", cold.p50() <= 60*time.Millisecond, ms(cold.p50())+" ms"),
+				target("10k-node forest warm ≤ 2 ms p50", warm.p50() <= 2*time.Millisecond, ms(warm.p50())+" ms"))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "_Machine: %s._\n\n", e.machine())
+	b.WriteString(`Generated forests: ten roots, every other node under a random earlier node
+(depth about ln n: 12 levels at 100k), names of two words and a number.
+- **N+1**: the tree built by recursion with one SELECT per node for its children
+  (bench/trees.go, kept only here as the baseline), served over the same HTTP stack.
+- **canopy cold**: ` + "`GET /api/v1/categories/tree`" + ` right after the tree version changed:
+  one version read plus the one recursive statement, assembly and JSON.
+- **canopy warm**: the same GET of an unchanged tree, answered from memory after one version read.
+- **recursive statement in PG**: canopy's own tree statement under EXPLAIN ANALYZE
+  (PostgreSQL's execution time: no network, driver or JSON).
+- **flat SELECT**: ` + "`SELECT id, parent_id, name FROM categories`" + ` read by pgx: the floor for reading every row at all.
+
+`)
+	b.WriteString(table.String())
+	b.WriteString("\nSearch (`GET /api/v1/categories/search?q=...`, limit 100: a common word, truncated at 100 matches, and a selective term):\n\n")
+	b.WriteString(search.String())
+	b.WriteString("\nTargets (issue 3):\n\n")
+	for _, t := range targets {
+		b.WriteString(t + "\n")
+	}
+	return b.String(), nil
+}
+
+func target(what string, met bool, got string) string {
+	if met {
+		return "- met: " + what + " — " + got
+	}
+	return "- **missed**: " + what + " — " + got
+}
