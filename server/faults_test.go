@@ -1,0 +1,215 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"canopy/auth"
+	"canopy/migrations"
+	"canopy/pgcluster"
+	"canopy/queries"
+)
+
+// privateCluster starts a cluster of the test's own, which the test may stop
+// and start without disturbing the other tests' shared one.
+func privateCluster(t *testing.T) (*pgcluster.Cluster, pgcluster.Options) {
+	t.Helper()
+	dir, err := os.MkdirTemp(shmDir(), "canopy-fault-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := pgcluster.Options{DataDir: filepath.Join(dir, "data")}
+	c, err := pgcluster.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	if err := c.EnsureDatabase(context.Background(), "canopy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Up(c.URL("canopy")); err != nil {
+		t.Fatal(err)
+	}
+	return c, opts
+}
+
+func shmDir() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+// With PostgreSQL stopped, canopy answers fast with 503 and Retry-After,
+// stays healthy but not ready, and recovers by itself when PostgreSQL is back;
+// what it acknowledged before the stop is still there after it.
+func TestDatabaseStopAndRecovery(t *testing.T) {
+	cluster, opts := privateCluster(t)
+	url := cluster.URL("canopy")
+	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: url, ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	srv := New(DefaultConfig(), pool, migrations.Latest(), discardLogger())
+	ts := &testServer{t: t, srv: srv, http: httptestServer(t, srv), store: queries.New(pool)}
+	writer := ts.token(auth.ScopeTreesWrite)
+
+	acknowledged := ts.do("POST", "/api/v1/categories", `{"name":"kept"}`, bearer(writer)...)
+	if acknowledged.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", acknowledged.StatusCode, acknowledged.Body)
+	}
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, probe := range []struct{ method, path, body string }{
+		{"GET", "/api/v1/categories/tree", ""},
+		{"GET", "/readyz", ""},
+		{"POST", "/api/v1/categories", `{"name":"lost"}`},
+		{"GET", "/api/v1/categories/tree", ""}, // again, on a pool whose connections are all gone
+	} {
+		var body any
+		if probe.body != "" {
+			body = probe.body
+		}
+		start := time.Now()
+		r := ts.do(probe.method, probe.path, body, bearer(writer)...)
+		took := time.Since(start)
+		if r.StatusCode != http.StatusServiceUnavailable || r.problem(t).Code != "unavailable" || r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s with the database down: %d %s", probe.method, probe.path, r.StatusCode, r.Body)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s %s took %s with the database down, want ≤ 2 s", probe.method, probe.path, took)
+		}
+	}
+	if r := ts.do("GET", "/healthz", nil); r.StatusCode != http.StatusOK {
+		t.Errorf("healthz with the database down: %d", r.StatusCode)
+	}
+
+	restarted, err := pgcluster.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restarted.Stop() })
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.do("GET", "/readyz", nil).StatusCode != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("canopy did not recover within 10 s of PostgreSQL coming back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var forest treeResponse
+	ts.do("GET", "/api/v1/categories/tree", nil).decode(t, &forest)
+	if names(forest.Roots) != "kept" {
+		t.Errorf("after recovery the tree is %q, want the acknowledged write alone", names(forest.Roots))
+	}
+}
+
+// A request whose database work outlives the request timeout is a 503, and
+// the statement is cancelled in PostgreSQL rather than left running.
+func TestRequestTimeoutCancelsStatement(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.RequestTimeout = 300 * time.Millisecond })
+	writer := ts.token(auth.ScopeTreesWrite)
+	id := createNode(t, ts, writer, "categories", `{"name":"busy"}`)
+
+	// Another transaction holds the row, so the rename waits on its lock.
+	ctx := context.Background()
+	tx, err := ts.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM categories WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := ts.do("PATCH", "/api/v1/categories/"+itoa(id), `{"name":"renamed"}`, bearer(writer)...)
+	if r.StatusCode != http.StatusServiceUnavailable || r.problem(t).Code != "unavailable" {
+		t.Fatalf("blocked write past the timeout: %d %s", r.StatusCode, r.Body)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("took %s, want about the 300 ms timeout", took)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var waiting int
+		if err := ts.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timed-out statement still waits in PostgreSQL")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tx.Rollback(ctx)
+	var n node
+	ts.do("GET", "/api/v1/categories/"+itoa(id), nil).decode(t, &n)
+	if n.Name != "busy" {
+		t.Errorf("the timed-out rename was applied: %q", n.Name)
+	}
+}
+
+// A client that goes away cancels its request's statement in PostgreSQL.
+func TestClientDisconnectCancelsStatement(t *testing.T) {
+	ts := newTestServer(t)
+	writer := ts.token(auth.ScopeTreesWrite)
+	id := createNode(t, ts, writer, "categories", `{"name":"busy"}`)
+	ctx := context.Background()
+	tx, err := ts.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM categories WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	waiting := func() int {
+		var n int
+		if err := ts.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	clientCtx, hangUp := context.WithCancel(ctx)
+	req, _ := http.NewRequestWithContext(clientCtx, "PATCH", ts.http.URL+"/api/v1/categories/"+itoa(id), strings.NewReader(`{"name":"renamed"}`))
+	req.Header.Set("Authorization", "Bearer "+writer)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := ts.http.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for waiting() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	hangUp()
+	<-done
+	deadline = time.Now().Add(5 * time.Second)
+	for waiting() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the statement of a client that hung up still waits in PostgreSQL")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
