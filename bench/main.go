@@ -26,6 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"canopy/auth"
 	"canopy/migrations"
 	"canopy/pgcluster"
 	"canopy/queries"
@@ -41,6 +42,7 @@ type env struct {
 	base   string        // canopy's base URL
 	client *http.Client
 	mux    *http.ServeMux // extra handlers (the naive baselines) served beside canopy
+	token  string         // an admin bearer token, sent with every request
 	quick  bool
 }
 
@@ -52,6 +54,8 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{"trees", "Trees: one recursive query vs N+1", runTrees},
+	{"hospital", "Hospital feed: bulk upsert vs per-record get-or-create", runHospital},
+	{"listings", "Monthly listings: an index range scan vs EXTRACT, and settlements without a loop", runListings},
 }
 
 func main() {
@@ -160,7 +164,14 @@ func withEnv(ctx context.Context, url string, quick bool, run func(*env) (string
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	defer hs.Close()
-	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: quick,
+	token, row, err := auth.NewToken("bench", []string{auth.ScopeAdmin}, "")
+	if err != nil {
+		return "", err
+	}
+	if _, err := queries.New(raw).CreateToken(ctx, row); err != nil {
+		return "", err
+	}
+	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: quick, token: token,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	return run(e)
 }

@@ -99,6 +99,9 @@ func (e *env) get(url string, headers ...string) (size int, statements int, err 
 	if err != nil {
 		return 0, 0, err
 	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

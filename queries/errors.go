@@ -26,6 +26,11 @@ var (
 	// ErrHasChildren: a tree node still has children (or a department wards)
 	// and was not deleted with them.
 	ErrHasChildren = errors.New("has children")
+	// errContention: the database aborted the transaction to break a
+	// deadlock or a serialization conflict, so running it again may succeed.
+	// translate wraps it in ErrUnavailable: once retries run out, the client
+	// is told to try again shortly.
+	errContention = errors.New("transaction aborted by contention")
 )
 
 // FieldError is one invalid field of a request; Index is the record's place
@@ -87,6 +92,9 @@ func translate(err error) error {
 				msg = "does not exist"
 			}
 			return fmt.Errorf("%w: %w", &ValidationError{Errors: []FieldError{{Index: -1, Field: field, Message: msg}}}, err)
+		case pgErr.Code == "40001", // serialization_failure
+			pgErr.Code == "40P01": // deadlock_detected
+			return fmt.Errorf("%w: %w: %w", ErrUnavailable, errContention, err)
 		case pgErr.Code == "57014", // query_canceled: statement_timeout or a cancelled request
 			pgErr.Code == "53300",  // too_many_connections
 			pgErr.Code == "57P01",  // admin_shutdown

@@ -63,6 +63,12 @@ func notFound(format string, args ...any) error {
 	return &apiError{status: http.StatusNotFound, code: codeNotFound, detail: fmt.Sprintf(format, args...)}
 }
 
+// tooLarge is a batch over its row limit (a body over the byte limit is an
+// *http.MaxBytesError).
+func tooLarge(format string, args ...any) error {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, detail: fmt.Sprintf(format, args...)}
+}
+
 func invalid(field, format string, args ...any) error {
 	return &queries.ValidationError{Errors: []queries.FieldError{{Index: -1, Field: field, Message: fmt.Sprintf(format, args...)}}}
 }

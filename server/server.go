@@ -136,6 +136,20 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/wards/:id", s.readTrees, s.handle(s.getWard))
 	v1.PATCH("/wards/:id", s.require(auth.ScopeTreesWrite), s.handle(s.updateWard))
 	v1.DELETE("/wards/:id", s.require(auth.ScopeTreesWrite), s.handle(s.deleteWard))
+	v1.GET("/wards/:id/patients", s.require(auth.ScopePatientsRead), s.handle(s.wardPatients))
+
+	v1.POST("/patients/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkPatients))
+	v1.GET("/patients/:uid", s.require(auth.ScopePatientsRead), s.handle(s.getPatient))
+	v1.POST("/observations/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkObservations))
+	v1.GET("/observations/hourly", s.require(auth.ScopePatientsRead), s.handle(s.hourlyObservations))
+	v1.POST("/predictions/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkPredictions))
+
+	v1.GET("/users/:user_id/articles", s.require(auth.ScopeArticlesRead), s.handle(s.listArticles))
+	v1.GET("/users/:user_id/articles/calendar", s.require(auth.ScopeArticlesRead), s.handle(s.articleCalendar))
+	v1.POST("/articles/bulk", s.require(auth.ScopeArticlesWrite), s.handle(s.bulkArticles))
+	v1.PATCH("/articles/:id", s.require(auth.ScopeArticlesWrite), s.handle(s.updateArticle))
+	v1.POST("/newsletters", s.require(auth.ScopeArticlesWrite), s.handle(s.createNewsletter))
+	v1.GET("/settlements", s.require(auth.ScopeSettlementsRead), s.handle(s.getSettlement))
 
 	v1.POST("/tokens", s.require(auth.ScopeAdmin), s.handle(s.createToken))
 	v1.GET("/tokens", s.require(auth.ScopeAdmin), s.handle(s.listTokens))

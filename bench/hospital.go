@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// patient is one record of a feed batch; nil fields are absent from it.
+type patient struct {
+	UID          string  `json:"uid"`
+	Name         *string `json:"name,omitempty"`
+	Sex          *string `json:"sex,omitempty"`
+	BirthDate    *string `json:"birth_date,omitempty"`
+	WardID       *int64  `json:"ward_id,omitempty"`
+	AdmittedAt   *string `json:"admitted_at,omitempty"`
+	DischargedAt *string `json:"discharged_at,omitempty"`
+	DiedAt       *string `json:"died_at,omitempty"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// feedBatch makes n records: half for uids never seen, half for the existing
+// patients P0..; every twentieth carries only its uid and a discharge time.
+func feedBatch(n, fresh int, wards []int64) []patient {
+	batch := make([]patient, n)
+	for i := range batch {
+		uid := fmt.Sprintf("P%07d", i/2) // existing
+		if i%2 == 0 {
+			uid = fmt.Sprintf("N%07d", fresh+i) // new
+		}
+		if i%20 == 19 {
+			batch[i] = patient{UID: uid, DischargedAt: ptr("2024-06-02T10:00:00Z")}
+			continue
+		}
+		batch[i] = patient{UID: uid, Name: ptr(fmt.Sprintf("Patient %d", i)), Sex: ptr("FMOU"[i%4 : i%4+1]),
+			BirthDate: ptr(fmt.Sprintf("19%02d-%02d-%02d", 30+i%70, 1+i%12, 1+i%28)), WardID: ptr(wards[i%len(wards)]),
+			AdmittedAt: ptr("2024-06-01T08:00:00Z")}
+	}
+	return batch
+}
+
+// naiveUpsert is the "before": get-or-create, then save, per record, each
+// statement on its own (no transaction), as an ORM's defaults do.
+func (e *env) naiveUpsert(batch []patient) error {
+	for _, p := range batch {
+		var id int64
+		var name, sex, birth *string
+		var ward *int64
+		var admitted, discharged, died *time.Time
+		err := e.raw.QueryRow(e.ctx, `SELECT id, name, sex, birth_date::text, ward_id, admitted_at, discharged_at, died_at
+			FROM patients WHERE uid = $1`, p.UID).Scan(&id, &name, &sex, &birth, &ward, &admitted, &discharged, &died)
+		if err == pgx.ErrNoRows {
+			if err := e.raw.QueryRow(e.ctx, `INSERT INTO patients (uid) VALUES ($1) RETURNING id`, p.UID).Scan(&id); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		if p.Name != nil {
+			name, sex, birth, ward = p.Name, p.Sex, p.BirthDate, p.WardID
+		}
+		at := func(s *string, old *time.Time) *time.Time {
+			if s == nil {
+				return old
+			}
+			t, _ := time.Parse(time.RFC3339, *s)
+			return &t
+		}
+		admitted, discharged, died = at(p.AdmittedAt, admitted), at(p.DischargedAt, discharged), at(p.DiedAt, died)
+		if _, err := e.raw.Exec(e.ctx, `UPDATE patients SET name = $2, sex = $3, birth_date = $4::date, ward_id = $5,
+			admitted_at = $6, discharged_at = $7, died_at = $8, updated_at = now() WHERE id = $1`,
+			id, name, sex, birth, ward, admitted, discharged, died); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteRecreate is the "fix" that was worse: delete the batch's patients and
+// insert them again from the records, so what a partial record did not carry
+// is gone (and so are their observations, by the foreign key's cascade).
+func (e *env) deleteRecreate(batch []patient) error {
+	return pgx.BeginFunc(e.ctx, e.raw, func(tx pgx.Tx) error {
+		uids := make([]string, len(batch))
+		cols := make([][]*string, 7)
+		for i := range cols {
+			cols[i] = make([]*string, len(batch))
+		}
+		var wards []*int64
+		for i, p := range batch {
+			uids[i] = p.UID
+			cols[0][i], cols[1][i], cols[2][i] = p.Name, p.Sex, p.BirthDate
+			cols[3][i], cols[4][i], cols[5][i] = p.AdmittedAt, p.DischargedAt, p.DiedAt
+			wards = append(wards, p.WardID)
+		}
+		if _, err := tx.Exec(e.ctx, `DELETE FROM patients WHERE uid = ANY($1)`, uids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(e.ctx, `INSERT INTO patients (uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[])`,
+			uids, cols[0], cols[1], cols[2], wards, cols[3], cols[4], cols[5])
+		return err
+	})
+}
+
+func (e *env) post(path string, body []byte) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(e.ctx, "POST", e.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("POST %s: %s %s", path, resp.Status, b)
+	}
+	statements := -1
+	fmt.Sscanf(serverTiming.FindString(resp.Header.Get("Server-Timing")), `desc="%d`, &statements)
+	return b, statements, err
+}
+
+func runHospital(e *env) (string, error) {
+	var wards []int64
+	setup := []string{
+		`INSERT INTO departments (name, code) SELECT 'Department ' || g, 'D' || g FROM generate_series(1, 10) g`,
+		`INSERT INTO wards (department_id, name, beds) SELECT d.id, 'Ward ' || d.id || '-' || g, 20 FROM departments d, generate_series(1, 5) g`,
+		// Existing patients P0000000.. that half of every batch updates.
+		`INSERT INTO patients (uid, name, sex, birth_date, ward_id, admitted_at)
+		 SELECT 'P' || lpad(g::text, 7, '0'), 'Patient ' || g, 'F', date '1970-01-01' + g % 15000,
+		        (SELECT min(id) FROM wards) + g % 50, timestamptz '2024-05-20 08:00:00+00'
+		 FROM generate_series(0, 9999) g`,
+	}
+	for _, s := range setup {
+		if _, err := e.raw.Exec(e.ctx, s); err != nil {
+			return "", err
+		}
+	}
+	rows, err := e.raw.Query(e.ctx, `SELECT id FROM wards ORDER BY id`)
+	if err != nil {
+		return "", err
+	}
+	if wards, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return "", err
+	}
+
+	sizes := []int{100, 1_000, 10_000}
+	slow := runs{min: 2, max: 10, budget: 15 * time.Second}
+	normal := runs{min: 5, max: 50, budget: 5 * time.Second}
+	if e.quick {
+		sizes = []int{100, 1_000}
+		slow, normal = runs{1, 2, time.Second}, runs{3, 10, time.Second}
+	}
+	fresh := 0
+	next := func(n int) []patient { fresh += n; return feedBatch(n, fresh, wards) }
+	var t, targets strings.Builder
+	t.WriteString("| records | get-or-create + save p50 | rows/s | delete + recreate p50 | fields it destroyed | canopy p50 | p99 | rows/s | statements | (a) ÷ canopy |\n")
+	t.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, n := range sizes {
+		fmt.Printf("hospital: %d records\n", n)
+		var batch []patient
+		prepare := func() error { batch = next(n); return nil }
+		naive, err := measure(slow, prepare, func() error { return e.naiveUpsert(batch) })
+		if err != nil {
+			return "", err
+		}
+		recreate, err := measure(slow, prepare, func() error { return e.deleteRecreate(batch) })
+		if err != nil {
+			return "", err
+		}
+		// What delete + recreate destroyed: fields of existing patients that a
+		// partial record did not carry (name, sex, birth date, ward, admission).
+		var destroyed int
+		if err := e.raw.QueryRow(e.ctx, `SELECT 5 * count(*) FROM patients WHERE uid = ANY($1) AND name IS NULL`, partialUIDs(batch)).Scan(&destroyed); err != nil {
+			return "", err
+		}
+		var body []byte
+		var statements int
+		canopy, err := measure(normal, func() error {
+			var err error
+			body, err = json.Marshal(next(n))
+			return err
+		}, func() (err error) {
+			_, statements, err = e.post("/api/v1/patients/bulk", body)
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		perSec := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(n)/d.Seconds()) }
+		fmt.Fprintf(&t, "| %d | %s | %s | %s | %d | %s | %s | %s | %d | %s |\n", n, ms(naive.p50()), perSec(naive.p50()),
+			ms(recreate.p50()), destroyed, ms(canopy.p50()), ms(canopy.p99()), perSec(canopy.p50()), statements, ratio(naive.p50(), canopy.p50()))
+		switch n {
+		case 1_000:
+			targets.WriteString(target("≥ 50× faster than get-or-create + save at 1,000 records", naive.p50() >= 50*canopy.p50(), ratio(naive.p50(), canopy.p50())) + "\n")
+		case 10_000:
+			targets.WriteString(target("a 10,000-record batch ≤ 250 ms", canopy.p50() <= 250*time.Millisecond, ms(canopy.p50())+" ms") + "\n")
+		}
+	}
+
+	// Observations: 50,000 rows per request for the patients of one ward.
+	obsRate, hourly, obsStatements, err := e.observations(wards[0], normal)
+	if err != nil {
+		return "", err
+	}
+	targets.WriteString(target("observations ingest ≥ 200k rows/s", obsRate >= 200_000, fmt.Sprintf("%.0f rows/s", obsRate)) + "\n")
+	targets.WriteString(target("hourly means over one ward-day ≤ 20 ms", hourly.p50() <= 20*time.Millisecond, ms(hourly.p50())+" ms") + "\n")
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "_Machine: %s._\n\n", e.machine())
+	b.WriteString(`Batches of patient records as a hospital feed sends them: half new uids, half existing patients
+(10,000 of them), every twentieth record partial (uid and discharge time only).
+- **(a) get-or-create + save**: per record a SELECT by uid, an INSERT when missing, and an UPDATE of
+  every column (an ORM's save), each statement on its own.
+- **(b) delete + recreate**: in one transaction, delete the batch's uids and insert the records again.
+  Fast, and wrong: "fields it destroyed" counts the stored name, sex, birth date, ward and admission
+  of existing patients that partial records did not carry (their observations go too, by cascade).
+- **canopy**: ` + "`POST /api/v1/patients/bulk`" + ` end to end over HTTP (JSON encoding not timed).
+
+`)
+	b.WriteString(t.String())
+	fmt.Fprintf(&b, "\nObservations: `POST /api/v1/observations/bulk` of 50,000 rows: %.0f rows/s (%d statements).\n", obsRate, obsStatements)
+	fmt.Fprintf(&b, "Hourly means for one ward over one day (20 patients, 5 vitals every 5 minutes): p50 %s ms, p99 %s ms.\n", ms(hourly.p50()), ms(hourly.p99()))
+	b.WriteString("\nTargets (issue 4):\n\n" + targets.String())
+	return b.String(), nil
+}
+
+func partialUIDs(batch []patient) []string {
+	var uids []string
+	for _, p := range batch {
+		if p.Name == nil {
+			uids = append(uids, p.UID)
+		}
+	}
+	return uids
+}
+
+// observations measures bulk ingest and the ward-day hourly means.
+func (e *env) observations(ward int64, r runs) (rate float64, hourly samples, statements int, err error) {
+	var uids []string
+	for i := range 20 {
+		uid := fmt.Sprintf("W%03d", i)
+		uids = append(uids, uid)
+	}
+	var admit []patient
+	for _, uid := range uids {
+		admit = append(admit, patient{UID: uid, WardID: &ward, AdmittedAt: ptr("2024-06-01T00:00:00Z")})
+	}
+	body, _ := json.Marshal(admit)
+	if _, _, err := e.post("/api/v1/patients/bulk", body); err != nil {
+		return 0, nil, 0, err
+	}
+	type obs struct {
+		PatientUID string  `json:"patient_uid"`
+		Code       string  `json:"code"`
+		ObservedAt string  `json:"observed_at"`
+		Value      float64 `json:"value"`
+	}
+	codes := []string{"heart_rate", "resp_rate", "spo2", "temp", "sbp"}
+	start := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	batchNo := 0
+	var batch []byte
+	ingest, err := measure(r, func() error {
+		rows := make([]obs, 0, 50_000)
+		for i := range 50_000 {
+			k := batchNo*50_000 + i
+			rows = append(rows, obs{uids[k%20], codes[(k/20)%5], start.Add(time.Duration(k/100) * 5 * time.Minute).Format(time.RFC3339), float64(60 + k%40)})
+		}
+		batchNo++
+		batch, err = json.Marshal(rows)
+		return err
+	}, func() (err error) {
+		_, statements, err = e.post("/api/v1/observations/bulk", batch)
+		return err
+	})
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	if _, err := e.raw.Exec(e.ctx, `VACUUM ANALYZE observations`); err != nil {
+		return 0, nil, 0, err
+	}
+	url := fmt.Sprintf("%s/api/v1/observations/hourly?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z&ward_id=%d", e.base, ward)
+	hourly, err = measure(r, nil, func() error { _, _, err := e.get(url); return err })
+	return 50_000 / ingest.p50().Seconds(), hourly, statements, err
+}

@@ -1,0 +1,2 @@
+DROP TABLE predictions, observations;
+DROP INDEX patients_ward;

@@ -1,0 +1,245 @@
+package queries_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"canopy/internal/testdb"
+	"canopy/queries"
+)
+
+func TestInsertObservations(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	hr := func(uid string, minutes int, v float64) queries.Observation {
+		return queries.Observation{PatientUID: uid, Code: "heart_rate", ObservedAt: at(minutes), Value: v}
+	}
+	stored := func() int {
+		var n int
+		if err := f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM observations`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cases := []struct {
+		name   string
+		batch  []queries.Observation
+		want   queries.IngestCounts
+		stored int // rows in the table after the batch
+		errs   []int
+	}{
+		{name: "new observations", batch: []queries.Observation{hr("p1", 0, 80), hr("p1", 1, 81), hr("p2", 0, 70),
+			{PatientUID: "p1", Code: "spo2", ObservedAt: at(0), Value: 97}},
+			want: queries.IngestCounts{Inserted: 4}, stored: 4},
+		{name: "a resent batch is all duplicates", batch: []queries.Observation{hr("p1", 0, 80), hr("p1", 1, 81)},
+			want: queries.IngestCounts{Duplicates: 2}, stored: 4},
+		{name: "a repeat keeps the first value", batch: []queries.Observation{hr("p1", 0, 99)},
+			want: queries.IngestCounts{Duplicates: 1}, stored: 4},
+		{name: "repeats within a batch", batch: []queries.Observation{hr("p3", 0, 60), hr("p3", 0, 61), hr("p3", 2, 62), hr("p3", 0, 60)},
+			want: queries.IngestCounts{Inserted: 2, Duplicates: 2}, stored: 6},
+		{name: "the same instant in another offset is a repeat",
+			batch: []queries.Observation{{PatientUID: "p3", Code: "heart_rate", ObservedAt: at(2).In(time.FixedZone("KST", 9*3600)), Value: 1}},
+			want:  queries.IngestCounts{Duplicates: 1}, stored: 6},
+		{name: "unknown patients write nothing", batch: []queries.Observation{hr("p4", 5, 1), hr("nobody", 0, 1), hr("p5", 5, 1), hr("ghost", 0, 1)},
+			stored: 6, errs: []int{1, 3}},
+		{name: "empty batch", batch: []queries.Observation{}, stored: 6},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			counts, err := f.s.InsertObservations(ctx, c.batch)
+			if c.errs != nil {
+				var ve *queries.ValidationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("err = %v, want a ValidationError", err)
+				}
+				var got []int
+				for _, e := range ve.Errors {
+					if e.Field != "patient_uid" {
+						t.Errorf("error on %s", e.Field)
+					}
+					got = append(got, e.Index)
+				}
+				if !slices.Equal(got, c.errs) {
+					t.Errorf("indexes %v, want %v", got, c.errs)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if counts != c.want {
+				t.Errorf("counts %+v, want %+v", counts, c.want)
+			}
+			if n := stored(); n != c.stored {
+				t.Errorf("%d rows stored, want %d", n, c.stored)
+			}
+		})
+	}
+	var v float64
+	if err := f.db.Pool.QueryRow(ctx, `SELECT value FROM observations o JOIN patients p ON p.id = o.patient_id
+		WHERE p.uid = 'p1' AND o.code = 'heart_rate' AND o.observed_at = $1`, at(0)).Scan(&v); err != nil || v != 80 {
+		t.Errorf("p1's first heart rate is %v (%v), want the first value sent, 80", v, err)
+	}
+}
+
+func TestHourlyMeans(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	obs := func(uid, code string, minutes int, v float64) queries.Observation {
+		return queries.Observation{PatientUID: uid, Code: code, ObservedAt: at(minutes), Value: v}
+	}
+	// feedTime is 08:00 UTC. p1 and p2 are in the icu, p6 in the cardiac ward.
+	must(f.s.InsertObservations(ctx, []queries.Observation{
+		obs("p1", "heart_rate", -1, 200),       // 07:59, before the window
+		obs("p1", "heart_rate", 10, 80),        // 08:10
+		obs("p1", "heart_rate", 50, 90),        // 08:50
+		obs("p1", "spo2", 30, 97),              // 08:30
+		obs("p1", "heart_rate", 60, 70),        // 09:00, the next hour
+		obs("p1", "heart_rate", 119, 72),       // 09:59
+		obs("p1", "heart_rate", 120, 300),      // 10:00, the end of the window, excluded
+		obs("p2", "heart_rate", 15, 65.5),      // 08:15
+		obs("p6", "heart_rate", 15, 60),        // 08:15
+		obs("p6", "resp_rate", 16, 14),         // 08:16
+		obs("p6", "resp_rate", 17, 15),         // 08:17
+		obs("p6", "heart_rate", 24*60+15, 500), // a day later
+	}))
+	window := queries.HourlyQuery{From: at(0), To: at(120)}
+	render := func(series []queries.HourlyMean) []string {
+		var lines []string
+		for _, h := range series {
+			var values []string
+			for _, code := range slices.Sorted(maps.Keys(h.Values)) {
+				values = append(values, fmt.Sprintf("%s=%g", code, h.Values[code]))
+			}
+			lines = append(lines, h.PatientUID+" "+h.Hour.Format("15:04 MST")+" "+strings.Join(values, " "))
+		}
+		return lines
+	}
+	cases := []struct {
+		name  string
+		query func(q queries.HourlyQuery) queries.HourlyQuery
+		want  []string
+	}{
+		{"every patient, half-open window", func(q queries.HourlyQuery) queries.HourlyQuery { return q }, []string{
+			"p1 08:00 UTC heart_rate=85 spo2=97",
+			"p1 09:00 UTC heart_rate=71",
+			"p2 08:00 UTC heart_rate=65.5",
+			"p6 08:00 UTC heart_rate=60 resp_rate=14.5"}},
+		{"one ward", func(q queries.HourlyQuery) queries.HourlyQuery { q.WardID = new(f.id["icu"]); return q }, []string{
+			"p1 08:00 UTC heart_rate=85 spo2=97",
+			"p1 09:00 UTC heart_rate=71",
+			"p2 08:00 UTC heart_rate=65.5"}},
+		{"one patient", func(q queries.HourlyQuery) queries.HourlyQuery { q.PatientUID = new("p6"); return q }, []string{
+			"p6 08:00 UTC heart_rate=60 resp_rate=14.5"}},
+		{"ward and patient", func(q queries.HourlyQuery) queries.HourlyQuery {
+			q.WardID, q.PatientUID = new(f.id["icu"]), new("p6")
+			return q
+		}, nil},
+		{"window in another offset", func(q queries.HourlyQuery) queries.HourlyQuery {
+			kst := time.FixedZone("KST", 9*3600)
+			q.From, q.To = at(60).In(kst), at(120).In(kst)
+			return q
+		}, []string{"p1 09:00 UTC heart_rate=71"}},
+		{"window not on the hour", func(q queries.HourlyQuery) queries.HourlyQuery {
+			q.From, q.To = at(20), at(55)
+			return q
+		}, []string{"p1 08:00 UTC heart_rate=90 spo2=97"}},
+		{"unknown ward", func(q queries.HourlyQuery) queries.HourlyQuery { q.WardID = new(int64(1 << 40)); return q }, nil},
+		{"unknown patient", func(q queries.HourlyQuery) queries.HourlyQuery { q.PatientUID = new("nobody"); return q }, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			series, err := f.s.HourlyMeans(ctx, c.query(window))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if series == nil {
+				t.Error("nil series")
+			}
+			equalLines(t, render(series), c.want)
+		})
+	}
+	t.Run("hours start on the UTC hour whatever the session's time zone", func(t *testing.T) {
+		cfg := must(pgxpool.ParseConfig(f.db.URL))
+		cfg.ConnConfig.RuntimeParams["timezone"] = "Asia/Kolkata" // UTC+05:30
+		pool := must(pgxpool.NewWithConfig(ctx, cfg))
+		defer pool.Close()
+		series, err := queries.New(pool).HourlyMeans(ctx, queries.HourlyQuery{From: at(0), To: at(60), PatientUID: new("p1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalLines(t, render(series), []string{"p1 08:00 UTC heart_rate=85 spo2=97"})
+	})
+	t.Run("empty window", func(t *testing.T) {
+		_, err := f.s.HourlyMeans(ctx, queries.HourlyQuery{From: at(0), To: at(0)})
+		wantErr(t, err, nil, "to")
+	})
+}
+
+// rangeOnObservedAt matches an index condition that is a range on the bare
+// observed_at column.
+var rangeOnObservedAt = regexp.MustCompile(`Index Cond: .*\(observed_at >= .*\(observed_at < `)
+
+// The hourly means read a range of an index on observed_at, for a patient,
+// a ward and across all patients: EXPLAIN the very statements HourlyMeans ran.
+func TestHourlyMeansUseIndexRange(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	for _, sql := range []string{
+		`INSERT INTO departments (name, code) VALUES ('hospital', 'H')`,
+		`INSERT INTO wards (department_id, name, beds) SELECT 1, 'ward ' || g, 30 FROM generate_series(1, 10) g`,
+		`INSERT INTO patients (uid, ward_id, admitted_at) SELECT 'p' || g, 1 + g % 10, now() FROM generate_series(1, 100) g`,
+		// Two weeks of a reading every 30 minutes, two codes, per patient.
+		`INSERT INTO observations (patient_id, code, observed_at, value)
+		 SELECT p.id, c, TIMESTAMPTZ '2024-10-01 00:00:00Z' + m * interval '30 minutes', 60 + m % 40
+		 FROM patients p, generate_series(0, 14 * 48 - 1) m, unnest(ARRAY['heart_rate', 'spo2']) c`,
+		`VACUUM ANALYZE`,
+	} {
+		if _, err := db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	cfg := must(pgxpool.ParseConfig(db.URL))
+	rec := &recorder{}
+	cfg.ConnConfig.Tracer = rec
+	pool := must(pgxpool.NewWithConfig(ctx, cfg))
+	defer pool.Close()
+	s := queries.New(pool)
+	from := time.Date(2024, 10, 5, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		query queries.HourlyQuery
+		count int // series entries
+	}{
+		{"a ward over a day", queries.HourlyQuery{From: from, To: from.Add(24 * time.Hour), WardID: new(int64(3))}, 10 * 24},
+		{"a patient over a week", queries.HourlyQuery{From: from, To: from.Add(7 * 24 * time.Hour), PatientUID: new("p7")}, 7 * 24},
+		{"everyone over an hour", queries.HourlyQuery{From: from, To: from.Add(time.Hour)}, 100},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			series, err := s.HourlyMeans(ctx, c.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(series) != c.count || series[0].Values["heart_rate"] == 0 {
+				t.Fatalf("%d series entries, want %d", len(series), c.count)
+			}
+			rows, err := db.Pool.Query(ctx, "EXPLAIN "+rec.sql, rec.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := strings.Join(must(pgx.CollectRows(rows, pgx.RowTo[string])), "\n")
+			// observations_pkey (patient_id, observed_at, ...) per patient, or
+			// observations_time across patients: either way a range on observed_at.
+			if strings.Contains(plan, "Seq Scan on observations") || !rangeOnObservedAt.MatchString(plan) {
+				t.Errorf("want an index range on observed_at, got\n%s", plan)
+			}
+		})
+	}
+}

@@ -1,0 +1,400 @@
+package queries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Field is one field of a feed record: Set says the record carried it, and
+// Value is what it carried, nil for null. A field not carried keeps what is
+// stored; one carried as null clears it.
+type Field[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// Carry is a field carried with the value v.
+func Carry[T any](v T) Field[T] { return Field[T]{Set: true, Value: &v} }
+
+// Clear is a field carried as null.
+func Clear[T any]() Field[T] { return Field[T]{Set: true} }
+
+// then is f overridden by a later record's field, when that one was carried.
+func (f Field[T]) then(later Field[T]) Field[T] {
+	if later.Set {
+		return later
+	}
+	return f
+}
+
+// PatientRecord is one record of the patient feed: the uid and the fields
+// the record carried.
+type PatientRecord struct {
+	UID          string
+	Name         Field[string]
+	Sex          Field[string]    // F, M, O or U
+	BirthDate    Field[time.Time] // a date: the year, month and day are used
+	WardID       Field[int64]
+	AdmittedAt   Field[time.Time]
+	DischargedAt Field[time.Time]
+	DiedAt       Field[time.Time]
+}
+
+// UpsertCounts says what a patient batch did: Inserted + Updated is the
+// number of distinct uids in it.
+type UpsertCounts struct {
+	Inserted int
+	Updated  int
+}
+
+// maxReportedErrors bounds the FieldErrors of one batch: enough to fix a
+// feed, never a response as large as the request.
+const maxReportedErrors = 100
+
+// patientUpsertSQL writes a whole batch of patients, new and known, in one
+// statement. Each column comes as an array, with a boolean array saying
+// which records carried it ($9–$15): a new uid is inserted with the fields it
+// did not carry null; a known one gets only the fields it carried.
+//
+// ON CONFLICT DO UPDATE cannot see the source row, only excluded (the row
+// proposed for insertion), so each "carried" test is an uncorrelated IN
+// (SELECT ...), which PostgreSQL evaluates as a hash table built once: the
+// statement stays linear in the batch.
+//
+// Concurrent batches sharing uids can neither deadlock nor lose a field:
+//   - ON CONFLICT resolves a uid against the latest committed row, not the
+//     statement's snapshot: a uid that another batch inserts meanwhile is
+//     waited for and then updated (no unique violation), and the update
+//     starts from that batch's row, so its fields are kept.
+//   - Rows are locked in uid order (ORDER BY uid), in every batch, so no two
+//     batches can each hold a row the other waits for.
+//   - The trigger on patients takes the departments row of tree_versions at
+//     the end of the statement, after every patient row is locked: a batch
+//     holding it waits for nothing more and commits, so that lock closes no
+//     cycle either (it would in a transaction of several statements that
+//     lock patients).
+//
+// Records naming unknown wards ($16, every ward id of the body) make the
+// statement write nothing and return those ids, so that each offending
+// record can be reported; the foreign key still guards a ward deleted
+// meanwhile. Inserted rows are told from updated ones by xmax: 0 in a row
+// this statement inserted, while an update by ON CONFLICT leaves its row
+// lock in the new version's xmax.
+const patientUpsertSQL = `
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[],
+            $6::timestamptz[], $7::timestamptz[], $8::timestamptz[],
+            $9::bool[], $10::bool[], $11::bool[], $12::bool[], $13::bool[], $14::bool[], $15::bool[])
+        AS i(uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at,
+            has_name, has_sex, has_birth_date, has_ward_id, has_admitted_at, has_discharged_at, has_died_at)
+),
+unknown_wards AS (
+    SELECT w.id FROM unnest($16::bigint[]) w(id)
+    WHERE NOT EXISTS (SELECT FROM wards WHERE wards.id = w.id)
+),
+written AS (
+    INSERT INTO patients AS p (uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at)
+    SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM input
+    WHERE NOT EXISTS (SELECT FROM unknown_wards)
+    ORDER BY uid
+    ON CONFLICT (uid) DO UPDATE SET
+        name          = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_name) THEN excluded.name ELSE p.name END,
+        sex           = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_sex) THEN excluded.sex ELSE p.sex END,
+        birth_date    = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_birth_date) THEN excluded.birth_date ELSE p.birth_date END,
+        ward_id       = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_ward_id) THEN excluded.ward_id ELSE p.ward_id END,
+        admitted_at   = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_admitted_at) THEN excluded.admitted_at ELSE p.admitted_at END,
+        discharged_at = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_discharged_at) THEN excluded.discharged_at ELSE p.discharged_at END,
+        died_at       = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_died_at) THEN excluded.died_at ELSE p.died_at END,
+        updated_at    = now()
+    RETURNING p.xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+    ARRAY(SELECT id FROM unknown_wards ORDER BY id)
+FROM written`
+
+// UpsertPatients writes a batch of patient records in one statement, all or
+// nothing: records of the same uid are merged in order first (a later
+// carried field wins). Records naming a ward that does not exist are a
+// ValidationError on ward_id with their indexes, and nothing is written.
+// Concurrent batches touching the same uids all succeed and keep each
+// other's fields (see patientUpsertSQL); should the database still abort
+// one (a deadlock with another kind of writer), it is retried.
+func (s *Store) UpsertPatients(ctx context.Context, records []PatientRecord) (UpsertCounts, error) {
+	if len(records) == 0 {
+		return UpsertCounts{}, nil
+	}
+	merged := mergePatients(records)
+	n := len(merged)
+	uids := make([]string, n)
+	names, sexes := make([]*string, n), make([]*string, n)
+	births, admitted, discharged, died := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	wardIDs := make([]*int64, n)
+	carried := make([][]bool, 7)
+	for c := range carried {
+		carried[c] = make([]bool, n)
+	}
+	for i, r := range merged {
+		uids[i] = r.UID
+		names[i], carried[0][i] = r.Name.Value, r.Name.Set
+		sexes[i], carried[1][i] = r.Sex.Value, r.Sex.Set
+		births[i], carried[2][i] = r.BirthDate.Value, r.BirthDate.Set
+		wardIDs[i], carried[3][i] = r.WardID.Value, r.WardID.Set
+		admitted[i], carried[4][i] = r.AdmittedAt.Value, r.AdmittedAt.Set
+		discharged[i], carried[5][i] = r.DischargedAt.Value, r.DischargedAt.Set
+		died[i], carried[6][i] = r.DiedAt.Value, r.DiedAt.Set
+	}
+	var named []int64
+	for _, r := range records {
+		if r.WardID.Value != nil {
+			named = append(named, *r.WardID.Value)
+		}
+	}
+	slices.Sort(named)
+	named = slices.Compact(named)
+
+	var counts UpsertCounts
+	var unknown []int64
+	err := s.retryContended(ctx, func() error {
+		return translate(s.db.QueryRow(ctx, patientUpsertSQL, uids, names, sexes, births, wardIDs, admitted, discharged, died,
+			carried[0], carried[1], carried[2], carried[3], carried[4], carried[5], carried[6], named,
+		).Scan(&counts.Inserted, &counts.Updated, &unknown))
+	})
+	if err != nil {
+		return UpsertCounts{}, err
+	}
+	if len(unknown) > 0 {
+		var errs []FieldError
+		for i, r := range records {
+			if r.WardID.Value != nil && slices.Contains(unknown, *r.WardID.Value) && len(errs) < maxReportedErrors {
+				errs = append(errs, FieldError{Index: i, Field: "ward_id", Message: fmt.Sprintf("ward %d does not exist", *r.WardID.Value)})
+			}
+		}
+		return UpsertCounts{}, &ValidationError{Errors: errs}
+	}
+	return counts, nil
+}
+
+// mergePatients folds the records of each uid into one, in order, so that a
+// later carried field wins; uids keep the order of their first record.
+func mergePatients(records []PatientRecord) []PatientRecord {
+	at := make(map[string]int, len(records))
+	merged := make([]PatientRecord, 0, len(records))
+	for _, r := range records {
+		i, seen := at[r.UID]
+		if !seen {
+			at[r.UID] = len(merged)
+			merged = append(merged, r)
+			continue
+		}
+		m := &merged[i]
+		m.Name = m.Name.then(r.Name)
+		m.Sex = m.Sex.then(r.Sex)
+		m.BirthDate = m.BirthDate.then(r.BirthDate)
+		m.WardID = m.WardID.then(r.WardID)
+		m.AdmittedAt = m.AdmittedAt.then(r.AdmittedAt)
+		m.DischargedAt = m.DischargedAt.then(r.DischargedAt)
+		m.DiedAt = m.DiedAt.then(r.DiedAt)
+	}
+	return merged
+}
+
+// contentionAttempts bounds the runs of a statement the database keeps
+// aborting to break deadlocks or serialization conflicts.
+const contentionAttempts = 5
+
+// retryContended runs fn, a single statement, again while the database
+// aborts it for contention, up to contentionAttempts runs in all, with a
+// short random pause between runs so that the contenders do not meet again.
+// On a Store that runs in a transaction it runs fn once: the abort ended the
+// caller's transaction, which only the caller can run again.
+func (s *Store) retryContended(ctx context.Context, fn func() error) error {
+	if _, inTx := s.db.(pgx.Tx); inTx {
+		return fn()
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = fn()
+		if !errors.Is(err, errContention) || attempt == contentionAttempts {
+			return err
+		}
+		pause := time.NewTimer(time.Duration(1+rand.IntN(5<<attempt)) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return err
+		case <-pause.C:
+		}
+	}
+}
+
+// Patient is a patient as stored, with its latest predictions.
+type Patient struct {
+	UID          string
+	Name         *string
+	Sex          *string
+	BirthDate    *time.Time // a date, at midnight UTC
+	WardID       *int64
+	AdmittedAt   *time.Time
+	DischargedAt *time.Time
+	DiedAt       *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	// Ward is the patient's ward and where it sits in the department tree;
+	// nil without a ward, and not read by WardPatients.
+	Ward *PatientWard
+	// LatestPredictions holds the latest prediction per model and target,
+	// ordered by model and target; never nil.
+	LatestPredictions []Prediction
+}
+
+// PatientWard is a patient's ward with the departments above it.
+type PatientWard struct {
+	ID   int64
+	Name string
+	// DepartmentPath runs from the root department down to the ward's own.
+	DepartmentPath []PathStep
+}
+
+// PathStep is one node on a path through a tree.
+type PathStep struct {
+	ID   int64
+	Name string
+}
+
+const patientColumns = `p.uid, p.name, p.sex, p.birth_date, p.ward_id, p.admitted_at, p.discharged_at, p.died_at, p.created_at, p.updated_at`
+
+// latestPredictionsJoin adds to each patient p its latest prediction per
+// (model, target), one row each, or one row of nulls when it has none. It
+// reads one range of predictions_pkey.
+const latestPredictionsJoin = `
+LEFT JOIN LATERAL (
+    SELECT DISTINCT ON (pr.model, pr.target) pr.model, pr.target, pr.predicted_at, pr.horizon_hours, pr.probability
+    FROM predictions pr WHERE pr.patient_id = p.id
+    ORDER BY pr.model, pr.target, pr.predicted_at DESC
+) lp ON true`
+
+const latestPredictionColumns = `lp.model, lp.target, lp.predicted_at, lp.horizon_hours, lp.probability`
+
+// patientSQL reads a patient, its ward with the path of departments from
+// the root down to the ward's (walked up from the ward, stopping at a node
+// already on the path), and its latest predictions: one row per prediction.
+const patientSQL = `
+WITH RECURSIVE pt AS (
+    SELECT * FROM patients WHERE uid = $1
+),
+up(id, parent_id, name, path) AS (
+    SELECT d.id, d.parent_id, d.name, ARRAY[d.id]
+    FROM pt JOIN wards w ON w.id = pt.ward_id JOIN departments d ON d.id = w.department_id
+  UNION ALL
+    SELECT d.id, d.parent_id, d.name, d.id || up.path
+    FROM up JOIN departments d ON d.id = up.parent_id
+    WHERE d.id <> ALL (up.path)
+)
+SELECT ` + patientColumns + `, ` + latestPredictionColumns + `, w.id, w.name,
+    ARRAY(SELECT id FROM up ORDER BY cardinality(path) DESC),
+    ARRAY(SELECT name FROM up ORDER BY cardinality(path) DESC)
+FROM pt p
+LEFT JOIN wards w ON w.id = p.ward_id` + latestPredictionsJoin + `
+ORDER BY lp.model, lp.target`
+
+// Patient reads one patient by uid, with its ward and latest predictions,
+// in one statement; an unknown uid is ErrNotFound.
+func (s *Store) Patient(ctx context.Context, uid string) (Patient, error) {
+	rows, err := s.db.Query(ctx, patientSQL, uid)
+	if err != nil {
+		return Patient{}, translate(err)
+	}
+	var wardID *int64
+	var wardName *string
+	var pathIDs []int64
+	var pathNames []string
+	patients, err := collectPatients(rows, &wardID, &wardName, &pathIDs, &pathNames)
+	if err != nil {
+		return Patient{}, err
+	}
+	if len(patients) == 0 {
+		return Patient{}, fmt.Errorf("%w: patient %q", ErrNotFound, uid)
+	}
+	p := patients[0]
+	if wardID != nil {
+		p.Ward = &PatientWard{ID: *wardID, Name: *wardName, DepartmentPath: make([]PathStep, len(pathIDs))}
+		for i := range pathIDs {
+			p.Ward.DepartmentPath[i] = PathStep{ID: pathIDs[i], Name: pathNames[i]}
+		}
+	}
+	return p, nil
+}
+
+// wardPatientsSQL reads the current inpatients of a ward (admitted, neither
+// discharged nor dead: the partial index patients_inpatients) with their
+// latest predictions. The ward itself is the first table, so that a ward
+// without inpatients still yields a row (of nulls) and an unknown one none.
+const wardPatientsSQL = `
+SELECT ` + patientColumns + `, ` + latestPredictionColumns + `
+FROM wards w
+LEFT JOIN patients p ON p.ward_id = w.id
+    AND p.admitted_at IS NOT NULL AND p.discharged_at IS NULL AND p.died_at IS NULL` + latestPredictionsJoin + `
+WHERE w.id = $1
+ORDER BY p.uid, lp.model, lp.target`
+
+// WardPatients reads the current inpatients of a ward, ordered by uid, with
+// their latest predictions, in one statement; an unknown ward is ErrNotFound.
+func (s *Store) WardPatients(ctx context.Context, wardID int64) ([]Patient, error) {
+	rows, err := s.db.Query(ctx, wardPatientsSQL, wardID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	patients, err := collectPatients(rows)
+	if err == nil && patients == nil {
+		return nil, fmt.Errorf("%w: ward %d", ErrNotFound, wardID)
+	}
+	return patients, err
+}
+
+// collectPatients reads rows of patientColumns and latestPredictionColumns,
+// followed by extra columns (scanned from every row, the last one's kept),
+// ordered so that the rows of a patient are adjacent. A row whose uid is
+// null yields no patient. It returns nil when there was no row at all, and
+// an empty slice when the rows held no patient.
+func collectPatients(rows pgx.Rows, extra ...any) ([]Patient, error) {
+	defer rows.Close()
+	var patients []Patient
+	for rows.Next() {
+		var p Patient
+		var uid, model, target *string
+		var predictedAt *time.Time
+		var horizon *int
+		var probability *float64
+		dest := append([]any{&uid, &p.Name, &p.Sex, &p.BirthDate, &p.WardID, &p.AdmittedAt, &p.DischargedAt, &p.DiedAt,
+			&p.CreatedAt, &p.UpdatedAt, &model, &target, &predictedAt, &horizon, &probability}, extra...)
+		if rows.RawValues()[0] == nil {
+			dest[8], dest[9] = nil, nil // no patient: created_at and updated_at are null too
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, translate(err)
+		}
+		if patients == nil {
+			patients = []Patient{}
+		}
+		if uid == nil {
+			continue
+		}
+		if len(patients) == 0 || patients[len(patients)-1].UID != *uid {
+			p.UID = *uid
+			p.LatestPredictions = []Prediction{}
+			patients = append(patients, p)
+		}
+		if model != nil {
+			last := &patients[len(patients)-1]
+			last.LatestPredictions = append(last.LatestPredictions, Prediction{PatientUID: *uid, Model: *model, Target: *target,
+				PredictedAt: *predictedAt, HorizonHours: *horizon, Probability: *probability})
+		}
+	}
+	return patients, translate(rows.Err())
+}

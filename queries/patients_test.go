@@ -1,0 +1,620 @@
+package queries_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"canopy/internal/testdb"
+	"canopy/queries"
+)
+
+// feedTime is the base of the timestamps the feed tests write.
+var feedTime = time.Date(2024, 11, 3, 8, 0, 0, 0, time.UTC)
+
+func at(minutes int) time.Time { return feedTime.Add(time.Duration(minutes) * time.Minute) }
+
+func day(s string) time.Time { return must(time.Parse(time.DateOnly, s)) }
+
+// describe renders a patient on one line: dates as such, times as minutes
+// after feedTime, wards by name, "-" for null.
+func (f *forest) describe(p queries.Patient) string {
+	text := func(s *string) string {
+		if s == nil {
+			return "-"
+		}
+		return *s
+	}
+	date := func(d *time.Time) string {
+		if d == nil {
+			return "-"
+		}
+		return d.Format(time.DateOnly)
+	}
+	moment := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%+.0fm", t.Sub(feedTime).Minutes())
+	}
+	ward := "-"
+	if p.WardID != nil {
+		ward = f.names[key{"ward", *p.WardID}]
+	}
+	return strings.Join([]string{p.UID, text(p.Name), text(p.Sex), date(p.BirthDate), ward,
+		moment(p.AdmittedAt), moment(p.DischargedAt), moment(p.DiedAt)}, " ")
+}
+
+// patient reads a patient for describe, or "<uid> missing".
+func (f *forest) patient(uid string) string {
+	f.t.Helper()
+	p, err := f.s.Patient(context.Background(), uid)
+	if errors.Is(err, queries.ErrNotFound) {
+		return uid + " missing"
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return f.describe(p)
+}
+
+func TestUpsertPatients(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	icu, recovery := f.id["icu"], f.id["recovery"]
+	full := func(uid string) queries.PatientRecord {
+		return queries.PatientRecord{UID: uid, Name: queries.Carry("Ann"), Sex: queries.Carry("F"),
+			BirthDate: queries.Carry(day("1980-02-29")), WardID: queries.Carry(icu), AdmittedAt: queries.Carry(at(0)),
+			DischargedAt: queries.Carry(at(60)), DiedAt: queries.Carry(at(120))}
+	}
+	cases := []struct {
+		name   string
+		before []queries.PatientRecord // written first, in one batch
+		batch  []queries.PatientRecord
+		want   queries.UpsertCounts
+		rows   []string // describe of each uid of the case, after the batch
+		errs   []queries.FieldError
+	}{
+		{name: "new uid inserted with absent fields null",
+			batch: []queries.PatientRecord{{UID: "a1", Name: queries.Carry("Ann")}},
+			want:  queries.UpsertCounts{Inserted: 1},
+			rows:  []string{"a1 Ann - - - - - -"}},
+		{name: "complete record inserted",
+			batch: []queries.PatientRecord{full("b1")},
+			want:  queries.UpsertCounts{Inserted: 1},
+			rows:  []string{"b1 Ann F 1980-02-29 icu +0m +60m +120m"}},
+		{name: "partial update keeps other fields",
+			before: []queries.PatientRecord{full("c1")},
+			batch:  []queries.PatientRecord{{UID: "c1", WardID: queries.Carry(recovery), DiedAt: queries.Carry(at(90))}},
+			want:   queries.UpsertCounts{Updated: 1},
+			rows:   []string{"c1 Ann F 1980-02-29 recovery +0m +60m +90m"}},
+		{name: "uid alone changes nothing",
+			before: []queries.PatientRecord{full("d1")},
+			batch:  []queries.PatientRecord{{UID: "d1"}},
+			want:   queries.UpsertCounts{Updated: 1},
+			rows:   []string{"d1 Ann F 1980-02-29 icu +0m +60m +120m"}},
+		{name: "null clears",
+			before: []queries.PatientRecord{full("e1")},
+			batch: []queries.PatientRecord{{UID: "e1", Name: queries.Clear[string](), Sex: queries.Clear[string](),
+				BirthDate: queries.Clear[time.Time](), WardID: queries.Clear[int64](), AdmittedAt: queries.Clear[time.Time](),
+				DischargedAt: queries.Clear[time.Time](), DiedAt: queries.Clear[time.Time]()}},
+			want: queries.UpsertCounts{Updated: 1},
+			rows: []string{"e1 - - - - - - -"}},
+		{name: "duplicates merged in order, later fields win",
+			before: []queries.PatientRecord{{UID: "f2", Name: queries.Carry("Old")}},
+			batch: []queries.PatientRecord{
+				{UID: "f1", Name: queries.Carry("First"), Sex: queries.Carry("F")},
+				{UID: "f2", Sex: queries.Carry("M")},
+				{UID: "f1", Name: queries.Carry("Second"), WardID: queries.Carry(icu)},
+				{UID: "f1", Sex: queries.Clear[string](), AdmittedAt: queries.Carry(at(5))},
+				{UID: "f2", Name: queries.Clear[string]()},
+				{UID: "f2", Name: queries.Carry("New")},
+			},
+			want: queries.UpsertCounts{Inserted: 1, Updated: 1},
+			rows: []string{"f1 Second - - icu +5m - -", "f2 New M - - - - -"}},
+		{name: "new and known uids in one batch",
+			before: []queries.PatientRecord{{UID: "g1", Name: queries.Carry("Known")}},
+			batch:  []queries.PatientRecord{{UID: "g2", Sex: queries.Carry("U")}, {UID: "g1", Sex: queries.Carry("O")}},
+			want:   queries.UpsertCounts{Inserted: 1, Updated: 1},
+			rows:   []string{"g1 Known O - - - - -", "g2 - U - - - - -"}},
+		{name: "unknown wards write nothing and name every record",
+			before: []queries.PatientRecord{{UID: "h1", Name: queries.Carry("Kept")}},
+			batch: []queries.PatientRecord{
+				{UID: "h1", Name: queries.Carry("Changed")},
+				{UID: "h2", WardID: queries.Carry(int64(1 << 40))},
+				{UID: "h3", WardID: queries.Carry(icu)},
+				{UID: "h3", WardID: queries.Carry(int64(1<<40 + 1))},
+				{UID: "h4", WardID: queries.Carry(int64(1 << 40))},
+			},
+			rows: []string{"h1 Kept - - - - - -", "h2 missing", "h3 missing", "h4 missing"},
+			errs: []queries.FieldError{{Index: 1, Field: "ward_id"}, {Index: 3, Field: "ward_id"}, {Index: 4, Field: "ward_id"}}},
+		{name: "an unknown ward overridden later in the body still refuses the batch",
+			batch: []queries.PatientRecord{{UID: "i1", WardID: queries.Carry(int64(1 << 40))}, {UID: "i1", WardID: queries.Carry(icu)}},
+			rows:  []string{"i1 missing"},
+			errs:  []queries.FieldError{{Index: 0, Field: "ward_id"}}},
+		{name: "empty batch", batch: []queries.PatientRecord{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.before != nil {
+				if _, err := f.s.UpsertPatients(ctx, c.before); err != nil {
+					t.Fatal(err)
+				}
+			}
+			counts, err := f.s.UpsertPatients(ctx, c.batch)
+			if c.errs != nil {
+				var ve *queries.ValidationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("err = %v, want a ValidationError", err)
+				}
+				var got, want []string
+				for _, e := range ve.Errors {
+					got = append(got, fmt.Sprintf("%d %s", e.Index, e.Field))
+				}
+				for _, e := range c.errs {
+					want = append(want, fmt.Sprintf("%d %s", e.Index, e.Field))
+				}
+				equalLines(t, got, want)
+			} else if err != nil {
+				t.Fatal(err)
+			} else if counts != c.want {
+				t.Errorf("counts %+v, want %+v", counts, c.want)
+			}
+			var uids, rows []string
+			for _, r := range c.rows {
+				uids = append(uids, strings.Fields(r)[0])
+			}
+			for _, uid := range uids {
+				rows = append(rows, f.patient(uid))
+			}
+			equalLines(t, rows, c.rows)
+		})
+	}
+}
+
+// Eight writers send overlapping batches over the same 200 uids, each batch
+// carrying a random subset of the fields of each of its records, new uids
+// included. Every batch must succeed, and the final rows must be what
+// applying the batches one after another, in some order that keeps each
+// writer's own order, produces.
+func TestConcurrentPatientBatches(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	pool, err := queries.Open(ctx, queries.PoolConfig{URL: db.URL, MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := queries.New(pool)
+	var department, wards = int64(0), make([]int64, 4)
+	if err := db.Pool.QueryRow(ctx, `INSERT INTO departments (name, code) VALUES ('hospital', 'H') RETURNING id`).Scan(&department); err != nil {
+		t.Fatal(err)
+	}
+	for i := range wards {
+		w, err := s.CreateWard(ctx, queries.NewWard{DepartmentID: department, Name: fmt.Sprint("ward ", i), Beds: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wards[i] = w.ID
+	}
+
+	const writers, batches, uids, perBatch = 8, 20, 200, 80
+	// Batch k = writer*batches + b writes values that name it: name "k<k>",
+	// birth date 1950-01-01 + k days, admission k hours after feedTime,
+	// discharge and death 30 and 45 minutes after that.
+	uid := func(u int) string { return fmt.Sprintf("u%03d", u) }
+	built := make([][]queries.PatientRecord, writers*batches)
+	for k := range built {
+		r := rand.New(rand.NewPCG(uint64(k), 7))
+		for _, u := range r.Perm(uids)[:perBatch] {
+			rec := queries.PatientRecord{UID: uid(u)}
+			admitted := feedTime.Add(time.Duration(k) * time.Hour)
+			fields := []func(){
+				func() { rec.Name = queries.Carry(fmt.Sprint("k", k)) },
+				func() { rec.Sex = queries.Carry([]string{"F", "M", "O", "U"}[k%4]) },
+				func() { rec.BirthDate = queries.Carry(day("1950-01-01").AddDate(0, 0, k)) },
+				func() { rec.WardID = queries.Carry(wards[k%4]) },
+				func() { rec.AdmittedAt = queries.Carry(admitted) },
+				func() { rec.DischargedAt = queries.Carry(admitted.Add(30 * time.Minute)) },
+				func() { rec.DiedAt = queries.Carry(admitted.Add(45 * time.Minute)) },
+			}
+			for _, set := range fields {
+				if r.IntN(2) == 0 {
+					set()
+				}
+			}
+			built[k] = append(built[k], rec)
+		}
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(built))
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				k := w*batches + b
+				// One statement each: none was aborted and retried.
+				counted, stats := queries.WithStats(ctx)
+				if _, errs[k] = s.UpsertPatients(counted, built[k]); errs[k] == nil && stats.Statements() != 1 {
+					errs[k] = fmt.Errorf("ran %d statements, want 1: it was retried", stats.Statements())
+				}
+				if errs[k] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil {
+			t.Fatalf("batch %d: %v", k, err)
+		}
+	}
+
+	type final struct {
+		name, sex                       *string
+		birth, admitted, discharged, dd *time.Time
+		ward                            *int64
+	}
+	finals := map[string]final{}
+	rows, err := db.Pool.Query(ctx, `SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM patients`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var u string
+		var f final
+		if err := rows.Scan(&u, &f.name, &f.sex, &f.birth, &f.ward, &f.admitted, &f.discharged, &f.dd); err != nil {
+			t.Fatal(err)
+		}
+		finals[u] = f
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(finals) != uids {
+		t.Fatalf("%d patients, want %d", len(finals), uids)
+	}
+
+	// Each column: whether a record carried it, whether the final row holds
+	// a value, and which batch wrote that value. Name, birth date and the
+	// three times name their batch; sex and ward do not (writer -1), and are
+	// only checked to be set exactly when some batch set them.
+	hoursAfter := func(t *time.Time, offset time.Duration) int { return int(t.Add(-offset).Sub(feedTime) / time.Hour) }
+	columns := []struct {
+		name    string
+		carried func(queries.PatientRecord) bool
+		writer  func(final) (stored bool, k int)
+	}{
+		{"name", func(r queries.PatientRecord) bool { return r.Name.Set }, func(f final) (bool, int) {
+			if f.name == nil {
+				return false, -1
+			}
+			var k int
+			must(fmt.Sscanf(*f.name, "k%d", &k))
+			return true, k
+		}},
+		{"sex", func(r queries.PatientRecord) bool { return r.Sex.Set }, func(f final) (bool, int) { return f.sex != nil, -1 }},
+		{"birth_date", func(r queries.PatientRecord) bool { return r.BirthDate.Set }, func(f final) (bool, int) {
+			if f.birth == nil {
+				return false, -1
+			}
+			return true, int(f.birth.Sub(day("1950-01-01")) / (24 * time.Hour))
+		}},
+		{"ward_id", func(r queries.PatientRecord) bool { return r.WardID.Set }, func(f final) (bool, int) { return f.ward != nil, -1 }},
+		{"admitted_at", func(r queries.PatientRecord) bool { return r.AdmittedAt.Set }, func(f final) (bool, int) {
+			if f.admitted == nil {
+				return false, -1
+			}
+			return true, hoursAfter(f.admitted, 0)
+		}},
+		{"discharged_at", func(r queries.PatientRecord) bool { return r.DischargedAt.Set }, func(f final) (bool, int) {
+			if f.discharged == nil {
+				return false, -1
+			}
+			return true, hoursAfter(f.discharged, 30*time.Minute)
+		}},
+		{"died_at", func(r queries.PatientRecord) bool { return r.DiedAt.Set }, func(f final) (bool, int) {
+			if f.dd == nil {
+				return false, -1
+			}
+			return true, hoursAfter(f.dd, 45*time.Minute)
+		}},
+	}
+	// setBy[uid][column] lists the batches that set the column of uid.
+	setBy := map[string][][]int{}
+	for k, batch := range built {
+		for _, r := range batch {
+			if setBy[r.UID] == nil {
+				setBy[r.UID] = make([][]int, len(columns))
+			}
+			for c, col := range columns {
+				if col.carried(r) {
+					setBy[r.UID][c] = append(setBy[r.UID][c], k)
+				}
+			}
+		}
+	}
+	// after[j] lists the batches that must come after batch j: the next of
+	// the same writer, and the batch whose value a column kept over j's.
+	after := make([][]int, len(built))
+	for w := range writers {
+		for b := 1; b < batches; b++ {
+			after[w*batches+b-1] = append(after[w*batches+b-1], w*batches+b)
+		}
+	}
+	for u, f := range finals {
+		for c, col := range columns {
+			set := setBy[u][c]
+			stored, writer := col.writer(f)
+			switch {
+			case stored != (len(set) > 0):
+				t.Errorf("%s %s: stored %v, set by batches %v", u, col.name, stored, set)
+			case writer >= 0 && !slices.Contains(set, writer):
+				t.Errorf("%s %s: holds the value of batch %d, which did not set it (set by %v)", u, col.name, writer, set)
+			case writer >= 0:
+				for _, k := range set {
+					if k != writer {
+						after[k] = append(after[k], writer)
+					}
+				}
+			}
+		}
+	}
+	if cycle := findCycle(after); cycle != nil {
+		t.Errorf("no order of the batches produces the final rows: batches %v each must come after the one before", cycle)
+	}
+}
+
+// findCycle returns the nodes of a cycle in the graph, or nil.
+func findCycle(after [][]int) []int {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := make([]int, len(after))
+	var stack []int
+	var visit func(n int) []int
+	visit = func(n int) []int {
+		state[n] = open
+		stack = append(stack, n)
+		for _, m := range after[n] {
+			switch state[m] {
+			case open:
+				return append(slices.Clone(stack[slices.Index(stack, m):]), m)
+			case unseen:
+				if c := visit(m); c != nil {
+					return c
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[n] = done
+		return nil
+	}
+	for n := range after {
+		if state[n] == unseen {
+			if c := visit(n); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func TestPatientReads(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	if _, err := f.s.UpsertPatients(ctx, []queries.PatientRecord{
+		{UID: "p1", Name: queries.Carry("Ann"), Sex: queries.Carry("F"), BirthDate: queries.Carry(day("1970-05-06"))},
+		{UID: "nowhere", Name: queries.Carry("No ward")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.InsertPredictions(ctx, []queries.Prediction{
+		{PatientUID: "p1", Model: "m1", Target: "sepsis", PredictedAt: at(0), HorizonHours: 6, Probability: 0.1},
+		{PatientUID: "p1", Model: "m1", Target: "sepsis", PredictedAt: at(60), HorizonHours: 6, Probability: 0.3},
+		{PatientUID: "p1", Model: "m1", Target: "death", PredictedAt: at(30), HorizonHours: 24, Probability: 0.01},
+		{PatientUID: "p1", Model: "m0", Target: "sepsis", PredictedAt: at(10), HorizonHours: 12, Probability: 0.2},
+		{PatientUID: "p2", Model: "m1", Target: "sepsis", PredictedAt: at(0), HorizonHours: 6, Probability: 0.5},
+		{PatientUID: "p3", Model: "m1", Target: "sepsis", PredictedAt: at(0), HorizonHours: 6, Probability: 0.9},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	predictions := func(p queries.Patient) string {
+		var parts []string
+		for _, pr := range p.LatestPredictions {
+			parts = append(parts, fmt.Sprintf("%s/%s %+.0fm %dh %.2f", pr.Model, pr.Target, pr.PredictedAt.Sub(feedTime).Minutes(), pr.HorizonHours, pr.Probability))
+		}
+		return strings.Join(parts, ", ")
+	}
+
+	t.Run("patient with ward, path and latest predictions", func(t *testing.T) {
+		p, err := f.s.Patient(ctx, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Ward == nil || p.Ward.ID != f.id["icu"] || p.Ward.Name != "icu" ||
+			fmt.Sprint(p.Ward.DepartmentPath) != fmt.Sprint([]queries.PathStep{{ID: f.id["hospital"], Name: "hospital"}, {ID: f.id["surgery"], Name: "surgery"}}) {
+			t.Errorf("ward %+v", p.Ward)
+		}
+		if got, want := predictions(p), "m0/sepsis +10m 12h 0.20, m1/death +30m 24h 0.01, m1/sepsis +60m 6h 0.30"; got != want {
+			t.Errorf("latest predictions %q, want %q", got, want)
+		}
+		if got := f.describe(p); !strings.HasPrefix(got, "p1 Ann F 1970-05-06 icu") {
+			t.Errorf("patient %s", got)
+		}
+	})
+	t.Run("patient without ward or predictions", func(t *testing.T) {
+		p, err := f.s.Patient(ctx, "nowhere")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Ward != nil || p.LatestPredictions == nil || len(p.LatestPredictions) != 0 {
+			t.Errorf("ward %+v, predictions %v", p.Ward, p.LatestPredictions)
+		}
+	})
+	t.Run("unknown patient", func(t *testing.T) {
+		_, err := f.s.Patient(ctx, "nobody")
+		wantErr(t, err, queries.ErrNotFound, "")
+	})
+
+	for _, c := range []struct {
+		name string
+		ward int64
+		want []string
+	}{
+		{"inpatients only, by uid", f.id["icu"], []string{"p1: m0/sepsis +10m 12h 0.20, m1/death +30m 24h 0.01, m1/sepsis +60m 6h 0.30", "p2: m1/sepsis +0m 6h 0.50"}},
+		{"ward without inpatients", f.id["lobby"], nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			patients, err := f.s.WardPatients(ctx, c.ward)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if patients == nil {
+				t.Error("nil list")
+			}
+			var got []string
+			for _, p := range patients {
+				got = append(got, p.UID+": "+predictions(p))
+			}
+			equalLines(t, got, c.want)
+		})
+	}
+	t.Run("unknown ward", func(t *testing.T) {
+		_, err := f.s.WardPatients(ctx, 1<<40)
+		wantErr(t, err, queries.ErrNotFound, "")
+	})
+}
+
+// The upsert's "did the record carry this field" lookups are hash tables
+// built once, not a scan of the batch per row: on a batch of known uids
+// each lookup runs once, whatever the batch size.
+func TestPatientUpsertIsLinear(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	cfg := must(pgxpool.ParseConfig(db.URL))
+	rec := &recorder{}
+	cfg.ConnConfig.Tracer = rec
+	pool := must(pgxpool.NewWithConfig(ctx, cfg))
+	defer pool.Close()
+	s := queries.New(pool)
+	batch := make([]queries.PatientRecord, 5000)
+	for i := range batch {
+		batch[i] = queries.PatientRecord{UID: fmt.Sprint("u", i), Name: queries.Carry("x")}
+	}
+	must(s.UpsertPatients(ctx, batch))
+	for i := range batch {
+		batch[i].DiedAt = queries.Carry(at(i))
+	}
+	must(s.UpsertPatients(ctx, batch))
+	tx := must(db.Pool.Begin(ctx))
+	defer tx.Rollback(ctx)
+	var plan []struct{ Plan planNode }
+	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+rec.sql, rec.args...).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	var subplans int
+	var walk func(n planNode)
+	walk = func(n planNode) {
+		if n.ParentRelationship == "SubPlan" {
+			subplans++
+			if n.ActualLoops > 1 {
+				t.Errorf("%s ran %d times", n.SubplanName, n.ActualLoops)
+			}
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(plan[0].Plan)
+	if subplans < 7 {
+		t.Errorf("found %d subplans, want the 7 lookups", subplans)
+	}
+}
+
+// planNode is a node of EXPLAIN (FORMAT JSON).
+type planNode struct {
+	NodeType           string     `json:"Node Type"`
+	RelationName       string     `json:"Relation Name"`
+	IndexName          string     `json:"Index Name"`
+	ParentRelationship string     `json:"Parent Relationship"`
+	SubplanName        string     `json:"Subplan Name"`
+	ActualLoops        int        `json:"Actual Loops"`
+	Plans              []planNode `json:"Plans"`
+}
+
+// A batch that the database aborts to break a deadlock with another kind of
+// writer is run again, and succeeds. Here a transaction holds patient b,
+// waits until the batch (which locked a first) waits for b, then asks for a.
+// Each waiter looks for a deadlock once, deadlock_timeout after it began to
+// wait: the batch's is short, but long enough for the other to be waiting
+// by then, and the other's long, so the batch is the one aborted.
+func TestUpsertRetriesADeadlock(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	s := queries.New(db.Pool)
+	must(s.UpsertPatients(ctx, []queries.PatientRecord{{UID: "a"}, {UID: "b"}}))
+	u := must(url.Parse(db.URL))
+	q := u.Query()
+	q.Set("deadlock_timeout", "500ms") // a run-time parameter of the batch's connections
+	u.RawQuery = q.Encode()
+	pool := must(queries.Open(ctx, queries.PoolConfig{URL: u.String()}))
+	defer pool.Close()
+
+	other := must(db.Pool.Begin(ctx))
+	defer other.Rollback(ctx)
+	if _, err := other.Exec(ctx, `SET LOCAL deadlock_timeout = '1min'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, `UPDATE patients SET name = 'other' WHERE uid = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	counted, stats := queries.WithStats(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := queries.New(pool).UpsertPatients(counted, []queries.PatientRecord{
+			{UID: "a", Name: queries.Carry("batch")}, {UID: "b", Sex: queries.Carry("F")}})
+		done <- err
+	}()
+	// Wait until the batch waits for b, polling pg_locks as PostgreSQL's own
+	// isolation tests do.
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for waiting := false; !waiting; {
+		if err := db.Pool.QueryRow(waitCtx, `SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE NOT l.granted AND a.datname = current_database())`).Scan(&waiting); err != nil {
+			t.Fatalf("waiting for the batch to wait: %v", err)
+		}
+	}
+	if _, err := other.Exec(ctx, `UPDATE patients SET died_at = now() WHERE uid = 'a'`); err != nil {
+		t.Fatalf("the other writer was aborted instead of the batch: %v", err)
+	}
+	if err := other.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the batch failed: %v", err)
+	}
+	if n := stats.Statements(); n < 2 {
+		t.Errorf("the batch ran %d statements: it was not retried", n)
+	}
+	var rows string
+	if err := db.Pool.QueryRow(ctx, `SELECT string_agg(concat_ws(' ', uid, name, sex, died_at IS NOT NULL), ', ' ORDER BY uid) FROM patients`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != "a batch t, b other F f" {
+		t.Errorf("rows %q", rows)
+	}
+}

@@ -1,0 +1,101 @@
+package queries
+
+import (
+	"context"
+	"time"
+)
+
+// Prediction is one prediction a model made for a patient: the probability
+// of target within HorizonHours of PredictedAt.
+type Prediction struct {
+	PatientUID   string
+	Model        string
+	Target       string
+	PredictedAt  time.Time
+	HorizonHours int
+	Probability  float64 // 0 to 1
+}
+
+// IngestCounts says what an idempotent batch did: Inserted + Duplicates is
+// the number of records, a duplicate being a record already stored or
+// repeated within the batch.
+type IngestCounts struct {
+	Inserted   int
+	Duplicates int
+}
+
+// predictionsInsertSQL stores a batch of predictions in one statement. The
+// patients are looked up by uid; if any is unknown nothing is written and the
+// (0-based) indexes of the records naming them come back. Rows go in key
+// order, so that two batches sharing keys wait for each other in the same
+// order and cannot deadlock.
+const predictionsInsertSQL = `
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::float8[]) WITH ORDINALITY
+        AS i(patient_uid, model, target, predicted_at, horizon_hours, probability, ord)
+),
+resolved AS (
+    SELECT i.ord, p.id AS patient_id, i.model, i.target, i.predicted_at, i.horizon_hours, i.probability
+    FROM input i LEFT JOIN patients p ON p.uid = i.patient_uid
+),
+unknown AS (
+    SELECT ord FROM resolved WHERE patient_id IS NULL
+),
+inserted AS (
+    INSERT INTO predictions (patient_id, model, target, predicted_at, horizon_hours, probability)
+    SELECT patient_id, model, target, predicted_at, horizon_hours, probability FROM resolved
+    WHERE NOT EXISTS (SELECT FROM unknown)
+    ORDER BY patient_id, model, target, predicted_at
+    ON CONFLICT (patient_id, model, target, predicted_at) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $7)`
+
+// InsertPredictions stores a batch of predictions in one statement, all or
+// nothing. A prediction already stored for (patient, model, target,
+// predicted_at), or repeated in the batch, is counted as a duplicate and the
+// first one kept. Records naming an unknown patient are a ValidationError on
+// patient_uid with their indexes.
+func (s *Store) InsertPredictions(ctx context.Context, predictions []Prediction) (IngestCounts, error) {
+	if len(predictions) == 0 {
+		return IngestCounts{}, nil
+	}
+	n := len(predictions)
+	uids, models, targets := make([]string, n), make([]string, n), make([]string, n)
+	at, horizons, probabilities := make([]time.Time, n), make([]int32, n), make([]float64, n)
+	for i, p := range predictions {
+		uids[i], models[i], targets[i] = p.PatientUID, p.Model, p.Target
+		at[i], horizons[i], probabilities[i] = p.PredictedAt, int32(p.HorizonHours), p.Probability
+	}
+	var inserted int
+	var unknown []int
+	err := s.retryContended(ctx, func() error {
+		return translate(s.db.QueryRow(ctx, predictionsInsertSQL, uids, models, targets, at, horizons, probabilities,
+			maxReportedErrors).Scan(&inserted, &unknown))
+	})
+	if err != nil {
+		return IngestCounts{}, err
+	}
+	if len(unknown) > 0 {
+		return IngestCounts{}, unknownPatients(unknown, uids)
+	}
+	return IngestCounts{Inserted: inserted, Duplicates: n - inserted}, nil
+}
+
+// unknownPatients is the ValidationError for the records at indexes, whose
+// patient_uid (in uids) names no patient.
+func unknownPatients(indexes []int, uids []string) error {
+	errs := make([]FieldError, len(indexes))
+	for k, i := range indexes {
+		errs[k] = FieldError{Index: i, Field: "patient_uid", Message: "no patient has uid " + quote(uids[i])}
+	}
+	return &ValidationError{Errors: errs}
+}
+
+// quote quotes a uid for a message, shortened if it is long.
+func quote(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		s = string(r[:64]) + "…"
+	}
+	return `"` + s + `"`
+}

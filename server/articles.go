@@ -1,0 +1,432 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/auth"
+	"canopy/queries"
+)
+
+// Limits on article requests.
+const (
+	articlesDefaultLimit = 100
+	articlesMaxLimit     = 1000
+	articlesBulkMax      = 10_000
+	articleTextMax       = 1000 // characters of a title
+	articleNameMax       = 200  // characters of a sender name, newsletter name, domain or mailing list
+	imageURLMax          = 2048 // bytes
+	tzNameMax            = 64
+)
+
+type articleJSON struct {
+	ID          string    `json:"id"`
+	ToUserID    string    `json:"to_user_id"`
+	FromName    string    `json:"from_name"`
+	FromDomain  string    `json:"from_domain"`
+	MailingList *string   `json:"mailing_list"`
+	Title       string    `json:"title"`
+	IsRead      bool      `json:"is_read"`
+	CreatedAt   time.Time `json:"created_at"`
+	ImageURL    *string   `json:"image_url"`
+}
+
+// toArticleJSON shows an article with its time in loc.
+func toArticleJSON(a queries.Article, loc *time.Location) articleJSON {
+	return articleJSON{ID: a.ID, ToUserID: a.ToUserID, FromName: a.FromName, FromDomain: a.FromDomain,
+		MailingList: a.MailingList, Title: a.Title, IsRead: a.IsRead, CreatedAt: a.CreatedAt.In(loc), ImageURL: a.ImageURL}
+}
+
+// listArticles serves a page of a user's articles of a month, newest first,
+// from one statement. Times are shown in the month's time zone.
+func (s *Server) listArticles(c *gin.Context) error {
+	userID, err := pathUUID(c, "user_id")
+	if err != nil {
+		return err
+	}
+	if err := mayReadArticlesOf(c, userID); err != nil {
+		return err
+	}
+	month, err := monthQuery(c)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 1, articlesMaxLimit)
+	if err != nil {
+		return err
+	}
+	if limit == nil {
+		limit = new(articlesDefaultLimit)
+	}
+	var after *queries.ArticleKey
+	if raw, ok := c.GetQuery("cursor"); ok {
+		if after, err = decodeCursor(raw, month); err != nil {
+			return err
+		}
+	}
+	articles, next, err := s.store.MonthArticles(c.Request.Context(), queries.ArticlePage{UserID: userID, Month: month, Limit: *limit, After: after})
+	if err != nil {
+		return err
+	}
+	out := make([]articleJSON, len(articles))
+	for i, a := range articles {
+		out[i] = toArticleJSON(a, month.Loc)
+	}
+	var nextCursor *string
+	if next != nil {
+		nextCursor = new(encodeCursor(*next))
+	}
+	c.JSON(http.StatusOK, struct {
+		UserID     string        `json:"user_id"`
+		Year       int           `json:"year"`
+		Month      int           `json:"month"`
+		TZ         string        `json:"tz"`
+		Articles   []articleJSON `json:"articles"`
+		NextCursor *string       `json:"next_cursor"`
+	}{userID, month.Year, int(month.Month), month.Zone(), out, nextCursor})
+	return nil
+}
+
+// articleCalendar serves a month's per-day article and unread counts, every
+// day of the month present, from one statement.
+func (s *Server) articleCalendar(c *gin.Context) error {
+	userID, err := pathUUID(c, "user_id")
+	if err != nil {
+		return err
+	}
+	if err := mayReadArticlesOf(c, userID); err != nil {
+		return err
+	}
+	month, err := monthQuery(c)
+	if err != nil {
+		return err
+	}
+	days, err := s.store.ArticleCalendar(c.Request.Context(), userID, month)
+	if err != nil {
+		return err
+	}
+	type dayJSON struct {
+		Date   string `json:"date"`
+		Count  int    `json:"count"`
+		Unread int    `json:"unread"`
+	}
+	out := make([]dayJSON, len(days))
+	for i, d := range days {
+		out[i] = dayJSON{Date: d.Date.Format(time.DateOnly), Count: d.Count, Unread: d.Unread}
+	}
+	c.JSON(http.StatusOK, struct {
+		UserID string    `json:"user_id"`
+		Year   int       `json:"year"`
+		Month  int       `json:"month"`
+		TZ     string    `json:"tz"`
+		Days   []dayJSON `json:"days"`
+	}{userID, month.Year, int(month.Month), month.Zone(), out})
+	return nil
+}
+
+// articleRecord is one record of a bulk body; pointers tell a missing field
+// from an empty one.
+type articleRecord struct {
+	ID          *string `json:"id"`
+	ToUserID    *string `json:"to_user_id"`
+	FromName    *string `json:"from_name"`
+	FromDomain  *string `json:"from_domain"`
+	MailingList *string `json:"mailing_list"`
+	Title       *string `json:"title"`
+	CreatedAt   *string `json:"created_at"`
+}
+
+// check validates the record at index i of a batch and returns it as an
+// article to store.
+func (r articleRecord) check(i int) (queries.NewArticle, []queries.FieldError) {
+	var errs []queries.FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, queries.FieldError{Index: i, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	text := func(field string, v *string, max int) string {
+		switch {
+		case v == nil:
+			bad(field, "is required")
+		case !validText(*v, max):
+			bad(field, "must be 1 to %d characters, not blank, without NUL", max)
+		default:
+			return *v
+		}
+		return ""
+	}
+	a := queries.NewArticle{
+		FromName:   text("from_name", r.FromName, articleNameMax),
+		FromDomain: text("from_domain", r.FromDomain, articleNameMax),
+		Title:      text("title", r.Title, articleTextMax),
+	}
+	if r.ID != nil {
+		if !auth.ValidUUID(*r.ID) {
+			bad("id", "must be a UUID")
+		}
+		a.ID = *r.ID
+	}
+	switch {
+	case r.ToUserID == nil:
+		bad("to_user_id", "is required")
+	case !auth.ValidUUID(*r.ToUserID):
+		bad("to_user_id", "must be a UUID")
+	default:
+		a.ToUserID = *r.ToUserID
+	}
+	if r.MailingList != nil {
+		a.MailingList = new(text("mailing_list", r.MailingList, articleNameMax))
+	}
+	if r.CreatedAt == nil {
+		bad("created_at", "is required")
+	} else if t, err := time.Parse(time.RFC3339Nano, *r.CreatedAt); err != nil || t.Year() < 1 || t.Year() > 9999 {
+		bad("created_at", "must be an RFC 3339 timestamp with offset")
+	} else {
+		a.CreatedAt = t
+	}
+	return a, errs
+}
+
+// bulkArticles stores up to articlesBulkMax articles, all or nothing, in one
+// statement. Every invalid record is reported with its index; an id already
+// stored (or repeated in the body) is counted as a duplicate and not stored
+// again.
+func (s *Server) bulkArticles(c *gin.Context) error {
+	var raw []json.RawMessage
+	if err := decodeJSON(c.Request, &raw); err != nil {
+		return err
+	}
+	if len(raw) > articlesBulkMax {
+		return tooLarge("%d records; a batch holds at most %d", len(raw), articlesBulkMax)
+	}
+	batch := make([]queries.NewArticle, len(raw))
+	var errs []queries.FieldError
+	for i, r := range raw {
+		var rec articleRecord
+		if err := decodeRecord(r, &rec); err != nil {
+			errs = append(errs, atIndex(err, i)...)
+			continue
+		}
+		a, recErrs := rec.check(i)
+		batch[i] = a
+		errs = append(errs, recErrs...)
+	}
+	if len(errs) > 0 {
+		return &queries.ValidationError{Errors: errs}
+	}
+	result, err := s.store.InsertArticles(c.Request.Context(), batch)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"received": result.Received, "inserted": result.Inserted, "duplicates": result.Duplicates})
+	return nil
+}
+
+// decodeRecord decodes one record of a batch, refusing unknown fields.
+func decodeRecord(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// atIndex places the field errors of a record's decoding error at index i
+// of the batch; an error that names no field is about the whole record.
+func atIndex(err error, i int) []queries.FieldError {
+	var v *queries.ValidationError
+	if errors.As(err, &v) {
+		out := make([]queries.FieldError, len(v.Errors))
+		for j, f := range v.Errors {
+			f.Index = i
+			if f.Field == "(body)" { // the record itself is of the wrong type
+				f.Field = "(record)"
+			}
+			out[j] = f
+		}
+		return out
+	}
+	return []queries.FieldError{{Index: i, Field: "(record)", Message: "must be a JSON object"}}
+}
+
+// updateArticle marks an article read or unread. A token bound to a user may
+// change only that user's articles; another's is 404, as an unknown id is.
+func (s *Server) updateArticle(c *gin.Context) error {
+	id, err := pathUUID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req struct {
+		IsRead optional[bool] `json:"is_read"`
+	}
+	if err := decodeJSON(c.Request, &req); err != nil {
+		return err
+	}
+	if !req.IsRead.Set || req.IsRead.Null {
+		return invalid("is_read", "is required and must be true or false")
+	}
+	a, err := s.store.MarkArticle(c.Request.Context(), id, req.IsRead.Value, principalOf(c).UserID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toArticleJSON(a, time.UTC))
+	return nil
+}
+
+type newsletterJSON struct {
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	Domain      *string `json:"domain"`
+	MailingList *string `json:"mailing_list"`
+	ImageURL    string  `json:"image_url"`
+}
+
+// createNewsletter adds a newsletter, whose image then shows on the articles
+// of its mailing list or, failing that, of its domain.
+func (s *Server) createNewsletter(c *gin.Context) error {
+	var req struct {
+		Name        string  `json:"name"`
+		Domain      *string `json:"domain"`
+		MailingList *string `json:"mailing_list"`
+		ImageURL    string  `json:"image_url"`
+	}
+	if err := decodeJSON(c.Request, &req); err != nil {
+		return err
+	}
+	var errs []queries.FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, queries.FieldError{Index: -1, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if !validText(req.Name, articleNameMax) {
+		bad("name", "must be 1 to %d characters, not blank, without NUL", articleNameMax)
+	}
+	if req.Domain != nil && !validText(*req.Domain, articleNameMax) {
+		bad("domain", "must be 1 to %d characters, not blank, without NUL", articleNameMax)
+	}
+	if req.MailingList != nil && !validText(*req.MailingList, articleNameMax) {
+		bad("mailing_list", "must be 1 to %d characters, not blank, without NUL", articleNameMax)
+	}
+	if req.Domain == nil && req.MailingList == nil {
+		bad("domain", "a newsletter needs a domain or a mailing_list")
+	}
+	if u, err := url.Parse(req.ImageURL); err != nil || len(req.ImageURL) > imageURLMax || strings.ContainsRune(req.ImageURL, 0) ||
+		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("image_url", "must be an absolute http(s) URL of at most %d bytes", imageURLMax)
+	}
+	if len(errs) > 0 {
+		return &queries.ValidationError{Errors: errs}
+	}
+	n, err := s.store.CreateNewsletter(c.Request.Context(), queries.Newsletter{
+		Name: req.Name, Domain: req.Domain, MailingList: req.MailingList, ImageURL: req.ImageURL})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, newsletterJSON{ID: n.ID, Name: n.Name, Domain: n.Domain, MailingList: n.MailingList, ImageURL: n.ImageURL})
+	return nil
+}
+
+// validText reports whether v is a non-blank text of at most max characters
+// that PostgreSQL can store (text cannot hold NUL).
+func validText(v string, max int) bool {
+	return strings.TrimSpace(v) != "" && utf8.RuneCountInString(v) <= max && !strings.ContainsRune(v, 0)
+}
+
+// principalOf is the request's authenticated principal; the zero Principal
+// when the route did not authenticate.
+func principalOf(c *gin.Context) auth.Principal {
+	v, _ := c.Get(principalKey)
+	p, _ := v.(auth.Principal)
+	return p
+}
+
+// mayReadArticlesOf refuses a token bound to another user than userID.
+func mayReadArticlesOf(c *gin.Context, userID string) error {
+	if bound := principalOf(c).UserID; bound != "" && !strings.EqualFold(bound, userID) {
+		return &apiError{status: http.StatusForbidden, code: codeForbidden, detail: "the token may read only its own user's articles"}
+	}
+	return nil
+}
+
+// pathUUID parses a UUID from the path, in lower case: 400 when it is not one.
+func pathUUID(c *gin.Context, name string) (string, error) {
+	raw := c.Param(name)
+	if !auth.ValidUUID(raw) {
+		return "", badRequest("%s %q is not a UUID", name, raw)
+	}
+	return strings.ToLower(raw), nil
+}
+
+// monthQuery parses the month a listing asks for: year and month, required,
+// and tz, an IANA time zone name, UTC when absent. A value that does not
+// parse is 400; a year outside 1..9999, a month outside 1..12 or an unknown
+// zone is 422.
+func monthQuery(c *gin.Context) (queries.Month, error) {
+	year, err := queryInt(c, "year", 1, 9999)
+	if err != nil {
+		return queries.Month{}, err
+	}
+	month, err := queryInt(c, "month", 1, 12)
+	if err != nil {
+		return queries.Month{}, err
+	}
+	switch {
+	case year == nil:
+		return queries.Month{}, badRequest("year is required")
+	case month == nil:
+		return queries.Month{}, badRequest("month is required")
+	}
+	loc := time.UTC
+	if name, ok := c.GetQuery("tz"); ok {
+		// "Local" and "" would be the server's own zone and UTC: not IANA names.
+		if name == "" || name == "Local" || len(name) > tzNameMax {
+			return queries.Month{}, invalid("tz", "must be an IANA time zone name such as Asia/Seoul")
+		}
+		if loc, err = time.LoadLocation(name); err != nil {
+			return queries.Month{}, invalid("tz", "unknown time zone %q", name)
+		}
+	}
+	return queries.Month{Year: *year, Month: time.Month(*month), Loc: loc}, nil
+}
+
+// A cursor is the unpadded base64url form of 25 bytes: a version byte (1),
+// the created_at of the last article shown as big-endian Unix microseconds
+// (PostgreSQL's precision), and its id's 16 bytes. It is opaque to clients.
+const cursorVersion = 1
+
+func encodeCursor(k queries.ArticleKey) string {
+	var b [25]byte
+	b[0] = cursorVersion
+	binary.BigEndian.PutUint64(b[1:9], uint64(k.CreatedAt.UnixMicro()))
+	_, _ = hex.Decode(b[9:], []byte(strings.ReplaceAll(k.ID, "-", ""))) // ids come from the database: valid
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// decodeCursor reads a cursor of the listing of month: 400 unless it is one
+// encodeCursor could have written for that month.
+func decodeCursor(s string, m queries.Month) (*queries.ArticleKey, error) {
+	bad := badRequest("cursor %q is not a cursor of this listing", s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != 25 || b[0] != cursorVersion {
+		return nil, bad
+	}
+	at := time.UnixMicro(int64(binary.BigEndian.Uint64(b[1:9]))).UTC()
+	if at.Before(m.Start()) || !at.Before(m.End()) {
+		return nil, bad
+	}
+	h := hex.EncodeToString(b[9:])
+	id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return &queries.ArticleKey{CreatedAt: at, ID: id}, nil
+}

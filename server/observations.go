@@ -1,0 +1,128 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/queries"
+)
+
+// Limits of observation requests.
+const (
+	observationsBatchLimit = 50_000
+	codeTextMaxLength      = 64 // an observation's code, a prediction's model and target
+	// observationMaxValue bounds values so that no sum of an hour's values
+	// can overflow a double precision mean.
+	observationMaxValue = 1e15
+	hourlyMaxWindow     = 7 * 24 * time.Hour
+)
+
+// observationRecord is one record of an observations batch, as sent.
+type observationRecord struct {
+	PatientUID optional[string]  `json:"patient_uid"`
+	Code       optional[string]  `json:"code"`
+	ObservedAt optional[string]  `json:"observed_at"`
+	Value      optional[float64] `json:"value"`
+}
+
+func (r *observationRecord) record(i int, errs *batchErrors) queries.Observation {
+	o := queries.Observation{PatientUID: r.PatientUID.Value, Code: r.Code.Value, Value: r.Value.Value}
+	if required(r.PatientUID, i, "patient_uid", errs) {
+		if msg := checkText(r.PatientUID.Value, uidMaxLength); msg != "" {
+			errs.add(i, "patient_uid", "%s", msg)
+		}
+	}
+	if required(r.Code, i, "code", errs) {
+		if msg := checkText(r.Code.Value, codeTextMaxLength); msg != "" {
+			errs.add(i, "code", "%s", msg)
+		}
+	}
+	if required(r.ObservedAt, i, "observed_at", errs) {
+		o.ObservedAt = timestamp(r.ObservedAt.Value, i, "observed_at", errs)
+	}
+	if required(r.Value, i, "value", errs) && math.Abs(r.Value.Value) > observationMaxValue {
+		errs.add(i, "value", "must be between -1e15 and 1e15")
+	}
+	return o
+}
+
+// bulkObservations stores a batch of observations in one statement,
+// idempotently: a (patient, code, observed_at) already stored is a duplicate.
+func (s *Server) bulkObservations(c *gin.Context) error {
+	observations, err := decodeBatch(c.Request, observationsBatchLimit, (*observationRecord).record)
+	if err != nil {
+		return err
+	}
+	counts, err := s.store.InsertObservations(c.Request.Context(), observations)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"received": len(observations), "inserted": counts.Inserted, "duplicates": counts.Duplicates})
+	return nil
+}
+
+type hourlyJSON struct {
+	PatientUID string             `json:"patient_uid"`
+	Hour       time.Time          `json:"hour"`
+	Values     map[string]float64 `json:"values"`
+}
+
+// hourlyObservations serves hourly means per patient and code over a window
+// of at most a week, from one statement.
+func (s *Server) hourlyObservations(c *gin.Context) error {
+	var q queries.HourlyQuery
+	var err error
+	if q.From, err = queryTime(c, "from"); err != nil {
+		return err
+	}
+	if q.To, err = queryTime(c, "to"); err != nil {
+		return err
+	}
+	if q.WardID, err = queryInt64(c, "ward_id", 1); err != nil {
+		return err
+	}
+	if uid, ok := c.GetQuery("patient_uid"); ok {
+		if !utf8.ValidString(uid) {
+			return badRequest("patient_uid is not valid UTF-8")
+		}
+		if msg := checkText(uid, uidMaxLength); msg != "" {
+			return invalid("patient_uid", "%s", msg)
+		}
+		q.PatientUID = &uid
+	}
+	switch {
+	case !q.To.After(q.From):
+		return invalid("to", "must be after from")
+	case q.To.Sub(q.From) > hourlyMaxWindow:
+		return invalid("to", "the window from from to to is at most 7 days")
+	}
+	means, err := s.store.HourlyMeans(c.Request.Context(), q)
+	if err != nil {
+		return err
+	}
+	series := make([]hourlyJSON, len(means))
+	for i, m := range means {
+		series[i] = hourlyJSON{PatientUID: m.PatientUID, Hour: m.Hour, Values: m.Values}
+	}
+	c.JSON(http.StatusOK, gin.H{"from": q.From.UTC(), "to": q.To.UTC(), "series": series})
+	return nil
+}
+
+// queryTime parses a required RFC 3339 query parameter: 400 when it is
+// missing or does not parse. (A "+" in a query string is a space: offsets
+// are sent as Z or %2B.)
+func queryTime(c *gin.Context, name string) (time.Time, error) {
+	raw, ok := c.GetQuery(name)
+	if !ok {
+		return time.Time{}, badRequest("%s is required: an RFC 3339 timestamp such as 2024-11-03T08:00:00Z", name)
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return time.Time{}, badRequest("%s %q is not an RFC 3339 timestamp with an offset (Z, or %%2B09:00 in a URL)", name, raw)
+	}
+	return t, nil
+}

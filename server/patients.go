@@ -1,0 +1,323 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/queries"
+)
+
+// Limits of the hospital feed.
+const (
+	patientsBatchLimit = 10_000
+	uidMaxLength       = 64
+	// maxBatchErrors bounds the errors reported for one batch body: enough
+	// to fix a feed, never a problem document as large as the request.
+	maxBatchErrors = 100
+)
+
+// sexes are the values of a patient's sex: female, male, other, unknown.
+var sexes = []string{"F", "M", "O", "U"}
+
+// batchErrors collects the invalid fields of a batch's records, each with
+// the record's index, keeping the first maxBatchErrors.
+type batchErrors []queries.FieldError
+
+func (e *batchErrors) add(index int, field, format string, args ...any) {
+	if len(*e) < maxBatchErrors {
+		*e = append(*e, queries.FieldError{Index: index, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (e batchErrors) err() error {
+	if len(e) == 0 {
+		return nil
+	}
+	return &queries.ValidationError{Errors: e}
+}
+
+// decodeBatch reads a batch body: a JSON array of at most limit records.
+// Each record is decoded on its own, refusing unknown fields, and converted
+// by convert, which reports invalid fields into errs; so every bad record
+// is reported with its index, and none is written. A body that is not a
+// JSON array is 400, more than limit records 413, bad records 422.
+func decodeBatch[T, R any](r *http.Request, limit int, convert func(record *T, index int, errs *batchErrors) R) ([]R, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] != '[' {
+		return nil, badRequest("the request body must be a JSON array of records")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var raws []json.RawMessage
+	if err := decodeJSON(r, &raws); err != nil {
+		return nil, err
+	}
+	if len(raws) > limit {
+		return nil, tooLarge("the batch has %d records; at most %d are accepted", len(raws), limit)
+	}
+	out := make([]R, len(raws))
+	var errs batchErrors
+	for i, raw := range raws {
+		if raw = bytes.TrimSpace(raw); raw[0] != '{' {
+			errs.add(i, "(record)", "must be a JSON object")
+			continue
+		}
+		var record T
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&record); err != nil {
+			var invalid *queries.ValidationError
+			if !errors.As(jsonError(err), &invalid) {
+				return nil, jsonError(err)
+			}
+			for _, f := range invalid.Errors {
+				errs.add(i, f.Field, "%s", f.Message)
+			}
+			continue
+		}
+		out[i] = convert(&record, i, &errs)
+	}
+	return out, errs.err()
+}
+
+// checkText reports what is wrong with a text field of at most max
+// characters (not blank), or "". PostgreSQL's text cannot hold NUL.
+func checkText(s string, max int) string {
+	switch {
+	case strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > max:
+		return fmt.Sprintf("must be 1 to %d characters, not blank", max)
+	case strings.ContainsRune(s, 0):
+		return "must not contain NUL characters"
+	}
+	return ""
+}
+
+// carried turns a decoded field into a queries.Field: absent, null or a value.
+func carried[T any](o optional[T]) queries.Field[T] {
+	switch {
+	case !o.Set:
+		return queries.Field[T]{}
+	case o.Null:
+		return queries.Clear[T]()
+	}
+	return queries.Carry(o.Value)
+}
+
+// required reports a field that is absent or null; it returns whether it is present.
+func required[T any](o optional[T], index int, field string, errs *batchErrors) bool {
+	if !o.Set || o.Null {
+		errs.add(index, field, "is required")
+		return false
+	}
+	return true
+}
+
+// timestamp parses an RFC 3339 timestamp with an offset.
+func timestamp(s string, index int, field string, errs *batchErrors) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		errs.add(index, field, "must be an RFC 3339 timestamp with an offset, such as 2024-11-03T08:15:00Z")
+	}
+	return t
+}
+
+// parsed converts a field sent as a string, absent or null or a value that
+// parse reads.
+func parsed[T any](o optional[string], parse func(string) T) queries.Field[T] {
+	switch {
+	case !o.Set:
+		return queries.Field[T]{}
+	case o.Null:
+		return queries.Clear[T]()
+	}
+	return queries.Carry(parse(o.Value))
+}
+
+// earliestBirthDate bounds birth dates from below: nobody alive was born earlier.
+var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// patientRecord is one record of a patients batch, as sent.
+type patientRecord struct {
+	UID          optional[string] `json:"uid"`
+	Name         optional[string] `json:"name"`
+	Sex          optional[string] `json:"sex"`
+	BirthDate    optional[string] `json:"birth_date"`
+	WardID       optional[int64]  `json:"ward_id"`
+	AdmittedAt   optional[string] `json:"admitted_at"`
+	DischargedAt optional[string] `json:"discharged_at"`
+	DiedAt       optional[string] `json:"died_at"`
+}
+
+// record validates the record and converts it. Discharge and death are
+// checked against admission only within the record: a batch is checked
+// without reading what is stored.
+func (r *patientRecord) record(i int, errs *batchErrors) queries.PatientRecord {
+	rec := queries.PatientRecord{UID: r.UID.Value}
+	if required(r.UID, i, "uid", errs) {
+		if msg := checkText(r.UID.Value, uidMaxLength); msg != "" {
+			errs.add(i, "uid", "%s", msg)
+		}
+	}
+	if r.Name.Set && !r.Name.Null {
+		r.Name.Value = strings.TrimSpace(r.Name.Value)
+		if msg := checkText(r.Name.Value, nameMaxLength); msg != "" {
+			errs.add(i, "name", "%s or null", msg)
+		}
+	}
+	rec.Name = carried(r.Name)
+	if r.Sex.Set && !r.Sex.Null && !slices.Contains(sexes, r.Sex.Value) {
+		errs.add(i, "sex", "must be one of %s, or null", strings.Join(sexes, ", "))
+	}
+	rec.Sex = carried(r.Sex)
+	rec.BirthDate = parsed(r.BirthDate, func(s string) time.Time {
+		// A birth today anywhere on Earth (up to UTC+14) is not in the future.
+		today := time.Now().Add(14 * time.Hour).UTC().Format(time.DateOnly)
+		d, err := time.Parse(time.DateOnly, s)
+		switch {
+		case err != nil:
+			errs.add(i, "birth_date", "must be a date, YYYY-MM-DD")
+		case d.Before(earliestBirthDate) || s > today:
+			errs.add(i, "birth_date", "must be between %s and today", earliestBirthDate.Format(time.DateOnly))
+		}
+		return d
+	})
+	if r.WardID.Set && !r.WardID.Null && r.WardID.Value < 1 {
+		errs.add(i, "ward_id", "must be a positive id or null")
+	}
+	rec.WardID = carried(r.WardID)
+	rec.AdmittedAt = parsed(r.AdmittedAt, func(s string) time.Time { return timestamp(s, i, "admitted_at", errs) })
+	rec.DischargedAt = parsed(r.DischargedAt, func(s string) time.Time { return timestamp(s, i, "discharged_at", errs) })
+	rec.DiedAt = parsed(r.DiedAt, func(s string) time.Time { return timestamp(s, i, "died_at", errs) })
+	if admitted := rec.AdmittedAt.Value; admitted != nil {
+		if t := rec.DischargedAt.Value; t != nil && t.Before(*admitted) {
+			errs.add(i, "discharged_at", "must not be before admitted_at")
+		}
+		if t := rec.DiedAt.Value; t != nil && t.Before(*admitted) {
+			errs.add(i, "died_at", "must not be before admitted_at")
+		}
+	}
+	return rec
+}
+
+// bulkPatients upserts a batch of patient records in one statement: absent
+// fields are kept, null ones cleared, new uids inserted; all or nothing.
+func (s *Server) bulkPatients(c *gin.Context) error {
+	records, err := decodeBatch(c.Request, patientsBatchLimit, (*patientRecord).record)
+	if err != nil {
+		return err
+	}
+	counts, err := s.store.UpsertPatients(c.Request.Context(), records)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"received": len(records), "inserted": counts.Inserted, "updated": counts.Updated})
+	return nil
+}
+
+type patientJSON struct {
+	UID               string           `json:"uid"`
+	Name              *string          `json:"name"`
+	Sex               *string          `json:"sex"`
+	BirthDate         *string          `json:"birth_date"`
+	WardID            *int64           `json:"ward_id"`
+	AdmittedAt        *time.Time       `json:"admitted_at"`
+	DischargedAt      *time.Time       `json:"discharged_at"`
+	DiedAt            *time.Time       `json:"died_at"`
+	CreatedAt         time.Time        `json:"created_at"`
+	UpdatedAt         time.Time        `json:"updated_at"`
+	LatestPredictions []predictionJSON `json:"latest_predictions"`
+}
+
+type predictionJSON struct {
+	Model        string    `json:"model"`
+	Target       string    `json:"target"`
+	PredictedAt  time.Time `json:"predicted_at"`
+	HorizonHours int       `json:"horizon_hours"`
+	Probability  float64   `json:"probability"`
+}
+
+type patientWardJSON struct {
+	ID             int64       `json:"id"`
+	Name           string      `json:"name"`
+	DepartmentPath []crumbJSON `json:"department_path"`
+}
+
+// utc shows a stored time in UTC, whatever the server's zone.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func toPatientJSON(p queries.Patient) patientJSON {
+	j := patientJSON{UID: p.UID, Name: p.Name, Sex: p.Sex, WardID: p.WardID, AdmittedAt: utc(p.AdmittedAt),
+		DischargedAt: utc(p.DischargedAt), DiedAt: utc(p.DiedAt), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		LatestPredictions: make([]predictionJSON, len(p.LatestPredictions))}
+	if p.BirthDate != nil {
+		d := p.BirthDate.Format(time.DateOnly)
+		j.BirthDate = &d
+	}
+	for i, pr := range p.LatestPredictions {
+		j.LatestPredictions[i] = predictionJSON{Model: pr.Model, Target: pr.Target, PredictedAt: pr.PredictedAt.UTC(),
+			HorizonHours: pr.HorizonHours, Probability: pr.Probability}
+	}
+	return j
+}
+
+// getPatient serves one patient with its ward, the ward's department path
+// and the latest predictions, from one statement.
+func (s *Server) getPatient(c *gin.Context) error {
+	uid := c.Param("uid")
+	if !utf8.ValidString(uid) || checkText(uid, uidMaxLength) != "" {
+		return notFound("no patient has uid %q", uid)
+	}
+	p, err := s.store.Patient(c.Request.Context(), uid)
+	if err != nil {
+		return err
+	}
+	body := struct {
+		patientJSON
+		Ward *patientWardJSON `json:"ward"`
+	}{patientJSON: toPatientJSON(p)}
+	if w := p.Ward; w != nil {
+		body.Ward = &patientWardJSON{ID: w.ID, Name: w.Name, DepartmentPath: make([]crumbJSON, len(w.DepartmentPath))}
+		for i, d := range w.DepartmentPath {
+			body.Ward.DepartmentPath[i] = crumbJSON{ID: d.ID, Name: d.Name}
+		}
+	}
+	c.JSON(http.StatusOK, body)
+	return nil
+}
+
+// wardPatients serves the current inpatients of a ward with their latest
+// predictions, from one statement.
+func (s *Server) wardPatients(c *gin.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	patients, err := s.store.WardPatients(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	list := make([]patientJSON, len(patients))
+	for i, p := range patients {
+		list[i] = toPatientJSON(p)
+	}
+	c.JSON(http.StatusOK, gin.H{"ward_id": id, "patients": list})
+	return nil
+}
