@@ -46,48 +46,64 @@ func (e batchErrors) err() error {
 	return &queries.ValidationError{Errors: e}
 }
 
-// decodeBatch reads a batch body: a JSON array of at most limit records.
-// Each record is decoded on its own, refusing unknown fields, and converted
-// by convert, which reports invalid fields into errs; so every bad record
-// is reported with its index, and none is written. A body that is not a
-// JSON array is 400, more than limit records 413, bad records 422.
+// decodeBatch reads a JSON array of records in one streaming pass, decoding
+// each record into T with unknown fields refused and converting it. Records
+// that do not decode (an unknown field, a value of the wrong type, not an
+// object) are collected with their index as validation errors, since
+// json.Decoder reads a whole value before decoding it and so goes on with the
+// next. Malformed JSON is 400; more than limit records is 413, found as soon
+// as the record past the limit starts.
 func decodeBatch[T, R any](r *http.Request, limit int, convert func(record *T, index int, errs *batchErrors) R) ([]R, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, err
 	}
-	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] != '[' {
+	if !utf8.Valid(body) {
+		return nil, badRequest("the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		return nil, badRequest("the request body must be a JSON array of records")
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	var raws []json.RawMessage
-	if err := decodeJSON(r, &raws); err != nil {
-		return nil, err
-	}
-	if len(raws) > limit {
-		return nil, tooLarge("the batch has %d records; at most %d are accepted", len(raws), limit)
-	}
-	out := make([]R, len(raws))
+	var out []R
 	var errs batchErrors
-	for i, raw := range raws {
-		if raw = bytes.TrimSpace(raw); raw[0] != '{' {
-			errs.add(i, "(record)", "must be a JSON object")
-			continue
+	for i := 0; dec.More(); i++ {
+		if i == limit {
+			return nil, tooLarge("the batch has more than %d records; at most %d are accepted", limit, limit)
 		}
-		var record T
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
+		var record *T // stays nil for a null record
 		if err := dec.Decode(&record); err != nil {
 			var invalid *queries.ValidationError
-			if !errors.As(jsonError(err), &invalid) {
+			var typ *json.UnmarshalTypeError
+			switch {
+			case errors.As(err, &typ) && typ.Field == "":
+				errs.add(i, "(record)", "must be a JSON object")
+			case errors.As(jsonError(err), &invalid):
+				for _, f := range invalid.Errors {
+					errs.add(i, f.Field, "%s", f.Message)
+				}
+			default:
 				return nil, jsonError(err)
 			}
-			for _, f := range invalid.Errors {
-				errs.add(i, f.Field, "%s", f.Message)
-			}
+			out = append(out, *new(R))
 			continue
 		}
-		out[i] = convert(&record, i, &errs)
+		if record == nil {
+			errs.add(i, "(record)", "must be a JSON object")
+			out = append(out, *new(R))
+			continue
+		}
+		out = append(out, convert(record, i, &errs))
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, badRequest("malformed JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("malformed JSON: %v", errTrailingData)
+	}
+	if out == nil {
+		out = []R{}
 	}
 	return out, errs.err()
 }
