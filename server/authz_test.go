@@ -39,6 +39,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/api/v1/observations/bulk", `[]`, auth.ScopePatientsWrite},
 		{"GET", "/api/v1/observations/hourly?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z", "", auth.ScopePatientsRead},
 		{"POST", "/api/v1/predictions/bulk", `[]`, auth.ScopePatientsWrite},
+		{"GET", "/api/v1/users", "", auth.ScopeArticlesRead},
 		{"GET", "/api/v1/users/" + user + "/articles?year=2024&month=6", "", auth.ScopeArticlesRead},
 		{"GET", "/api/v1/users/" + user + "/articles/calendar?year=2024&month=6", "", auth.ScopeArticlesRead},
 		{"POST", "/api/v1/articles/bulk", `[]`, auth.ScopeArticlesWrite},

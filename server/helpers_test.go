@@ -24,7 +24,11 @@ import (
 	"canopy/queries"
 )
 
-func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+func TestMain(m *testing.M) {
+	code := testdb.Main(m)
+	closeBrowser()
+	os.Exit(code)
+}
 
 // testServer is a real canopy server on its own fresh database.
 type testServer struct {

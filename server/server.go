@@ -17,6 +17,7 @@ import (
 
 	"canopy/auth"
 	"canopy/queries"
+	"canopy/web"
 )
 
 // Config is the HTTP side of canopy's configuration.
@@ -121,6 +122,11 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/metrics", gin.WrapH(s.metrics.handler()))
 	e.GET("/openapi.yaml", serveOpenAPI)
 
+	// The web front end: index.html and its assets, with the security headers.
+	ui := newWebUI(web.Files)
+	e.GET("/", ui.headers, ui.index)
+	e.GET("/assets/*filepath", ui.headers, s.handle(ui.asset))
+
 	v1 := e.Group("/api/v1")
 	for _, t := range []trees{{s, queries.Categories, "categories"}, {s, queries.Departments, "departments"}} {
 		g := v1.Group("/" + t.name)
@@ -144,6 +150,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.GET("/observations/hourly", s.require(auth.ScopePatientsRead), s.handle(s.hourlyObservations))
 	v1.POST("/predictions/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkPredictions))
 
+	v1.GET("/users", s.require(auth.ScopeArticlesRead), s.handle(s.listUsers))
 	v1.GET("/users/:user_id/articles", s.require(auth.ScopeArticlesRead), s.handle(s.listArticles))
 	v1.GET("/users/:user_id/articles/calendar", s.require(auth.ScopeArticlesRead), s.handle(s.articleCalendar))
 	v1.POST("/articles/bulk", s.require(auth.ScopeArticlesWrite), s.handle(s.bulkArticles))
