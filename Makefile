@@ -1,17 +1,23 @@
 # The two commands a newcomer needs: `make run` and `make test`.
-# Both provision PostgreSQL's binaries first (Debian's package, only if missing).
+# Both provision PostgreSQL's binaries first (Debian's package, only if missing);
+# test also provisions Debian's Chromium for the browser tests.
 
 GO  ?= go
 BIN := bin/canopy
 
-.PHONY: run test build vet postgres clean
+.PHONY: run test build vet postgres chromium clean
 
-## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through
+## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through.
+## An empty database gets the demo data first (never over data that is there), and every run
+## prints a fresh admin token for trying writes (`bin/canopy token list|revoke` to tidy up).
 run: postgres build
+	./$(BIN) seed --profile demo --if-empty
+	./$(BIN) token create --name "make run" --scopes admin
 	./$(BIN) serve
 
-## test: vet, formatting, and every test against real throwaway PostgreSQL clusters, with the race detector
-test: postgres vet
+## test: vet, formatting, and every test against real throwaway PostgreSQL clusters (the web
+## front end's in headless Chromium), with the race detector
+test: postgres chromium vet
 	$(GO) test -race -count=1 ./...
 
 build:
@@ -24,6 +30,9 @@ vet:
 
 postgres:
 	@./scripts/ensure-postgres.sh
+
+chromium:
+	@./scripts/ensure-chromium.sh
 
 clean:
 	rm -rf bin

@@ -3,6 +3,8 @@
 //	canopy serve                      serve the HTTP API (and the web front end)
 //	canopy migrate up|down N|version|force V
 //	canopy token create|list|revoke   manage bearer tokens
+//	canopy import KIND --file F       load a file of legacy records
+//	canopy seed [--profile demo|bench] generate synthetic data
 package main
 
 import (
@@ -21,6 +23,8 @@ Usage:
   canopy serve   [flags]                       serve HTTP (default :8080)
   canopy migrate [flags] up|down N|version|force V
   canopy token   [flags] create --name N --scopes a,b [--user UUID] | list | revoke ID
+  canopy import  [flags] KIND --file F [--format csv|ndjson] [--rejects R] [--batch N]
+  canopy seed    [flags] [--profile demo|bench] [--scale N] [--seed S] [--if-empty]
 
 Run 'canopy COMMAND -h' for a command's flags. Every flag also has an
 environment variable (CANOPY_...); flags win.
@@ -53,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = migrateCommand
 	case "token":
 		cmd = tokenCommand
+	case "import":
+		cmd = importCommand
+	case "seed":
+		cmd = seedCommand
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,584 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The tree kinds, categories and departments, name each row by a legacy id
+// (the source system's, kept in the legacy_id column so that a re-import
+// updates instead of duplicating) and its parent by the parent's legacy id.
+// A parent may come after its children in the file, and a row may move a
+// stored node, so no row can be written before the whole file is known:
+//
+//  1. The tree's advisory lock is taken (the one the move trigger takes, so
+//     no move through the API interleaves) and every stored node's id,
+//     parent and legacy id is loaded: one SELECT.
+//  2. The file is read and validated in Go; good rows are COPYed, in
+//     batches, into a staging table that also keeps each record as read.
+//     The importer holds one small node per stored row and per file row (an
+//     id map, not the rows): a tree import's memory grows with the tree.
+//  3. In Go, over the final parent mapping (file rows over stored rows):
+//     rows whose parent names nothing are rejected, then every cycle is
+//     found and the file rows on it rejected, until neither is left.
+//     Rejected rows leave the staging table for the rejects file.
+//  4. Set-based statements per batch of staged rows: upsert the nodes by
+//     legacy id (without their parents), detach every node whose parent
+//     changes, then attach each to its final parent. Each intermediate tree
+//     is part of the final one, so has no cycle either; the database's cycle
+//     trigger is the last line of defence.
+//
+// All of it is one transaction: readers see the tree before or after, never
+// half-moved, and an interrupted import leaves nothing to clean up.
+
+// treeTable is one of the trees as the import writes it.
+type treeTable struct {
+	table   string
+	lockKey int64 // the tree's advisory lock key (migrations/000002_trees.up.sql)
+	code    bool  // departments: every row has a code, unique in the table
+
+	loadSQL, upsertSQL, detachSQL, attachSQL string
+}
+
+func newTreeTable(table string, lockKey int64, code bool) *treeTable {
+	t := &treeTable{table: table, lockKey: lockKey, code: code}
+	// The statements differ only in the table and the code column, so they
+	// are one text each with these filled in.
+	codeCol, codeSel, codeSet, codeOld, codeNew, codeLoad := "", "", "", "", "", "NULL::text"
+	if code {
+		codeCol, codeSel, codeSet, codeOld, codeNew, codeLoad = ", code", ", s.code", ", code = excluded.code", ", t.code", ", excluded.code", "code"
+	}
+	fill := strings.NewReplacer("{table}", table, "{codeCol}", codeCol, "{codeSel}", codeSel,
+		"{codeSet}", codeSet, "{codeOld}", codeOld, "{codeNew}", codeNew, "{codeLoad}", codeLoad).Replace
+	t.loadSQL = fill(treeLoadSQL)
+	t.upsertSQL = fill(treeUpsertSQL)
+	t.detachSQL = fill(treeDetachSQL)
+	t.attachSQL = fill(treeAttachSQL)
+	return t
+}
+
+var (
+	categoriesTree  = newTreeTable("categories", 7310001, false)
+	departmentsTree = newTreeTable("departments", 7310002, true)
+)
+
+var treeColumns = []column{
+	{name: "legacy_id", required: true},
+	{name: "parent_legacy_id"},
+	{name: "name", required: true},
+	{name: "position"},
+}
+
+const (
+	treeLegacyID = iota
+	treeParentID
+	treeName
+	treePosition
+	treeCode // departments only
+)
+
+const (
+	treeLockSQL = `SELECT pg_advisory_xact_lock($1)`
+
+	treeLoadSQL = `SELECT id, parent_id, legacy_id, {codeLoad} FROM {table}`
+
+	treeStageSQL = `DROP TABLE IF EXISTS import_tree_stage;
+CREATE TEMP TABLE import_tree_stage (
+    seq bigint NOT NULL, line bigint NOT NULL, legacy_id text NOT NULL, parent_legacy_id text,
+    name text NOT NULL, position integer NOT NULL, code text, original text[] NOT NULL
+) ON COMMIT DROP`
+
+	treeDropRejectedSQL = `DELETE FROM import_tree_stage WHERE line = ANY($1) RETURNING line, original`
+
+	// treeOrderSQL renumbers the staged rows in the order they are written.
+	treeOrderSQL = `UPDATE import_tree_stage s SET seq = o.seq FROM unnest($1::bigint[], $2::bigint[]) AS o(line, seq) WHERE s.line = o.line`
+
+	// treeUpsertSQL writes a batch of nodes by legacy id. A new node is
+	// inserted under its parent (stored already: see insertOrder); a stored
+	// one keeps its parent here, and moves by the two statements below.
+	treeUpsertSQL = `
+INSERT INTO {table} AS t (legacy_id, parent_id, name, position{codeCol})
+SELECT s.legacy_id, p.id, s.name, s.position{codeSel} FROM import_tree_stage s
+LEFT JOIN {table} p ON p.legacy_id = s.parent_legacy_id
+WHERE s.seq >= $1 AND s.seq < $2
+ORDER BY s.legacy_id
+ON CONFLICT (legacy_id) DO UPDATE SET name = excluded.name, position = excluded.position{codeSet}, updated_at = now()
+WHERE (t.name, t.position{codeOld}) IS DISTINCT FROM (excluded.name, excluded.position{codeNew})
+RETURNING t.legacy_id, t.xmax = 0`
+
+	// treeDetachSQL makes a root of every node of the batch whose parent
+	// changes (a move to null runs no cycle check).
+	treeDetachSQL = `
+UPDATE {table} AS t SET parent_id = NULL, updated_at = now()
+FROM import_tree_stage s LEFT JOIN {table} p ON p.legacy_id = s.parent_legacy_id
+WHERE s.seq >= $1 AND s.seq < $2 AND t.legacy_id = s.legacy_id
+  AND t.parent_id IS NOT NULL AND t.parent_id IS DISTINCT FROM p.id
+RETURNING t.legacy_id`
+
+	// treeAttachSQL moves every node of the batch under its parent.
+	treeAttachSQL = `
+UPDATE {table} AS t SET parent_id = p.id, updated_at = now()
+FROM import_tree_stage s JOIN {table} p ON p.legacy_id = s.parent_legacy_id
+WHERE s.seq >= $1 AND s.seq < $2 AND t.legacy_id = s.legacy_id AND t.parent_id IS DISTINCT FROM p.id
+RETURNING t.legacy_id`
+)
+
+var treeStageColumns = []string{"seq", "line", "legacy_id", "parent_legacy_id", "name", "position", "code", "original"}
+
+func importTree(ctx context.Context, conn *pgx.Conn, k *kind, src source, opts Options, sum *Summary, rej *rejects, prog *progress) error {
+	t := k.tree
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, treeLockSQL, t.lockKey); err != nil {
+			return err
+		}
+		f, err := loadForest(ctx, tx, t)
+		if err != nil {
+			return fmt.Errorf("%s: loading the tree: %w", k.name, err)
+		}
+		if _, err := tx.Exec(ctx, treeStageSQL); err != nil {
+			return err
+		}
+		staged, err := stageTree(ctx, tx, k, f, src, opts.Batch, sum, rej, prog)
+		if err != nil {
+			return err
+		}
+
+		rejected, err := f.resolve()
+		if err != nil {
+			return fmt.Errorf("%s: %w", k.name, err)
+		}
+		if len(rejected) > 0 {
+			lines := make([]int64, 0, len(rejected))
+			for line := range rejected {
+				lines = append(lines, line)
+			}
+			rows, err := tx.Query(ctx, treeDropRejectedSQL, lines)
+			if err != nil {
+				return err
+			}
+			type dropped struct {
+				line     int64
+				original []string
+			}
+			var gone []dropped
+			var d dropped
+			if _, err := pgx.ForEachRow(rows, []any{&d.line, &d.original}, func() error {
+				gone = append(gone, d)
+				return nil
+			}); err != nil {
+				return err
+			}
+			slices.SortFunc(gone, func(a, b dropped) int { return int(a.line - b.line) })
+			for _, d := range gone {
+				rej.add(d.line, rejected[d.line], d.original)
+			}
+		}
+
+		// New nodes go in level by level, so that each is inserted under its
+		// parent, stored by then: no move, no per-row cycle check.
+		lines, seqs, levels := f.insertOrder()
+		if _, err := tx.Exec(ctx, treeOrderSQL, lines, seqs); err != nil {
+			return err
+		}
+		staged = int64(len(lines))
+		batch := int64(opts.Batch)
+		lo := int64(1)
+		for _, size := range levels {
+			for start, end := lo, lo+size; start < end; start += batch {
+				rows, err := tx.Query(ctx, t.upsertSQL, start, min(start+batch, end))
+				if err != nil {
+					return err
+				}
+				var legacy string
+				var inserted bool
+				_, err = pgx.ForEachRow(rows, []any{&legacy, &inserted}, func() error {
+					f.mark(legacy, inserted)
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("%s: writing nodes: %w", k.name, err)
+				}
+			}
+			lo += size
+		}
+		for _, move := range []string{t.detachSQL, t.attachSQL} {
+			for lo := int64(1); lo <= staged; lo += batch {
+				rows, err := tx.Query(ctx, move, lo, lo+batch)
+				if err != nil {
+					return err
+				}
+				var legacy string
+				_, err = pgx.ForEachRow(rows, []any{&legacy}, func() error {
+					f.mark(legacy, false)
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("%s: moving nodes: %w", k.name, err)
+				}
+			}
+		}
+		f.count(sum)
+		return nil
+	})
+}
+
+// stageTree reads, validates and stages the file, and returns the number of
+// rows staged (their seq runs from 1).
+func stageTree(ctx context.Context, tx pgx.Tx, k *kind, f *forest, src source, size int, sum *Summary, rej *rejects, prog *progress) (int64, error) {
+	var staged int64
+	rows := make([][]any, 0, size)
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_tree_stage"}, treeStageColumns, pgx.CopyFromRows(rows))
+		rows = rows[:0]
+		return err
+	}
+	for {
+		rec, err := src.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s: reading: %w", k.name, err)
+		}
+		sum.Read++
+		if sum.Read%1024 == 0 {
+			done, total := src.progress()
+			prog.update(time.Now(), sum.Read, done, total)
+		}
+		if rec.err != nil {
+			rej.add(rec.line, rec.err, rec.original)
+			continue
+		}
+		c := checker{cols: k.columns, fields: rec.fields}
+		legacy := c.str(treeLegacyID, nameMax)
+		parent := c.text(treeParentID, nameMax)
+		name := c.str(treeName, nameMax)
+		position := c.int64(treePosition, math.MinInt32, math.MaxInt32)
+		var code *string
+		if k.tree.code {
+			code = c.text(treeCode, codeMax)
+		}
+		if c.err != nil {
+			rej.add(rec.line, c.err, rec.original)
+			continue
+		}
+		parentKey, codeKey := "", ""
+		if parent != nil {
+			parentKey = *parent
+		}
+		if code != nil {
+			codeKey = *code
+		}
+		if why := f.add(rec.line, legacy, parentKey, codeKey); why != nil {
+			rej.add(rec.line, why, rec.original)
+			continue
+		}
+		staged++
+		rows = append(rows, []any{staged, rec.line, legacy, parent, name, int32(position), code, rec.original})
+		if len(rows) == size {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return staged, flush()
+}
+
+// treeNode is a node of the tree as it will be: stored, in the file, or both.
+type treeNode struct {
+	id       int64  // the stored row's id; 0 for a new node
+	legacy   string // "" for a stored node without one
+	dbParent int32  // the stored parent's index; -1 for a root or a new node
+	// The file's row for the node, when line > 0.
+	line      int64
+	parentKey string // the parent's legacy id; "" for a root
+	parent    int32  // parentKey resolved, by resolve
+	rejected  *rejection
+	inserted  bool
+	changed   bool
+}
+
+// forest is the stored tree and the file's rows, by index.
+type forest struct {
+	table    string
+	nodes    []treeNode
+	byLegacy map[string]int32
+	byCode   map[string]int32 // stored departments by code
+	fileCode map[string]int64 // codes of the file's rows: the line
+}
+
+func loadForest(ctx context.Context, tx pgx.Tx, t *treeTable) (*forest, error) {
+	f := &forest{table: t.table, byLegacy: map[string]int32{}, byCode: map[string]int32{}, fileCode: map[string]int64{}}
+	rows, err := tx.Query(ctx, t.loadSQL)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int64]int32{}
+	parentIDs := []int64{}
+	var id int64
+	var parentID *int64
+	var legacy, code *string
+	_, err = pgx.ForEachRow(rows, []any{&id, &parentID, &legacy, &code}, func() error {
+		i := int32(len(f.nodes))
+		n := treeNode{id: id, dbParent: -1, parent: -1}
+		if legacy != nil {
+			n.legacy = *legacy
+			f.byLegacy[n.legacy] = i
+		}
+		if code != nil {
+			f.byCode[*code] = i
+		}
+		byID[id] = i
+		p := int64(0)
+		if parentID != nil {
+			p = *parentID
+		}
+		parentIDs = append(parentIDs, p)
+		f.nodes = append(f.nodes, n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range parentIDs {
+		if p != 0 {
+			f.nodes[i].dbParent = byID[p]
+		}
+	}
+	return f, nil
+}
+
+// add takes the file's row for legacy, or says why not: the legacy id or the
+// code met earlier in the file, or the code held by another stored node.
+func (f *forest) add(line int64, legacy, parentKey, code string) *rejection {
+	i, stored := f.byLegacy[legacy]
+	if stored && f.nodes[i].line != 0 {
+		return reject(reasonDuplicate, "legacy_id %q is on line %d already", legacy, f.nodes[i].line)
+	}
+	if code != "" {
+		if first, dup := f.fileCode[code]; dup {
+			return reject(reasonDuplicate, "code %q is on line %d already", code, first)
+		}
+		if holder, held := f.byCode[code]; held && (!stored || holder != i) {
+			h := f.nodes[holder]
+			return reject(reasonConflict, "code %q belongs to another department (id %d, legacy_id %q)", code, h.id, h.legacy)
+		}
+		f.fileCode[code] = line
+	}
+	if !stored {
+		i = int32(len(f.nodes))
+		f.nodes = append(f.nodes, treeNode{legacy: legacy, dbParent: -1})
+		f.byLegacy[legacy] = i
+	}
+	n := &f.nodes[i]
+	n.line, n.parentKey, n.parent = line, parentKey, -1
+	return nil
+}
+
+// inFile says whether node i is a file row not (yet) rejected.
+func (f *forest) inFile(i int32) bool { return f.nodes[i].line != 0 && f.nodes[i].rejected == nil }
+
+// parentOf is node i's parent in the tree as it would be written now: the
+// file's parent for a file row that stands, else the stored one. A new node
+// whose row is rejected is in no tree, and nothing points to it once resolve
+// has rejected its children.
+func (f *forest) parentOf(i int32) int32 {
+	if f.inFile(i) {
+		return f.nodes[i].parent
+	}
+	return f.nodes[i].dbParent
+}
+
+// resolve rejects the file rows whose parent names nothing and those that
+// would close a cycle, until the tree as it would be written has neither. It
+// returns the rejected rows by line.
+func (f *forest) resolve() (map[int64]*rejection, error) {
+	rejected := map[int64]*rejection{}
+	drop := func(i int32, why *rejection) {
+		f.nodes[i].rejected = why
+		rejected[f.nodes[i].line] = why
+	}
+	for {
+		changed := false
+		for i := range f.nodes {
+			n := &f.nodes[i]
+			if !f.inFile(int32(i)) {
+				continue
+			}
+			n.parent = -1
+			if n.parentKey == "" {
+				continue
+			}
+			p, ok := f.byLegacy[n.parentKey]
+			switch {
+			case !ok:
+				drop(int32(i), reject(reasonUnknown, "parent_legacy_id %q is neither in the file nor in %s", n.parentKey, f.table))
+				changed = true
+			case f.nodes[p].id == 0 && !f.inFile(p):
+				drop(int32(i), reject(reasonUnknown, "parent_legacy_id %q: its row, on line %d, is rejected", n.parentKey, f.nodes[p].line))
+				changed = true
+			default:
+				n.parent = p
+			}
+		}
+		broke, err := f.breakCycles(drop)
+		if err != nil {
+			return nil, err
+		}
+		if !changed && !broke {
+			return rejected, nil
+		}
+	}
+}
+
+// breakCycles walks up from every node, marking each node with the walk that
+// reached it first; meeting a node of the current walk again is a cycle, and
+// every file row on it is rejected.
+func (f *forest) breakCycles(drop func(int32, *rejection)) (bool, error) {
+	walkOf := make([]int32, len(f.nodes))
+	broke := false
+	for start := range f.nodes {
+		if walkOf[start] != 0 {
+			continue
+		}
+		walk := int32(start + 1)
+		x := int32(start)
+		for x >= 0 && walkOf[x] == 0 {
+			walkOf[x] = walk
+			x = f.parentOf(x)
+		}
+		if x < 0 || walkOf[x] != walk {
+			continue
+		}
+		cycle := []int32{x}
+		for y := f.parentOf(x); y != x; y = f.parentOf(y) {
+			cycle = append(cycle, y)
+		}
+		path := make([]string, 0, min(len(cycle), 8)+2)
+		for _, y := range cycle[:min(len(cycle), 8)] {
+			path = append(path, f.show(y))
+		}
+		if len(cycle) > 8 {
+			path = append(path, "…")
+		}
+		path = append(path, f.show(x))
+		why := reject(reasonCycle, "%s", strings.Join(path, " → "))
+		found := false
+		for _, y := range cycle {
+			if f.inFile(y) {
+				found = true
+				drop(y, why)
+			}
+		}
+		if !found {
+			return false, fmt.Errorf("%s already holds a cycle through id %d: repair it by hand first", f.table, f.nodes[x].id)
+		}
+		broke = true
+	}
+	return broke, nil
+}
+
+func (f *forest) show(i int32) string {
+	if n := f.nodes[i]; n.legacy != "" {
+		return n.legacy
+	}
+	return fmt.Sprintf("(id %d)", f.nodes[i].id)
+}
+
+// insertOrder orders the file's rows for writing: level 0 is the stored
+// nodes and the new nodes whose parent is stored (or that are roots), level
+// n+1 the new nodes whose parent is at level n. It returns the lines in that
+// order with their new seq (1, 2, ...) and the number of rows per level.
+func (f *forest) insertOrder() (lines, seqs, levels []int64) {
+	level := make([]int32, len(f.nodes)) // level+1; 0 while unknown
+	var path []int32
+	for i := range f.nodes {
+		if !f.inFile(int32(i)) || level[i] != 0 {
+			continue
+		}
+		// Walk up through new parents to one whose level is known.
+		path = path[:0]
+		x := int32(i)
+		base := int32(0)
+		for {
+			n := &f.nodes[x]
+			if level[x] != 0 {
+				base = level[x]
+				break
+			}
+			path = append(path, x)
+			if n.id != 0 || n.parent < 0 || f.nodes[n.parent].id != 0 {
+				break // stored, a root, or under a stored node: level 0
+			}
+			x = n.parent
+		}
+		for j := len(path) - 1; j >= 0; j-- {
+			base++
+			level[path[j]] = base
+		}
+	}
+	type row struct {
+		line  int64
+		level int32
+	}
+	var rows []row
+	for i := range f.nodes {
+		if f.inFile(int32(i)) {
+			rows = append(rows, row{f.nodes[i].line, level[i] - 1})
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if a.level != b.level {
+			return int(a.level - b.level)
+		}
+		return int(a.line - b.line)
+	})
+	for i, r := range rows {
+		lines = append(lines, r.line)
+		seqs = append(seqs, int64(i+1))
+		if int(r.level) == len(levels) {
+			levels = append(levels, 0)
+		}
+		levels[r.level]++
+	}
+	return lines, seqs, levels
+}
+
+// mark records what a statement did to the node of legacy.
+func (f *forest) mark(legacy string, inserted bool) {
+	i, ok := f.byLegacy[legacy]
+	if !ok {
+		return
+	}
+	if inserted {
+		f.nodes[i].inserted = true
+	} else {
+		f.nodes[i].changed = true
+	}
+}
+
+func (f *forest) count(sum *Summary) {
+	for i := range f.nodes {
+		n := &f.nodes[i]
+		switch {
+		case !f.inFile(int32(i)):
+		case n.inserted:
+			sum.Inserted++
+		case n.changed:
+			sum.Updated++
+		default:
+			sum.Unchanged++
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package importer
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// The reasons a row is rejected: the first words of every reason in the
+// rejects file.
+const (
+	reasonMalformed = "malformed record"   // the record itself could not be read
+	reasonBadValue  = "bad value"          // a field is missing, malformed or out of range
+	reasonUnknown   = "unknown reference"  // a natural key that names nothing
+	reasonDuplicate = "duplicate in file"  // the same natural key earlier in the file
+	reasonConflict  = "conflict"           // clashes with a different stored row
+	reasonCycle     = "would make a cycle" // a tree row whose parent chain comes back to it
+)
+
+// rejection is why one row is not imported.
+type rejection struct {
+	reason string
+	detail string
+}
+
+func (r *rejection) Error() string { return r.reason + ": " + r.detail }
+
+func reject(reason, format string, args ...any) *rejection {
+	return &rejection{reason: reason, detail: fmt.Sprintf(format, args...)}
+}
+
+// Limits shared with the HTTP API (server/), so that a row the import takes
+// is one the API would take.
+const (
+	nameMax     = 200  // names, domains, mailing lists, legacy ids
+	titleMax    = 1000 // article and course titles
+	codeMax     = 64   // department codes, uids, observation codes, model names
+	imageURLMax = 2048 // bytes
+	maxValue    = 1e15 // an observation's value
+	horizonMax  = 8760 // hours
+)
+
+var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checker reads the fields of one record, remembering the first problem, so
+// that a kind's parser reads as a list of its columns.
+type checker struct {
+	cols   []column
+	fields []field
+	err    *rejection
+}
+
+func (c *checker) fail(i int, format string, args ...any) {
+	if c.err == nil {
+		c.err = reject(reasonBadValue, "%s: %s", c.cols[i].name, fmt.Sprintf(format, args...))
+	}
+}
+
+// value is the text of field i, and whether it has one. A required field
+// without one is a problem.
+func (c *checker) value(i int) (string, bool) {
+	f := c.fields[i]
+	if f.is != present {
+		if c.cols[i].required {
+			c.fail(i, "required")
+		}
+		return "", false
+	}
+	return f.s, true
+}
+
+// carried says whether the record carried field i, as a value or as null.
+func (c *checker) carried(i int) bool { return c.fields[i].is != absent }
+
+func validText(s string, max int) string {
+	switch {
+	case strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > max:
+		return fmt.Sprintf("must be 1 to %d characters, not blank", max)
+	case strings.ContainsRune(s, 0):
+		return "must not contain NUL characters"
+	case !utf8.ValidString(s):
+		return "must be UTF-8"
+	}
+	return ""
+}
+
+// text is field i, 1 to max characters; nil without a value.
+func (c *checker) text(i, max int) *string {
+	s, ok := c.value(i)
+	if !ok {
+		return nil
+	}
+	if msg := validText(s, max); msg != "" {
+		c.fail(i, "%s", msg)
+	}
+	return &s
+}
+
+// str is field i as text, "" without a value (for required fields).
+func (c *checker) str(i, max int) string {
+	if s := c.text(i, max); s != nil {
+		return *s
+	}
+	return ""
+}
+
+// integer is field i, an integer between min and max; nil without a value.
+func (c *checker) integer(i int, min, max int64) *int64 {
+	s, ok := c.value(i)
+	if !ok {
+		return nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < min || n > max {
+		c.fail(i, "must be an integer from %d to %d, not %q", min, max, s)
+	}
+	return &n
+}
+
+func (c *checker) int64(i int, min, max int64) int64 {
+	if n := c.integer(i, min, max); n != nil {
+		return *n
+	}
+	return 0
+}
+
+// number is field i, a finite number between min and max.
+func (c *checker) number(i int, min, max float64) float64 {
+	s, ok := c.value(i)
+	if !ok {
+		return 0
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || v < min || v > max {
+		c.fail(i, "must be a number from %g to %g, not %q", min, max, s)
+	}
+	return v
+}
+
+// boolean is field i: true or false (also t/f, 1/0, yes/no); nil without a value.
+func (c *checker) boolean(i int) *bool {
+	s, ok := c.value(i)
+	if !ok {
+		return nil
+	}
+	var b bool
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "t", "1", "yes":
+		b = true
+	case "false", "f", "0", "no":
+	default:
+		c.fail(i, "must be true or false, not %q", s)
+	}
+	return &b
+}
+
+// timestamp is field i, RFC 3339 with an offset (a space may stand for the
+// T, as PostgreSQL writes it); nil without a value.
+func (c *checker) timestamp(i int) *time.Time {
+	s, ok := c.value(i)
+	if !ok {
+		return nil
+	}
+	s = strings.TrimSpace(s)
+	if len(s) > 10 && s[10] == ' ' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if n := len(s); n > 19 && (s[n-3] == '+' || s[n-3] == '-') && isDigits(s[n-2:]) {
+		s += ":00" // PostgreSQL writes a whole-hour offset as +00
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		c.fail(i, "must be an RFC 3339 timestamp with an offset, such as 2024-11-03T08:15:00Z, not %q", c.fields[i].s)
+	}
+	return &t
+}
+
+func (c *checker) time(i int) time.Time {
+	if t := c.timestamp(i); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
+
+func isDigits(s string) bool { return strings.Trim(s, "0123456789") == "" }
+
+// date is field i, YYYY-MM-DD; nil without a value.
+func (c *checker) date(i int) *time.Time {
+	s, ok := c.value(i)
+	if !ok {
+		return nil
+	}
+	d, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err != nil {
+		c.fail(i, "must be a date, YYYY-MM-DD, not %q", s)
+	}
+	return &d
+}
+
+// uuid is field i, a UUID in its usual hex form; invalid (the zero value)
+// without a value.
+func (c *checker) uuid(i int) pgtype.UUID {
+	s, ok := c.value(i)
+	if !ok {
+		return pgtype.UUID{}
+	}
+	u, err := parseUUID(strings.TrimSpace(s))
+	if err != nil {
+		c.fail(i, "must be a UUID, not %q", s)
+	}
+	return u
+}
+
+func parseUUID(s string) (pgtype.UUID, error) {
+	var u pgtype.UUID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, fmt.Errorf("not a UUID")
+	}
+	hexDigits := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(u.Bytes[:], []byte(hexDigits)); err != nil {
+		return u, err
+	}
+	u.Valid = true
+	return u, nil
+}
+
+func formatUUID(u pgtype.UUID) string {
+	var buf [36]byte
+	hex.Encode(buf[0:8], u.Bytes[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], u.Bytes[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], u.Bytes[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], u.Bytes[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], u.Bytes[10:])
+	return string(buf[:])
+}
+
+// ids is field i, a list of positive integers separated by ";" (or ","),
+// each once; an empty list without a value.
+func (c *checker) ids(i int) []int64 {
+	s, ok := c.value(i)
+	if !ok {
+		return []int64{}
+	}
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' })
+	out := make([]int64, 0, len(parts))
+	for _, p := range parts {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 1 {
+			c.fail(i, "must be positive integers separated by \";\", not %q", s)
+			return nil
+		}
+		for _, seen := range out {
+			if seen == n {
+				c.fail(i, "lists %d twice", n)
+				return nil
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// money is field i, a whole number of won, at least 0.
+func (c *checker) money(i int) int64 { return c.int64(i, 0, math.MaxInt64) }
+
+// keySep separates the parts of a natural key in its text: the ASCII unit
+// separator, which PostgreSQL text can hold (NUL it cannot) and no real key
+// contains.
+const keySep = "\x1f"
+
+// key joins the parts of a natural key into the text that identifies it in
+// the run's seen set.
+func key(parts ...string) string { return strings.Join(parts, keySep) }
