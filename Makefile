@@ -5,7 +5,7 @@
 GO  ?= go
 BIN := bin/canopy
 
-.PHONY: run test build vet postgres chromium clean
+.PHONY: run test bench build vet postgres chromium clean
 
 ## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through.
 ## An empty database gets the demo data first (never over data that is there), and every run
@@ -19,6 +19,10 @@ run: postgres build
 ## front end's in headless Chromium), with the race detector
 test: postgres chromium vet
 	$(GO) test -race -count=1 ./...
+
+## bench: every benchmark scenario in a throwaway cluster; rewrites bench/RESULTS.md (about 15 minutes)
+bench: postgres
+	$(GO) run ./bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/canopy

@@ -55,6 +55,7 @@ type scenario struct {
 var scenarios = []scenario{
 	{"trees", "Trees: one recursive query vs N+1", runTrees},
 	{"hospital", "Hospital feed: bulk upsert vs per-record get-or-create", runHospital},
+	{"imports", "Import: a million legacy rows", runImports},
 	{"listings", "Monthly listings: an index range scan vs EXTRACT, and settlements without a loop", runListings},
 }
 

@@ -63,8 +63,13 @@ func naiveTree(raw *pgxpool.Pool) http.HandlerFunc {
 	}
 	var children func(ctx context.Context, parent *int64) ([]*node, error)
 	children = func(ctx context.Context, parent *int64) ([]*node, error) {
-		rows, err := raw.Query(ctx, `SELECT id, name, position FROM categories
-			WHERE parent_id IS NOT DISTINCT FROM $1 ORDER BY position, name, id`, parent)
+		// Two statements, as an ORM writes them: IS NOT DISTINCT FROM
+		// would be one, but cannot use the index.
+		query, args := `SELECT id, name, position FROM categories WHERE parent_id = $1 ORDER BY position, name, id`, []any{parent}
+		if parent == nil {
+			query, args = `SELECT id, name, position FROM categories WHERE parent_id IS NULL ORDER BY position, name, id`, nil
+		}
+		rows, err := raw.Query(ctx, query, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +176,11 @@ func runTrees(e *env) (string, error) {
 			return "", err
 		}
 		var naiveStatements int
-		naive, err := measure(slow, nil, func() error {
+		naiveRuns := slow
+		if n >= 100_000 {
+			naiveRuns = runs{min: 1, max: 1} // about a minute a run
+		}
+		naive, err := measure(naiveRuns, nil, func() error {
 			_, _, err := e.get(e.base + "/naive/categories/tree")
 			return err
 		})
