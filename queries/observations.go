@@ -113,13 +113,9 @@ func (s *Store) HourlyMeans(ctx context.Context, q HourlyQuery) ([]HourlyMean, e
 		Join("patients p ON p.id = m.patient_id").
 		GroupBy("p.uid", "m.hour").
 		OrderBy("p.uid", "m.hour")
-	sql, args, err := dollarSQL(statement)
+	rows, err := s.queryBuiltRows(ctx, statement)
 	if err != nil {
 		return nil, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, translate(err)
 	}
 	defer rows.Close()
 	series := []HourlyMean{}

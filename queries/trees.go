@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	sq "github.com/Masterminds/squirrel"
+	"github.com/jackc/pgx/v5"
 )
 
 // TreeSpec describes one hierarchy stored as an adjacency list. Its fields
@@ -456,13 +457,9 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // columns scanned into extra (each row overwriting the last's). A row whose
 // kind is null carries only the extra columns. The result is never nil.
 func (s *Store) queryNodes(ctx context.Context, b sq.Sqlizer, extra ...any) ([]Node, error) {
-	sql, args, err := dollarSQL(b)
+	rows, err := s.queryBuiltRows(ctx, b)
 	if err != nil {
 		return nil, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, translate(err)
 	}
 	defer rows.Close()
 	nodes := []Node{}
@@ -492,6 +489,16 @@ func (s *Store) queryBuilt(ctx context.Context, b sq.Sqlizer, dest ...any) error
 		return err
 	}
 	return translate(s.db.QueryRow(ctx, sql, args...).Scan(dest...))
+}
+
+// queryBuiltRows runs a statement built at run time and returns its rows.
+func (s *Store) queryBuiltRows(ctx context.Context, b sq.Sqlizer) (pgx.Rows, error) {
+	sql, args, err := dollarSQL(b)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, sql, args...)
+	return rows, translate(err)
 }
 
 // dollarSQL renders a statement built with squirrel's default ? placeholders

@@ -141,15 +141,7 @@ func TestRequestTimeoutCancelsStatement(t *testing.T) {
 		t.Errorf("took %s, want about the 300 ms timeout", took)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var waiting int
-		if err := ts.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting == 0 {
-			break
-		}
+	for lockWaiters(t, ts) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the timed-out statement still waits in PostgreSQL")
 		}
@@ -177,14 +169,7 @@ func TestClientDisconnectCancelsStatement(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM categories WHERE id = $1 FOR UPDATE`, id); err != nil {
 		t.Fatal(err)
 	}
-	waiting := func() int {
-		var n int
-		if err := ts.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	waiting := func() int { return lockWaiters(t, ts) }
 
 	clientCtx, hangUp := context.WithCancel(ctx)
 	req, _ := http.NewRequestWithContext(clientCtx, "PATCH", ts.http.URL+"/api/v1/categories/"+itoa(id), strings.NewReader(`{"name":"renamed"}`))
@@ -212,4 +197,15 @@ func TestClientDisconnectCancelsStatement(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// lockWaiters counts the statements of the test's database waiting on a lock.
+func lockWaiters(t *testing.T, ts *testServer) int {
+	t.Helper()
+	var n int
+	if err := ts.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
