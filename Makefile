@@ -5,7 +5,7 @@
 GO  ?= go
 BIN := bin/canopy
 
-.PHONY: run test bench build vet postgres chromium clean
+.PHONY: run test fuzz bench build vet postgres chromium clean
 
 ## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through.
 ## An empty database gets the demo data first (never over data that is there), and every run
@@ -19,6 +19,17 @@ run: postgres build
 ## front end's in headless Chromium), with the race detector
 test: postgres chromium vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## fuzz: run every fuzz target for FUZZTIME each (make test runs them for 3 s)
+FUZZTIME ?= 1m
+FUZZ_TARGETS := tree:FuzzBuild server:FuzzBulkBodies server:FuzzTreeBody server:FuzzCursor server:FuzzQueryParams
+fuzz: postgres
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/canopy-fuzz.log 2>&1 || { cat /tmp/canopy-fuzz.log; exit 1; }; \
+	done
 
 ## bench: every benchmark scenario in a throwaway cluster; rewrites bench/RESULTS.md (about 15 minutes)
 bench: postgres
