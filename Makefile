@@ -29,6 +29,7 @@ fuzz: postgres
 		pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "fuzz $$name ($(FUZZTIME))"; \
 		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/canopy-fuzz.log 2>&1 || { cat /tmp/canopy-fuzz.log; exit 1; }; \
+		if grep -q "no fuzz tests to fuzz" /tmp/canopy-fuzz.log; then echo "no fuzz target $$name in ./$$pkg"; exit 1; fi; \
 	done
 
 ## bench: every benchmark scenario in a throwaway cluster; rewrites bench/RESULTS.md (about 15 minutes)
