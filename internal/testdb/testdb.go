@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,24 +29,36 @@ import (
 var (
 	serverURL string // any database on the test server; its path is replaced
 	template  string
-	cluster   *pgcluster.Cluster
 	counter   atomic.Int64
 )
 
-// Main runs the tests of a package against a fresh template database:
+// Main runs the tests of a package and removes what they set up:
 //
 //	func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+//
+// The server and the template are set up by the first New, so a test binary
+// that needs no database (such as a fuzzing worker) starts none.
 func Main(m *testing.M) int {
-	cleanup, err := setUp()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testdb:", err)
-		if cleanup != nil {
-			cleanup()
-		}
-		return 1
+	code := m.Run()
+	if teardown != nil {
+		teardown()
 	}
-	defer cleanup()
-	return m.Run()
+	return code
+}
+
+var (
+	once     sync.Once
+	setupErr error
+	teardown func()
+)
+
+// ready sets up the server and the template once per test binary.
+func ready(t testing.TB) {
+	t.Helper()
+	once.Do(func() { teardown, setupErr = setUp() })
+	if setupErr != nil {
+		t.Fatalf("testdb: %v", setupErr)
+	}
 }
 
 func setUp() (cleanup func(), err error) {
@@ -67,7 +80,7 @@ func setUp() (cleanup func(), err error) {
 		if err := os.Chmod(dir, 0o755); err != nil {
 			return cleanup, err
 		}
-		cluster, err = pgcluster.Start(ctx, pgcluster.Options{
+		cluster, err := pgcluster.Start(ctx, pgcluster.Options{
 			DataDir:  filepath.Join(dir, "data"),
 			Settings: map[string]string{"max_connections": "300", "shared_buffers": "64MB"},
 		})
@@ -85,7 +98,7 @@ func setUp() (cleanup func(), err error) {
 	steps = append(steps, func() {
 		exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{template}.Sanitize()+" WITH (FORCE)")
 	})
-	if err := migrations.Up(URL(template)); err != nil {
+	if err := migrations.Up(dbURL(template)); err != nil {
 		return cleanup, err
 	}
 	return cleanup, nil
@@ -99,8 +112,8 @@ func tmpfs() string {
 	return os.TempDir()
 }
 
-// URL is the connection URL of database dbname on the test server.
-func URL(dbname string) string {
+// dbURL is the connection URL of database dbname on the test server.
+func dbURL(dbname string) string {
 	u, err := url.Parse(serverURL)
 	if err != nil {
 		panic(fmt.Sprintf("testdb: server url: %v", err))
@@ -110,12 +123,8 @@ func URL(dbname string) string {
 	return u.String()
 }
 
-// Cluster is the throwaway cluster the tests run on, or nil when
-// CANOPY_TEST_DATABASE_URL names a server that the tests do not own.
-func Cluster() *pgcluster.Cluster { return cluster }
-
 func exec(ctx context.Context, sql string) error {
-	conn, err := pgx.Connect(ctx, URL("postgres"))
+	conn, err := pgx.Connect(ctx, dbURL("postgres"))
 	if err != nil {
 		return fmt.Errorf("testdb: connect: %w", err)
 	}
@@ -137,6 +146,7 @@ type DB struct {
 // New creates a migrated database for t alone and drops it when t ends.
 func New(t testing.TB) *DB {
 	t.Helper()
+	ready(t)
 	ctx := context.Background()
 	name := fmt.Sprintf("t_%d_%d", os.Getpid(), counter.Add(1))
 	if err := exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{template}.Sanitize()+" STRATEGY FILE_COPY"); err != nil {
@@ -154,6 +164,7 @@ func New(t testing.TB) *DB {
 // migrations themselves; it is dropped when t ends.
 func NewEmpty(t testing.TB) *DB {
 	t.Helper()
+	ready(t)
 	ctx := context.Background()
 	name := fmt.Sprintf("e_%d_%d", os.Getpid(), counter.Add(1))
 	if err := exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
@@ -169,7 +180,7 @@ func NewEmpty(t testing.TB) *DB {
 
 func open(t testing.TB, name string) *DB {
 	t.Helper()
-	db := &DB{Name: name, URL: URL(name)}
+	db := &DB{Name: name, URL: dbURL(name)}
 	pool, err := pgxpool.New(context.Background(), db.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -177,17 +188,4 @@ func open(t testing.TB, name string) *DB {
 	t.Cleanup(pool.Close)
 	db.Pool = pool
 	return db
-}
-
-// Tx returns a transaction on a fresh database that is rolled back when t
-// ends: for tests that need isolation but never commit.
-func Tx(t testing.TB) pgx.Tx {
-	t.Helper()
-	db := New(t)
-	tx, err := db.Pool.Begin(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) })
-	return tx
 }
