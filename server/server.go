@@ -34,6 +34,9 @@ type Config struct {
 	TokenCacheTTL time.Duration
 	// ShutdownTimeout is how long in-flight requests get to finish on shutdown.
 	ShutdownTimeout time.Duration
+	// CORSOrigins are the browser origins (https://app.example) allowed to
+	// call the API from their pages, or "*" for any; none by default.
+	CORSOrigins []string
 }
 
 // DefaultConfig is the configuration canopy runs with unless told otherwise.
@@ -58,6 +61,11 @@ func (c Config) Validate() error {
 		return errors.New("token cache TTL cannot be negative")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown timeout must be positive")
+	}
+	for _, o := range c.CORSOrigins {
+		if !validOrigin(o) {
+			return fmt.Errorf("CORS origin %q: want * or a scheme and host such as https://app.example", o)
+		}
 	}
 	return nil
 }
@@ -115,7 +123,7 @@ func (s *Server) routes() *gin.Engine {
 		return &apiError{status: http.StatusMethodNotAllowed, code: codeBadRequest,
 			detail: fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)}
 	}))
-	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.timeout, s.limitBody)
+	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.cors, s.timeout, s.limitBody)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.handle(s.readyz))

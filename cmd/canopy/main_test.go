@@ -120,12 +120,14 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CANOPY_PUBLIC_READS", "false")
 	t.Setenv("CANOPY_BODY_LIMIT", "2048")
 	t.Setenv("CANOPY_STATEMENT_TIMEOUT", "750ms")
+	t.Setenv("CANOPY_CORS_ORIGINS", "https://a.example, https://b.example")
 	cfg, err := fromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Addr != "127.0.0.1:9999" || cfg.DatabaseURL != "postgres://fallback/db" || cfg.Server.PublicReads ||
-		cfg.Server.BodyLimit != 2048 || cfg.StatementTimeout != 750*time.Millisecond {
+		cfg.Server.BodyLimit != 2048 || cfg.StatementTimeout != 750*time.Millisecond ||
+		strings.Join(cfg.Server.CORSOrigins, " ") != "https://a.example https://b.example" {
 		t.Errorf("config %+v", cfg)
 	}
 	t.Setenv("CANOPY_DATABASE_URL", "postgres://preferred/db")
