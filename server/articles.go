@@ -52,14 +52,7 @@ func toArticleJSON(a queries.Article, loc *time.Location) articleJSON {
 // listArticles serves a page of a user's articles of a month, newest first,
 // from one statement. Times are shown in the month's time zone.
 func (s *Server) listArticles(c *gin.Context) error {
-	userID, err := pathUUID(c, "user_id")
-	if err != nil {
-		return err
-	}
-	if err := mayReadArticlesOf(c, userID); err != nil {
-		return err
-	}
-	month, err := monthQuery(c)
+	userID, month, err := userMonth(c)
 	if err != nil {
 		return err
 	}
@@ -102,14 +95,7 @@ func (s *Server) listArticles(c *gin.Context) error {
 // articleCalendar serves a month's per-day article and unread counts, every
 // day of the month present, from one statement.
 func (s *Server) articleCalendar(c *gin.Context) error {
-	userID, err := pathUUID(c, "user_id")
-	if err != nil {
-		return err
-	}
-	if err := mayReadArticlesOf(c, userID); err != nil {
-		return err
-	}
-	month, err := monthQuery(c)
+	userID, month, err := userMonth(c)
 	if err != nil {
 		return err
 	}
@@ -367,6 +353,19 @@ func pathUUID(c *gin.Context, name string) (string, error) {
 		return "", badRequest("%s %q is not a UUID", name, raw)
 	}
 	return strings.ToLower(raw), nil
+}
+
+// userMonth parses the user and month of a listing or calendar request and
+// checks that the token may read that user's articles.
+func userMonth(c *gin.Context) (userID string, month queries.Month, err error) {
+	if userID, err = pathUUID(c, "user_id"); err != nil {
+		return "", queries.Month{}, err
+	}
+	if err = mayReadArticlesOf(c, userID); err != nil {
+		return "", queries.Month{}, err
+	}
+	month, err = monthQuery(c)
+	return userID, month, err
 }
 
 // monthQuery parses the month a listing asks for: year and month, required,
