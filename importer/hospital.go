@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"canopy/queries"
 )
 
 // The hospital kinds: wards by department code, patients by uid (with the
@@ -131,14 +133,7 @@ written AS (
     SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM src
     ORDER BY uid
     ON CONFLICT (uid) DO UPDATE SET
-        name          = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_name) THEN excluded.name ELSE p.name END,
-        sex           = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_sex) THEN excluded.sex ELSE p.sex END,
-        birth_date    = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_birth_date) THEN excluded.birth_date ELSE p.birth_date END,
-        ward_id       = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_ward_id) THEN excluded.ward_id ELSE p.ward_id END,
-        admitted_at   = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_admitted_at) THEN excluded.admitted_at ELSE p.admitted_at END,
-        discharged_at = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_discharged_at) THEN excluded.discharged_at ELSE p.discharged_at END,
-        died_at       = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_died_at) THEN excluded.died_at ELSE p.died_at END,
-        updated_at    = now()
+        ` + queries.PatientMergeSQL("src") + `
     WHERE excluded.uid IN (SELECT uid FROM changed)
     RETURNING p.xmax = 0 AS inserted
 )`),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,6 +58,23 @@ type UpsertCounts struct {
 // feed, never a response as large as the request.
 const maxReportedErrors = 100
 
+// patientMergeColumns are the columns a patient record may carry or leave out.
+var patientMergeColumns = []string{"name", "sex", "birth_date", "ward_id", "admitted_at", "discharged_at", "died_at"}
+
+// PatientMergeSQL is the SET list of an INSERT INTO patients AS p ... ON
+// CONFLICT (uid) DO UPDATE whose records come from source, a relation with
+// the record's columns and a has_<column> flag for each: a column the record
+// carried takes its value, null included, and one it left out keeps the
+// stored value. The bulk endpoint and the import both write patients with it,
+// so the rule is written once.
+func PatientMergeSQL(source string) string {
+	var b strings.Builder
+	for _, c := range patientMergeColumns {
+		fmt.Fprintf(&b, "%[1]s = CASE WHEN excluded.uid IN (SELECT uid FROM %[2]s WHERE has_%[1]s) THEN excluded.%[1]s ELSE p.%[1]s END,\n        ", c, source)
+	}
+	return b.String() + "updated_at = now()"
+}
+
 // patientUpsertSQL writes a whole batch of patients, new and known, in one
 // statement. Each column comes as an array, with a boolean array saying
 // which records carried it ($9–$15): a new uid is inserted with the fields it
@@ -86,7 +104,7 @@ const maxReportedErrors = 100
 // meanwhile. Inserted rows are told from updated ones by xmax: 0 in a row
 // this statement inserted, while an update by ON CONFLICT leaves its row
 // lock in the new version's xmax.
-const patientUpsertSQL = `
+var patientUpsertSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[],
             $6::timestamptz[], $7::timestamptz[], $8::timestamptz[],
@@ -104,14 +122,7 @@ written AS (
     WHERE NOT EXISTS (SELECT FROM unknown_wards)
     ORDER BY uid
     ON CONFLICT (uid) DO UPDATE SET
-        name          = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_name) THEN excluded.name ELSE p.name END,
-        sex           = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_sex) THEN excluded.sex ELSE p.sex END,
-        birth_date    = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_birth_date) THEN excluded.birth_date ELSE p.birth_date END,
-        ward_id       = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_ward_id) THEN excluded.ward_id ELSE p.ward_id END,
-        admitted_at   = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_admitted_at) THEN excluded.admitted_at ELSE p.admitted_at END,
-        discharged_at = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_discharged_at) THEN excluded.discharged_at ELSE p.discharged_at END,
-        died_at       = CASE WHEN excluded.uid IN (SELECT uid FROM input WHERE has_died_at) THEN excluded.died_at ELSE p.died_at END,
-        updated_at    = now()
+        ` + PatientMergeSQL("input") + `
     RETURNING p.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
