@@ -340,21 +340,12 @@ func readBatches(ctx context.Context, k *kind, src source, parse parser, size in
 		return nil
 	}
 	for {
-		rec, err := src.next()
+		rec, err := nextRecord(k, src, sum, rej, prog)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s: reading: %w", k.name, err)
-		}
-		sum.Read++
-		if sum.Read%1024 == 0 {
-			done, total := src.progress()
-			prog.update(time.Now(), sum.Read, done, total)
-		}
-		if rec.err != nil {
-			rej.add(rec.line, rec.err, rec.original)
-			continue
+			return err
 		}
 		c := checker{cols: k.columns, fields: rec.fields}
 		values, key, why := parse(&c)
@@ -390,6 +381,30 @@ func showKey(key string) string {
 		return "(" + strings.ReplaceAll(key, keySep, ", ") + ")"
 	}
 	return fmt.Sprintf("%q", key)
+}
+
+// nextRecord reads the next well-formed record of src: it counts every
+// record read in sum, reports progress every 1,024, and sends a malformed one
+// to rej and reads on. At the end of the input it returns io.EOF.
+func nextRecord(k *kind, src source, sum *Summary, rej *rejects, prog *progress) (record, error) {
+	for {
+		rec, err := src.next()
+		if errors.Is(err, io.EOF) {
+			return record{}, io.EOF
+		}
+		if err != nil {
+			return record{}, fmt.Errorf("%s: reading: %w", k.name, err)
+		}
+		sum.Read++
+		if sum.Read%1024 == 0 {
+			done, total := src.progress()
+			prog.update(time.Now(), sum.Read, done, total)
+		}
+		if rec.err == nil {
+			return rec, nil
+		}
+		rej.add(rec.line, rec.err, rec.original)
+	}
 }
 
 // writeBatch stages a batch and writes it in one transaction.

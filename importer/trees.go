@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -244,21 +243,12 @@ func stageTree(ctx context.Context, tx pgx.Tx, k *kind, f *forest, src source, s
 		return err
 	}
 	for {
-		rec, err := src.next()
+		rec, err := nextRecord(k, src, sum, rej, prog)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("%s: reading: %w", k.name, err)
-		}
-		sum.Read++
-		if sum.Read%1024 == 0 {
-			done, total := src.progress()
-			prog.update(time.Now(), sum.Read, done, total)
-		}
-		if rec.err != nil {
-			rej.add(rec.line, rec.err, rec.original)
-			continue
+			return 0, err
 		}
 		c := checker{cols: k.columns, fields: rec.fields}
 		legacy := c.str(treeLegacyID, nameMax)
