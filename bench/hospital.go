@@ -85,7 +85,7 @@ func (e *env) naiveUpsert(batch []patient) error {
 
 // deleteRecreate is the "fix" that was worse: delete the batch's patients and
 // insert them again from the records, so what a partial record did not carry
-// is gone (and so are their observations, by the foreign key's cascade).
+// is gone (and so are their observations, deleted with them).
 func (e *env) deleteRecreate(batch []patient) error {
 	return pgx.BeginFunc(e.ctx, e.raw, func(tx pgx.Tx) error {
 		uids := make([]string, len(batch))

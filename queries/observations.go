@@ -1,8 +1,14 @@
 package queries
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	sq "github.com/Masterminds/squirrel"
 )
@@ -16,59 +22,114 @@ type Observation struct {
 	Value      float64
 }
 
-// observationsInsertSQL stores a batch of observations in one statement,
-// like predictionsInsertSQL: unknown patients write nothing and come back as
-// record indexes; rows go in key order so that concurrent batches cannot
-// deadlock; a key already stored, or repeated in the batch, is skipped.
+// patientIDsSQL resolves the patient uids a batch names.
+const patientIDsSQL = `SELECT uid, id FROM patients WHERE uid = ANY($1)`
+
+// observationsColumns are the columns a batch is copied into.
+var observationsColumns = []string{"patient_id", "code", "observed_at", "value"}
+
+// observationsInsertSQL stores a batch that COPY refused because some of its
+// keys are stored already or repeat in the batch: those are skipped (the
+// first value kept) and the rest inserted, in key order so that concurrent
+// batches cannot deadlock.
 const observationsInsertSQL = `
-WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[]) WITH ORDINALITY
-        AS i(patient_uid, code, observed_at, value, ord)
-),
-resolved AS (
-    SELECT i.ord, p.id AS patient_id, i.code, i.observed_at, i.value
-    FROM input i LEFT JOIN patients p ON p.uid = i.patient_uid
-),
-unknown AS (
-    SELECT ord FROM resolved WHERE patient_id IS NULL
-),
-inserted AS (
+WITH inserted AS (
     INSERT INTO observations (patient_id, code, observed_at, value)
-    SELECT patient_id, code, observed_at, value FROM resolved
-    WHERE NOT EXISTS (SELECT FROM unknown)
-    ORDER BY patient_id, observed_at, code
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::float8[])
+    ORDER BY 1, 3, 2
     ON CONFLICT (patient_id, code, observed_at) DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $5)`
+SELECT count(*) FROM inserted`
 
-// InsertObservations stores a batch of observations in one statement, all
-// or nothing. An observation already stored for (patient, code,
-// observed_at), or repeated in the batch, is counted as a duplicate and the
-// first value kept. Records naming an unknown patient are a ValidationError
-// on patient_uid with their indexes.
+// InsertObservations stores a batch of observations, all or nothing, in two
+// statements: one resolves the patients, one writes the rows. An observation
+// already stored for (patient, code, observed_at), or repeated in the batch,
+// is counted as a duplicate and the first value kept. Records naming an
+// unknown patient are a ValidationError on patient_uid with their indexes.
+//
+// A feed mostly sends observations it has not sent before, so the rows go in
+// by COPY, sorted by key (so that concurrent writers take key locks in one
+// order and btree inserts stay local). Only when that meets a stored key does
+// the batch go again through INSERT ... ON CONFLICT DO NOTHING, which skips
+// duplicates at about twice the cost per row. The COPY runs in a transaction
+// (a savepoint inside a caller's) so that its failure leaves nothing behind.
 func (s *Store) InsertObservations(ctx context.Context, observations []Observation) (IngestCounts, error) {
-	if len(observations) == 0 {
+	n := len(observations)
+	if n == 0 {
 		return IngestCounts{}, nil
 	}
-	n := len(observations)
-	uids, codes := make([]string, n), make([]string, n)
+	ids, err := s.patientIDs(ctx, observations)
+	if err != nil {
+		return IngestCounts{}, err
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		x, y := &observations[a], &observations[b]
+		return cmp.Or(cmp.Compare(ids[x.PatientUID], ids[y.PatientUID]), x.ObservedAt.Compare(y.ObservedAt), strings.Compare(x.Code, y.Code))
+	})
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"observations"}, observationsColumns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+			o := &observations[order[i]]
+			return []any{ids[o.PatientUID], o.Code, o.ObservedAt, o.Value}, nil
+		}))
+		return err
+	})
+	if err = translate(err); err == nil {
+		return IngestCounts{Inserted: n}, nil
+	} else if !errors.Is(err, ErrConflict) && !errors.Is(err, errContention) {
+		return IngestCounts{}, err
+	}
+	patients, codes := make([]int64, n), make([]string, n)
 	at, values := make([]time.Time, n), make([]float64, n)
-	for i, o := range observations {
-		uids[i], codes[i], at[i], values[i] = o.PatientUID, o.Code, o.ObservedAt, o.Value
+	for i, k := range order {
+		o := &observations[k]
+		patients[i], codes[i], at[i], values[i] = ids[o.PatientUID], o.Code, o.ObservedAt, o.Value
 	}
 	var inserted int
-	var unknown []int
-	err := s.retryContended(ctx, func() error {
-		return translate(s.db.QueryRow(ctx, observationsInsertSQL, uids, codes, at, values, maxReportedErrors).Scan(&inserted, &unknown))
+	err = s.retryContended(ctx, func() error {
+		return translate(s.db.QueryRow(ctx, observationsInsertSQL, patients, codes, at, values).Scan(&inserted))
 	})
 	if err != nil {
 		return IngestCounts{}, err
 	}
-	if len(unknown) > 0 {
-		return IngestCounts{}, unknownPatients(unknown, uids)
-	}
 	return IngestCounts{Inserted: inserted, Duplicates: n - inserted}, nil
+}
+
+// patientIDs maps the uids the observations name to patient ids, or returns
+// the ValidationError for the records whose uid names no patient.
+func (s *Store) patientIDs(ctx context.Context, observations []Observation) (map[string]int64, error) {
+	ids := make(map[string]int64)
+	var uids []string
+	for _, o := range observations {
+		if _, seen := ids[o.PatientUID]; !seen {
+			ids[o.PatientUID] = 0
+			uids = append(uids, o.PatientUID)
+		}
+	}
+	rows, err := s.db.Query(ctx, patientIDsSQL, uids)
+	if err != nil {
+		return nil, translate(err)
+	}
+	var uid string
+	var id int64
+	_, err = pgx.ForEachRow(rows, []any{&uid, &id}, func() error { ids[uid] = id; return nil })
+	if err != nil {
+		return nil, translate(err)
+	}
+	var errs []FieldError
+	for i, o := range observations {
+		if ids[o.PatientUID] == 0 && len(errs) < maxReportedErrors {
+			errs = append(errs, unknownPatient(i, o.PatientUID))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &ValidationError{Errors: errs}
+	}
+	return ids, nil
 }
 
 // HourlyQuery selects the observations whose hourly means are read.
@@ -91,28 +152,43 @@ const hourStart = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`
 
 // HourlyMeans reads the hourly mean of every code per patient over the
 // window, ordered by patient uid and hour, in one statement. The window is
-// a plain range on observed_at, so it is an index range: observations_pkey
-// per patient (and per ward's patient, through patients_ward), or
-// observations_time across all. An unknown ward or patient has no means.
+// a plain range on observed_at, so it is an index range. For a ward or a
+// patient, the patients are found first and each one's observations are one
+// range of observations_pkey, aggregated per patient (a ward-day is a few
+// hundred small sorts, not one of every row); across the hospital the window
+// is read through observations_time and aggregated at once. An unknown ward
+// or patient has no means.
 func (s *Store) HourlyMeans(ctx context.Context, q HourlyQuery) ([]HourlyMean, error) {
 	if !q.To.After(q.From) {
 		return nil, invalidField("to", "must be after from")
 	}
-	means := sq.Select("o.patient_id", "date_bin('1 hour', o.observed_at, "+hourStart+") AS hour", "o.code", "avg(o.value) AS mean").
-		From("observations o").
-		Where("o.observed_at >= ? AND o.observed_at < ?", q.From, q.To).
-		GroupBy("1, 2, 3")
-	if q.WardID != nil {
-		means = means.Where("o.patient_id IN (SELECT id FROM patients WHERE ward_id = ?)", *q.WardID)
+	window := sq.Expr("o.observed_at >= ? AND o.observed_at < ?", q.From, q.To)
+	means := sq.Select("date_bin('1 hour', o.observed_at, "+hourStart+") AS hour", "o.code", "avg(o.value) AS mean").
+		From("observations o").Where(window)
+	var statement sq.SelectBuilder
+	if q.WardID == nil && q.PatientUID == nil {
+		statement = sq.Select("p.uid", "m.hour", "array_agg(m.code ORDER BY m.code)", "array_agg(m.mean ORDER BY m.code)").
+			FromSelect(means.Column("o.patient_id").GroupBy("1, 2, 4"), "m").
+			Join("patients p ON p.id = m.patient_id").
+			GroupBy("p.uid", "m.hour")
+	} else {
+		// OFFSET 0 keeps the planner from reading the patients in uid order
+		// through the whole uid index to save sorting the result.
+		patients := sq.Select("id", "uid").From("patients").Suffix("OFFSET 0")
+		if q.WardID != nil {
+			patients = patients.Where("ward_id = ?", *q.WardID)
+		}
+		if q.PatientUID != nil {
+			patients = patients.Where("uid = ?", *q.PatientUID)
+		}
+		perHour := sq.Select("x.hour", "array_agg(x.code ORDER BY x.code) AS codes", "array_agg(x.mean ORDER BY x.code) AS means").
+			FromSelect(means.Where("o.patient_id = p.id").GroupBy("1, 2"), "x").
+			GroupBy("x.hour")
+		statement = sq.Select("p.uid", "m.hour", "m.codes", "m.means").
+			FromSelect(patients, "p").
+			JoinClause(perHour.Prefix("CROSS JOIN LATERAL (").Suffix(") m"))
 	}
-	if q.PatientUID != nil {
-		means = means.Where("o.patient_id = (SELECT id FROM patients WHERE uid = ?)", *q.PatientUID)
-	}
-	statement := sq.Select("p.uid", "m.hour", "array_agg(m.code ORDER BY m.code)", "array_agg(m.mean ORDER BY m.code)").
-		FromSelect(means, "m").
-		Join("patients p ON p.id = m.patient_id").
-		GroupBy("p.uid", "m.hour").
-		OrderBy("p.uid", "m.hour")
+	statement = statement.OrderBy("p.uid", "m.hour")
 	rows, err := s.queryBuiltRows(ctx, statement)
 	if err != nil {
 		return nil, err

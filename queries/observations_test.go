@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"canopy/internal/testdb"
@@ -86,6 +90,104 @@ func TestInsertObservations(t *testing.T) {
 	if err := f.db.Pool.QueryRow(ctx, `SELECT value FROM observations o JOIN patients p ON p.id = o.patient_id
 		WHERE p.uid = 'p1' AND o.code = 'heart_rate' AND o.observed_at = $1`, at(0)).Scan(&v); err != nil || v != 80 {
 		t.Errorf("p1's first heart rate is %v (%v), want the first value sent, 80", v, err)
+	}
+}
+
+// TestObservationsRequirePatients checks what the foreign key to patients
+// did before statement triggers took its place: no writer, canopy or not,
+// stores an observation of a patient that does not exist, and deleting
+// patients deletes their observations.
+func TestObservationsRequirePatients(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	must(f.s.InsertObservations(ctx, []queries.Observation{
+		{PatientUID: "p1", Code: "heart_rate", ObservedAt: at(0), Value: 80},
+		{PatientUID: "p2", Code: "heart_rate", ObservedAt: at(0), Value: 70},
+	}))
+	count := func(where string) int {
+		var n int
+		if err := f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM observations o WHERE `+where).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cases := []struct {
+		name string
+		sql  string
+	}{
+		{"insert", `INSERT INTO observations (patient_id, code, observed_at, value)
+			SELECT id, 'spo2', now(), 1 FROM patients WHERE uid = 'p1' UNION ALL SELECT -1, 'spo2', now(), 1`},
+		{"copy-like insert of one row", `INSERT INTO observations VALUES (-1, 'spo2', now(), 1)`},
+		{"update", `UPDATE observations SET patient_id = -1 WHERE patient_id = (SELECT id FROM patients WHERE uid = 'p1')`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.db.Pool.Exec(ctx, c.sql)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != "observations_patient_id_fkey" {
+				t.Fatalf("err = %v, want a foreign key violation on observations_patient_id_fkey", err)
+			}
+			if n := count("true"); n != 2 {
+				t.Errorf("%d observations, want the 2 there were", n)
+			}
+		})
+	}
+	t.Run("deleting a patient deletes its observations", func(t *testing.T) {
+		f.exec(`DELETE FROM patients WHERE uid = 'p1'`)
+		if n := count("NOT EXISTS (SELECT FROM patients p WHERE p.id = o.patient_id)"); n != 0 {
+			t.Errorf("%d observations of deleted patients remain", n)
+		}
+		if n := count("true"); n != 1 {
+			t.Errorf("%d observations, want p2's 1", n)
+		}
+	})
+}
+
+// TestInsertObservationsConcurrently runs overlapping batches at once: each
+// row is stored once, the inserted counts add up to the rows stored, and no
+// batch fails (the COPY of a batch that meets another's rows falls back to
+// skipping them; sorted keys keep the writers from deadlocking).
+func TestInsertObservationsConcurrently(t *testing.T) {
+	db := testdb.New(t)
+	s := queries.New(db.Pool)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO patients (uid) SELECT 'c' || g FROM generate_series(1, 10) g`); err != nil {
+		t.Fatal(err)
+	}
+	const writers, rows = 6, 2000
+	batch := func(w int) []queries.Observation {
+		out := make([]queries.Observation, 0, rows)
+		for i := range rows {
+			k := i + w*rows/2 // half of each batch is also in the next writer's
+			out = append(out, queries.Observation{PatientUID: fmt.Sprintf("c%d", 1+(k*7)%10), Code: "hr", ObservedAt: at(k), Value: float64(k)})
+		}
+		rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+		return out
+	}
+	var inserted atomic.Int64
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts, err := s.InsertObservations(ctx, batch(w))
+			if err != nil {
+				t.Errorf("writer %d: %v", w, err)
+				return
+			}
+			if counts.Inserted+counts.Duplicates != rows {
+				t.Errorf("writer %d: %+v does not add up to %d", w, counts, rows)
+			}
+			inserted.Add(int64(counts.Inserted))
+		}()
+	}
+	wg.Wait()
+	var stored int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM observations`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(rows + (writers-1)*rows/2); stored != want || inserted.Load() != want {
+		t.Errorf("%d rows stored and %d counted as inserted, want %d", stored, inserted.Load(), want)
 	}
 }
 

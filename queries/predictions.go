@@ -87,9 +87,14 @@ func (s *Store) InsertPredictions(ctx context.Context, predictions []Prediction)
 func unknownPatients(indexes []int, uids []string) error {
 	errs := make([]FieldError, len(indexes))
 	for k, i := range indexes {
-		errs[k] = FieldError{Index: i, Field: "patient_uid", Message: "no patient has uid " + quote(uids[i])}
+		errs[k] = unknownPatient(i, uids[i])
 	}
 	return &ValidationError{Errors: errs}
+}
+
+// unknownPatient is the error of the record at index whose uid names no patient.
+func unknownPatient(index int, uid string) FieldError {
+	return FieldError{Index: index, Field: "patient_uid", Message: "no patient has uid " + quote(uid)}
 }
 
 // quote quotes a uid for a message, shortened if it is long.

@@ -50,7 +50,7 @@ func (r *observationRecord) record(i int, errs *batchErrors) queries.Observation
 	return o
 }
 
-// bulkObservations stores a batch of observations in one statement,
+// bulkObservations stores a batch of observations, all or nothing and
 // idempotently: a (patient, code, observed_at) already stored is a duplicate.
 func (s *Server) bulkObservations(c *gin.Context) error {
 	observations, err := decodeBatch(c.Request, observationsBatchLimit, (*observationRecord).record)

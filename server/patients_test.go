@@ -386,7 +386,7 @@ func TestHourlyParameters(t *testing.T) {
 func TestHospitalQueryBudgets(t *testing.T) {
 	h := newHospital(t)
 	budget := map[string]int{"patients insert": 1, "patients update": 1, "patient": 1, "ward patients": 1,
-		"observations": 1, "observations again": 1, "predictions": 1, "hourly, all": 1, "hourly, ward": 1, "hourly, patient": 1}
+		"observations": 2, "observations again": 3, "predictions": 1, "hourly, all": 1, "hourly, ward": 1, "hourly, patient": 1}
 	measure := func(n int) map[string]int {
 		prefix := fmt.Sprint("n", n, "-")
 		var patients, partial, observations, predictions []map[string]any
