@@ -63,18 +63,17 @@ func (s *Store) InsertObservations(ctx context.Context, observations []Observati
 	if err != nil {
 		return IngestCounts{}, err
 	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
+	rows := make([]observationRow, n)
+	for i, o := range observations {
+		rows[i] = observationRow{ids[o.PatientUID], o.Code, o.ObservedAt, o.Value}
 	}
-	slices.SortFunc(order, func(a, b int) int {
-		x, y := &observations[a], &observations[b]
-		return cmp.Or(cmp.Compare(ids[x.PatientUID], ids[y.PatientUID]), x.ObservedAt.Compare(y.ObservedAt), strings.Compare(x.Code, y.Code))
+	slices.SortFunc(rows, func(x, y observationRow) int {
+		return cmp.Or(cmp.Compare(x.patientID, y.patientID), x.observedAt.Compare(y.observedAt), strings.Compare(x.code, y.code))
 	})
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"observations"}, observationsColumns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-			o := &observations[order[i]]
-			return []any{ids[o.PatientUID], o.Code, o.ObservedAt, o.Value}, nil
+			r := &rows[i]
+			return []any{r.patientID, r.code, r.observedAt, r.value}, nil
 		}))
 		return err
 	})
@@ -85,9 +84,8 @@ func (s *Store) InsertObservations(ctx context.Context, observations []Observati
 	}
 	patients, codes := make([]int64, n), make([]string, n)
 	at, values := make([]time.Time, n), make([]float64, n)
-	for i, k := range order {
-		o := &observations[k]
-		patients[i], codes[i], at[i], values[i] = ids[o.PatientUID], o.Code, o.ObservedAt, o.Value
+	for i, r := range rows {
+		patients[i], codes[i], at[i], values[i] = r.patientID, r.code, r.observedAt, r.value
 	}
 	var inserted int
 	err = s.retryContended(ctx, func() error {
@@ -97,6 +95,14 @@ func (s *Store) InsertObservations(ctx context.Context, observations []Observati
 		return IngestCounts{}, err
 	}
 	return IngestCounts{Inserted: inserted, Duplicates: n - inserted}, nil
+}
+
+// observationRow is an observation as stored: its patient resolved to an id.
+type observationRow struct {
+	patientID  int64
+	code       string
+	observedAt time.Time
+	value      float64
 }
 
 // patientIDs maps the uids the observations name to patient ids, or returns

@@ -2,11 +2,15 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -42,6 +46,7 @@ func FuzzBulkBodies(f *testing.F) {
 		`[{"patient_uid":"p1","model":"m","target":"t","predicted_at":"2024-06-01T08:00:00Z","horizon_hours":6,"probability":0.3}]`,
 		`[null, 5, "x", [], {}]`, `{"uid":"p1"}`, `[`, `[{"uid":1e400}]`, `[{"uid":"\ud800"}]`, "[{\"uid\":\"\xff\"}]",
 		`[{"uid":"p1","extra":1}] trailing`, `[{"sex":"X","birth_date":"2999-01-01","ward_id":-1}]`,
+		`[]`, ` [ ] `, `[1,]`, `[,1]`, `[1 2]`, `[{"a":"]"},{"b":"\"]"}]`, `[[1,[2]],{}]`, `[}`, `[1]]`, `null`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -54,6 +59,20 @@ func FuzzBulkBodies(f *testing.F) {
 		}
 		if _, err := decodeBatch(bodyRequest(body), predictionsBatchLimit, (*predictionRecord).record); err != nil {
 			wantClientError(t, err, body)
+		}
+		// decodeBatch splits the array itself: it must agree with
+		// encoding/json on what an array is and how many elements it has.
+		var elements []json.RawMessage
+		isArray := utf8.Valid(body) && json.Unmarshal(body, &elements) == nil && elements != nil
+		records, err := decodeBatch(bodyRequest(body), math.MaxInt, func(r *json.RawMessage, _ int, _ *batchErrors) json.RawMessage { return *r })
+		var ve *queries.ValidationError
+		switch {
+		case isArray && err != nil && !errors.As(err, &ve):
+			t.Fatalf("%q is an array of %d elements, but: %v", body, len(elements), err)
+		case isArray && len(records) != len(elements):
+			t.Fatalf("%q has %d elements, decodeBatch found %d", body, len(elements), len(records))
+		case !isArray && (err == nil || errors.As(err, &ve)):
+			t.Fatalf("%q is not a JSON array, but decodeBatch took it (%v)", body, err)
 		}
 	})
 }
