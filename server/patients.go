@@ -54,12 +54,9 @@ func (e batchErrors) err() error {
 // next. Malformed JSON is 400; more than limit records is 413, found as soon
 // as the record past the limit starts.
 func decodeBatch[T, R any](r *http.Request, limit int, convert func(record *T, index int, errs *batchErrors) R) ([]R, error) {
-	body, err := io.ReadAll(r.Body)
+	body, err := readJSONBody(r)
 	if err != nil {
 		return nil, err
-	}
-	if !utf8.Valid(body) {
-		return nil, badRequest("the request body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
