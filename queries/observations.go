@@ -20,7 +20,7 @@ type Observation struct {
 // like predictionsInsertSQL: unknown patients write nothing and come back as
 // record indexes; rows go in key order so that concurrent batches cannot
 // deadlock; a key already stored, or repeated in the batch, is skipped.
-const observationsInsertSQL = `
+var observationsInsertSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[]) WITH ORDINALITY
         AS i(patient_uid, code, observed_at, value, ord)
@@ -39,15 +39,16 @@ inserted AS (
     ORDER BY patient_id, observed_at, code
     ON CONFLICT (patient_id, code, observed_at) DO NOTHING
     RETURNING 1
-)
+),` + auditCTE(ActionObservationsBulk, 6, "(SELECT count(*) FROM inserted)", "NULL", "NOT EXISTS (SELECT FROM unknown)") + `
 SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $5)`
 
 // InsertObservations stores a batch of observations in one statement, all
 // or nothing. An observation already stored for (patient, code,
 // observed_at), or repeated in the batch, is counted as a duplicate and the
 // first value kept. Records naming an unknown patient are a ValidationError
-// on patient_uid with their indexes.
-func (s *Store) InsertObservations(ctx context.Context, observations []Observation) (IngestCounts, error) {
+// on patient_uid with their indexes. A written batch adds its audit_log row
+// for actor in the same statement ($6–$8, see auditCTE).
+func (s *Store) InsertObservations(ctx context.Context, actor Actor, observations []Observation) (IngestCounts, error) {
 	if len(observations) == 0 {
 		return IngestCounts{}, nil
 	}
@@ -60,7 +61,8 @@ func (s *Store) InsertObservations(ctx context.Context, observations []Observati
 	var inserted int
 	var unknown []int
 	err := s.retryContended(ctx, func() error {
-		return translate(s.db.QueryRow(ctx, observationsInsertSQL, uids, codes, at, values, maxReportedErrors).Scan(&inserted, &unknown))
+		args := append([]any{uids, codes, at, values, maxReportedErrors}, actor.auditArgs(n)...)
+		return translate(s.db.QueryRow(ctx, observationsInsertSQL, args...).Scan(&inserted, &unknown))
 	})
 	if err != nil {
 		return IngestCounts{}, err

@@ -231,7 +231,7 @@ func (s *Server) bulkPatients(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.UpsertPatients(c.Request.Context(), records)
+	counts, err := s.store.UpsertPatients(c.Request.Context(), actorOf(c), records)
 	if err != nil {
 		return err
 	}

@@ -169,6 +169,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/tokens", s.require(auth.ScopeAdmin), s.handle(s.createToken))
 	v1.GET("/tokens", s.require(auth.ScopeAdmin), s.handle(s.listTokens))
 	v1.DELETE("/tokens/:id", s.require(auth.ScopeAdmin), s.handle(s.revokeToken))
+	v1.GET("/audit", s.require(auth.ScopeAdmin), s.handle(s.listAudit))
 	return e
 }
 
