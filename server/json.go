@@ -24,6 +24,10 @@ func decodeJSON(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("the request body is empty; a JSON document is required")
 	}
+	if string(bytes.TrimSpace(body)) == "null" {
+		// encoding/json would decode null as nothing at all, leaving v as it was.
+		return invalid("(body)", "must be a JSON object or array, not null")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
