@@ -42,6 +42,7 @@ func FuzzBulkBodies(f *testing.F) {
 		`[{"patient_uid":"p1","model":"m","target":"t","predicted_at":"2024-06-01T08:00:00Z","horizon_hours":6,"probability":0.3}]`,
 		`[null, 5, "x", [], {}]`, `{"uid":"p1"}`, `[`, `[{"uid":1e400}]`, `[{"uid":"\ud800"}]`, "[{\"uid\":\"\xff\"}]",
 		`[{"uid":"p1","extra":1}] trailing`, `[{"sex":"X","birth_date":"2999-01-01","ward_id":-1}]`,
+		strings.Repeat("[", 40) + strings.Repeat("]", 40), `[{"uid":"` + strings.Repeat("[", 40) + `"}]`,
 	} {
 		f.Add([]byte(seed))
 	}
