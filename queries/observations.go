@@ -22,8 +22,13 @@ type Observation struct {
 	Value      float64
 }
 
-// patientIDsSQL resolves the patient uids a batch names.
-const patientIDsSQL = `SELECT uid, id FROM patients WHERE uid = ANY($1)`
+// observationsResolveSQL resolves the patient uids a batch names, and adds
+// the batch's audit_log row ($2–$4, see auditCTE) in the same statement: it
+// runs in the transaction of the COPY that writes the rows, so the row
+// commits exactly when they do.
+var observationsResolveSQL = `
+WITH` + auditCTE(ActionObservationsBulk, 2, "$4", "NULL", "true") + `
+SELECT uid, id FROM patients WHERE uid = ANY($1)`
 
 // observationsColumns are the columns a batch is copied into.
 var observationsColumns = []string{"patient_id", "code", "observed_at", "value"}
@@ -31,47 +36,41 @@ var observationsColumns = []string{"patient_id", "code", "observed_at", "value"}
 // observationsInsertSQL stores a batch that COPY refused because some of its
 // keys are stored already or repeat in the batch: those are skipped (the
 // first value kept) and the rest inserted, in key order so that concurrent
-// batches cannot deadlock.
-const observationsInsertSQL = `
+// batches cannot deadlock. It adds the batch's audit_log row ($5–$7).
+var observationsInsertSQL = `
 WITH inserted AS (
     INSERT INTO observations (patient_id, code, observed_at, value)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::float8[])
     ORDER BY 1, 3, 2
     ON CONFLICT (patient_id, code, observed_at) DO NOTHING
     RETURNING 1
-)
+),` + auditCTE(ActionObservationsBulk, 5, "(SELECT count(*) FROM inserted)", "NULL", "true") + `
 SELECT count(*) FROM inserted`
 
-// InsertObservations stores a batch of observations, all or nothing, in two
-// statements: one resolves the patients, one writes the rows. An observation
-// already stored for (patient, code, observed_at), or repeated in the batch,
-// is counted as a duplicate and the first value kept. Records naming an
-// unknown patient are a ValidationError on patient_uid with their indexes.
+// InsertObservations stores a batch of observations for actor, all or
+// nothing, in two statements: one resolves the patients (and records the
+// batch in audit_log), one writes the rows. An observation already stored
+// for (patient, code, observed_at), or repeated in the batch, is counted as
+// a duplicate and the first value kept. Records naming an unknown patient
+// are a ValidationError on patient_uid with their indexes.
 //
 // A feed mostly sends observations it has not sent before, so the rows go in
 // by COPY, sorted by key (so that concurrent writers take key locks in one
-// order and btree inserts stay local). Only when that meets a stored key does
-// the batch go again through INSERT ... ON CONFLICT DO NOTHING, which skips
-// duplicates at about twice the cost per row. The COPY runs in a transaction
-// (a savepoint inside a caller's) so that its failure leaves nothing behind.
-func (s *Store) InsertObservations(ctx context.Context, observations []Observation) (IngestCounts, error) {
+// order and btree inserts stay local), in a transaction (a savepoint inside
+// a caller's). Only when that meets a stored key does the batch go again,
+// after a rollback, through INSERT ... ON CONFLICT DO NOTHING, which skips
+// duplicates at about twice the cost per row.
+func (s *Store) InsertObservations(ctx context.Context, actor Actor, observations []Observation) (IngestCounts, error) {
 	n := len(observations)
 	if n == 0 {
 		return IngestCounts{}, nil
 	}
-	ids, err := s.patientIDs(ctx, observations)
-	if err != nil {
-		return IngestCounts{}, err
-	}
-	rows := make([]observationRow, n)
-	for i, o := range observations {
-		rows[i] = observationRow{ids[o.PatientUID], o.Code, o.ObservedAt, o.Value}
-	}
-	slices.SortFunc(rows, func(x, y observationRow) int {
-		return cmp.Or(cmp.Compare(x.patientID, y.patientID), x.observedAt.Compare(y.observedAt), strings.Compare(x.code, y.code))
-	})
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"observations"}, observationsColumns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+	var rows []observationRow
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) (err error) {
+		if rows, err = resolveObservations(ctx, tx, actor, observations); err != nil {
+			return err
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"observations"}, observationsColumns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
 			r := &rows[i]
 			return []any{r.patientID, r.code, r.observedAt, r.value}, nil
 		}))
@@ -79,7 +78,7 @@ func (s *Store) InsertObservations(ctx context.Context, observations []Observati
 	})
 	if err = translate(err); err == nil {
 		return IngestCounts{Inserted: n}, nil
-	} else if !errors.Is(err, ErrConflict) && !errors.Is(err, errContention) {
+	} else if rows == nil || !errors.Is(err, ErrConflict) && !errors.Is(err, errContention) {
 		return IngestCounts{}, err
 	}
 	patients, codes := make([]int64, n), make([]string, n)
@@ -89,7 +88,8 @@ func (s *Store) InsertObservations(ctx context.Context, observations []Observati
 	}
 	var inserted int
 	err = s.retryContended(ctx, func() error {
-		return translate(s.db.QueryRow(ctx, observationsInsertSQL, patients, codes, at, values).Scan(&inserted))
+		args := append([]any{patients, codes, at, values}, actor.auditArgs(n)...)
+		return translate(s.db.QueryRow(ctx, observationsInsertSQL, args...).Scan(&inserted))
 	})
 	if err != nil {
 		return IngestCounts{}, err
@@ -105,9 +105,10 @@ type observationRow struct {
 	value      float64
 }
 
-// patientIDs maps the uids the observations name to patient ids, or returns
+// resolveObservations resolves the patients of observations on tx (adding
+// the batch's audit_log row) and returns the rows to store, in key order, or
 // the ValidationError for the records whose uid names no patient.
-func (s *Store) patientIDs(ctx context.Context, observations []Observation) (map[string]int64, error) {
+func resolveObservations(ctx context.Context, tx pgx.Tx, actor Actor, observations []Observation) ([]observationRow, error) {
 	ids := make(map[string]int64)
 	var uids []string
 	for _, o := range observations {
@@ -116,26 +117,30 @@ func (s *Store) patientIDs(ctx context.Context, observations []Observation) (map
 			uids = append(uids, o.PatientUID)
 		}
 	}
-	rows, err := s.db.Query(ctx, patientIDsSQL, uids)
+	result, err := tx.Query(ctx, observationsResolveSQL, append([]any{uids}, actor.auditArgs(len(observations))...)...)
 	if err != nil {
 		return nil, translate(err)
 	}
 	var uid string
 	var id int64
-	_, err = pgx.ForEachRow(rows, []any{&uid, &id}, func() error { ids[uid] = id; return nil })
-	if err != nil {
+	if _, err = pgx.ForEachRow(result, []any{&uid, &id}, func() error { ids[uid] = id; return nil }); err != nil {
 		return nil, translate(err)
 	}
 	var errs []FieldError
+	rows := make([]observationRow, len(observations))
 	for i, o := range observations {
-		if ids[o.PatientUID] == 0 && len(errs) < maxReportedErrors {
+		rows[i] = observationRow{ids[o.PatientUID], o.Code, o.ObservedAt, o.Value}
+		if rows[i].patientID == 0 && len(errs) < maxReportedErrors {
 			errs = append(errs, unknownPatient(i, o.PatientUID))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, &ValidationError{Errors: errs}
 	}
-	return ids, nil
+	slices.SortFunc(rows, func(x, y observationRow) int {
+		return cmp.Or(cmp.Compare(x.patientID, y.patientID), x.observedAt.Compare(y.observedAt), strings.Compare(x.code, y.code))
+	})
+	return rows, nil
 }
 
 // HourlyQuery selects the observations whose hourly means are read.

@@ -60,7 +60,7 @@ func TestInsertObservations(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			counts, err := f.s.InsertObservations(ctx, c.batch)
+			counts, err := f.s.InsertObservations(ctx, queries.Actor{}, c.batch)
 			if c.errs != nil {
 				var ve *queries.ValidationError
 				if !errors.As(err, &ve) {
@@ -100,7 +100,7 @@ func TestInsertObservations(t *testing.T) {
 func TestObservationsRequirePatients(t *testing.T) {
 	f := departments(t)
 	ctx := context.Background()
-	must(f.s.InsertObservations(ctx, []queries.Observation{
+	must(f.s.InsertObservations(ctx, queries.Actor{}, []queries.Observation{
 		{PatientUID: "p1", Code: "heart_rate", ObservedAt: at(0), Value: 80},
 		{PatientUID: "p2", Code: "heart_rate", ObservedAt: at(0), Value: 70},
 	}))
@@ -170,7 +170,7 @@ func TestInsertObservationsConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			counts, err := s.InsertObservations(ctx, batch(w))
+			counts, err := s.InsertObservations(ctx, queries.Actor{}, batch(w))
 			if err != nil {
 				t.Errorf("writer %d: %v", w, err)
 				return
@@ -198,7 +198,7 @@ func TestHourlyMeans(t *testing.T) {
 		return queries.Observation{PatientUID: uid, Code: code, ObservedAt: at(minutes), Value: v}
 	}
 	// feedTime is 08:00 UTC. p1 and p2 are in the icu, p6 in the cardiac ward.
-	must(f.s.InsertObservations(ctx, []queries.Observation{
+	must(f.s.InsertObservations(ctx, queries.Actor{}, []queries.Observation{
 		obs("p1", "heart_rate", -1, 200),       // 07:59, before the window
 		obs("p1", "heart_rate", 10, 80),        // 08:10
 		obs("p1", "heart_rate", 50, 90),        // 08:50

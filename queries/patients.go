@@ -101,7 +101,7 @@ func PatientMergeSQL(source string) string {
 // Records naming unknown wards ($16, every ward id of the body) make the
 // statement write nothing and return those ids, so that each offending
 // record can be reported; the foreign key still guards a ward deleted
-// meanwhile. Inserted rows are told from updated ones by xmax: 0 in a row
+// meanwhile. A written batch adds its audit_log row ($17–$19, see auditCTE). Inserted rows are told from updated ones by xmax: 0 in a row
 // this statement inserted, while an update by ON CONFLICT leaves its row
 // lock in the new version's xmax.
 var patientUpsertSQL = `
@@ -124,19 +124,20 @@ written AS (
     ON CONFLICT (uid) DO UPDATE SET
         ` + PatientMergeSQL("input") + `
     RETURNING p.xmax = 0 AS inserted
-)
+),` + auditCTE(ActionPatientsBulk, 17, "(SELECT count(*) FROM written WHERE inserted)",
+	"(SELECT count(*) FROM written WHERE NOT inserted)", "NOT EXISTS (SELECT FROM unknown_wards)") + `
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
     ARRAY(SELECT id FROM unknown_wards ORDER BY id)
 FROM written`
 
-// UpsertPatients writes a batch of patient records in one statement, all or
-// nothing: records of the same uid are merged in order first (a later
+// UpsertPatients writes a batch of patient records, and its audit_log row
+// for actor, in one statement, all or nothing: records of the same uid are merged in order first (a later
 // carried field wins). Records naming a ward that does not exist are a
 // ValidationError on ward_id with their indexes, and nothing is written.
 // Concurrent batches touching the same uids all succeed and keep each
 // other's fields (see patientUpsertSQL); should the database still abort
 // one (a deadlock with another kind of writer), it is retried.
-func (s *Store) UpsertPatients(ctx context.Context, records []PatientRecord) (UpsertCounts, error) {
+func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []PatientRecord) (UpsertCounts, error) {
 	if len(records) == 0 {
 		return UpsertCounts{}, nil
 	}
@@ -172,9 +173,10 @@ func (s *Store) UpsertPatients(ctx context.Context, records []PatientRecord) (Up
 	var counts UpsertCounts
 	var unknown []int64
 	err := s.retryContended(ctx, func() error {
-		return translate(s.db.QueryRow(ctx, patientUpsertSQL, uids, names, sexes, births, wardIDs, admitted, discharged, died,
+		args := append([]any{uids, names, sexes, births, wardIDs, admitted, discharged, died,
 			carried[0], carried[1], carried[2], carried[3], carried[4], carried[5], carried[6], named,
-		).Scan(&counts.Inserted, &counts.Updated, &unknown))
+		}, actor.auditArgs(len(records))...)
+		return translate(s.db.QueryRow(ctx, patientUpsertSQL, args...).Scan(&counts.Inserted, &counts.Updated, &unknown))
 	})
 	if err != nil {
 		return UpsertCounts{}, err

@@ -146,11 +146,11 @@ func TestUpsertPatients(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.before != nil {
-				if _, err := f.s.UpsertPatients(ctx, c.before); err != nil {
+				if _, err := f.s.UpsertPatients(ctx, queries.Actor{}, c.before); err != nil {
 					t.Fatal(err)
 				}
 			}
-			counts, err := f.s.UpsertPatients(ctx, c.batch)
+			counts, err := f.s.UpsertPatients(ctx, queries.Actor{}, c.batch)
 			if c.errs != nil {
 				var ve *queries.ValidationError
 				if !errors.As(err, &ve) {
@@ -244,7 +244,7 @@ func TestConcurrentPatientBatches(t *testing.T) {
 				k := w*batches + b
 				// One statement each: none was aborted and retried.
 				counted, stats := queries.WithStats(ctx)
-				if _, errs[k] = s.UpsertPatients(counted, built[k]); errs[k] == nil && stats.Statements() != 1 {
+				if _, errs[k] = s.UpsertPatients(counted, queries.Actor{}, built[k]); errs[k] == nil && stats.Statements() != 1 {
 					errs[k] = fmt.Errorf("ran %d statements, want 1: it was retried", stats.Statements())
 				}
 				if errs[k] != nil {
@@ -415,13 +415,13 @@ func findCycle(after [][]int) []int {
 func TestPatientReads(t *testing.T) {
 	f := departments(t)
 	ctx := context.Background()
-	if _, err := f.s.UpsertPatients(ctx, []queries.PatientRecord{
+	if _, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{
 		{UID: "p1", Name: queries.Carry("Ann"), Sex: queries.Carry("F"), BirthDate: queries.Carry(day("1970-05-06"))},
 		{UID: "nowhere", Name: queries.Carry("No ward")},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.InsertPredictions(ctx, []queries.Prediction{
+	if _, err := f.s.InsertPredictions(ctx, queries.Actor{}, []queries.Prediction{
 		{PatientUID: "p1", Model: "m1", Target: "sepsis", PredictedAt: at(0), HorizonHours: 6, Probability: 0.1},
 		{PatientUID: "p1", Model: "m1", Target: "sepsis", PredictedAt: at(60), HorizonHours: 6, Probability: 0.3},
 		{PatientUID: "p1", Model: "m1", Target: "death", PredictedAt: at(30), HorizonHours: 24, Probability: 0.01},
@@ -514,11 +514,11 @@ func TestPatientUpsertIsLinear(t *testing.T) {
 	for i := range batch {
 		batch[i] = queries.PatientRecord{UID: fmt.Sprint("u", i), Name: queries.Carry("x")}
 	}
-	must(s.UpsertPatients(ctx, batch))
+	must(s.UpsertPatients(ctx, queries.Actor{}, batch))
 	for i := range batch {
 		batch[i].DiedAt = queries.Carry(at(i))
 	}
-	must(s.UpsertPatients(ctx, batch))
+	must(s.UpsertPatients(ctx, queries.Actor{}, batch))
 	tx := must(db.Pool.Begin(ctx))
 	defer tx.Rollback(ctx)
 	var plan []struct{ Plan planNode }
@@ -565,7 +565,7 @@ func TestUpsertRetriesADeadlock(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
 	s := queries.New(db.Pool)
-	must(s.UpsertPatients(ctx, []queries.PatientRecord{{UID: "a"}, {UID: "b"}}))
+	must(s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{{UID: "a"}, {UID: "b"}}))
 	u := must(url.Parse(db.URL))
 	q := u.Query()
 	q.Set("deadlock_timeout", "500ms") // a run-time parameter of the batch's connections
@@ -584,7 +584,7 @@ func TestUpsertRetriesADeadlock(t *testing.T) {
 	counted, stats := queries.WithStats(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := queries.New(pool).UpsertPatients(counted, []queries.PatientRecord{
+		_, err := queries.New(pool).UpsertPatients(counted, queries.Actor{}, []queries.PatientRecord{
 			{UID: "a", Name: queries.Carry("batch")}, {UID: "b", Sex: queries.Carry("F")}})
 		done <- err
 	}()

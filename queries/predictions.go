@@ -28,8 +28,9 @@ type IngestCounts struct {
 // patients are looked up by uid; if any is unknown nothing is written and the
 // (0-based) indexes of the records naming them come back. Rows go in key
 // order, so that two batches sharing keys wait for each other in the same
-// order and cannot deadlock.
-const predictionsInsertSQL = `
+// order and cannot deadlock. A written batch adds its audit_log row
+// ($8–$10, see auditCTE).
+var predictionsInsertSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::float8[]) WITH ORDINALITY
         AS i(patient_uid, model, target, predicted_at, horizon_hours, probability, ord)
@@ -48,15 +49,15 @@ inserted AS (
     ORDER BY patient_id, model, target, predicted_at
     ON CONFLICT (patient_id, model, target, predicted_at) DO NOTHING
     RETURNING 1
-)
+),` + auditCTE(ActionPredictionsBulk, 8, "(SELECT count(*) FROM inserted)", "NULL", "NOT EXISTS (SELECT FROM unknown)") + `
 SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $7)`
 
-// InsertPredictions stores a batch of predictions in one statement, all or
-// nothing. A prediction already stored for (patient, model, target,
+// InsertPredictions stores a batch of predictions, and its audit_log row for
+// actor, in one statement, all or nothing. A prediction already stored for (patient, model, target,
 // predicted_at), or repeated in the batch, is counted as a duplicate and the
 // first one kept. Records naming an unknown patient are a ValidationError on
 // patient_uid with their indexes.
-func (s *Store) InsertPredictions(ctx context.Context, predictions []Prediction) (IngestCounts, error) {
+func (s *Store) InsertPredictions(ctx context.Context, actor Actor, predictions []Prediction) (IngestCounts, error) {
 	if len(predictions) == 0 {
 		return IngestCounts{}, nil
 	}
@@ -70,8 +71,8 @@ func (s *Store) InsertPredictions(ctx context.Context, predictions []Prediction)
 	var inserted int
 	var unknown []int
 	err := s.retryContended(ctx, func() error {
-		return translate(s.db.QueryRow(ctx, predictionsInsertSQL, uids, models, targets, at, horizons, probabilities,
-			maxReportedErrors).Scan(&inserted, &unknown))
+		args := append([]any{uids, models, targets, at, horizons, probabilities, maxReportedErrors}, actor.auditArgs(n)...)
+		return translate(s.db.QueryRow(ctx, predictionsInsertSQL, args...).Scan(&inserted, &unknown))
 	})
 	if err != nil {
 		return IngestCounts{}, err

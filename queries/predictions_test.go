@@ -38,7 +38,7 @@ func TestInsertPredictions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			counts, err := f.s.InsertPredictions(ctx, c.batch)
+			counts, err := f.s.InsertPredictions(ctx, queries.Actor{}, c.batch)
 			switch {
 			case c.field != "":
 				wantErr(t, err, nil, c.field)

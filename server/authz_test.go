@@ -49,6 +49,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/tokens", "", auth.ScopeAdmin},
 		{"POST", "/api/v1/tokens", `{"name":"x","scopes":["admin"]}`, auth.ScopeAdmin},
 		{"DELETE", "/api/v1/tokens/999", "", auth.ScopeAdmin},
+		{"GET", "/api/v1/audit", "", auth.ScopeAdmin},
 	}
 	// A token with every scope but the one needed (admin grants them all).
 	allBut := func(scope string) string {

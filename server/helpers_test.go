@@ -70,14 +70,23 @@ func (ts *testServer) token(scopes ...string) string {
 
 func (ts *testServer) userToken(userID string, scopes ...string) string {
 	ts.t.Helper()
+	text, _ := ts.newToken(userID, scopes...)
+	return text
+}
+
+// newToken stores a new token, bound to userID unless it is "", and returns
+// its text and id.
+func (ts *testServer) newToken(userID string, scopes ...string) (string, int64) {
+	ts.t.Helper()
 	text, row, err := auth.NewToken("test "+strings.Join(scopes, ","), scopes, userID)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if _, err := ts.store.CreateToken(context.Background(), row); err != nil {
+	stored, err := ts.store.CreateToken(context.Background(), row)
+	if err != nil {
 		ts.t.Fatal(err)
 	}
-	return text
+	return text, stored.ID
 }
 
 // response is a finished HTTP exchange, its body read.

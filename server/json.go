@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -16,15 +17,16 @@ import (
 // trailing data are 400; a well-formed body with an unknown field or a value
 // of the wrong type is 422; a body over the limit is 413.
 func decodeJSON(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
+	body, err := readJSONBody(r)
 	if err != nil {
 		return err
 	}
-	if !utf8.Valid(body) {
-		return badRequest("the request body is not valid UTF-8")
-	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("the request body is empty; a JSON document is required")
+	}
+	if string(bytes.TrimSpace(body)) == "null" {
+		// encoding/json would decode null as nothing at all, leaving v as it was.
+		return invalid("(body)", "must be a JSON object or array, not null")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -35,6 +37,64 @@ func decodeJSON(r *http.Request, v any) error {
 		return badRequest("malformed JSON: %v", errTrailingData)
 	}
 	return nil
+}
+
+// maxJSONDepth bounds how deeply a request body may nest arrays and
+// objects. canopy's bodies need three levels (a batch, a record, a list of
+// scopes); the bound is far above that and far below the 10,000 levels
+// encoding/json would otherwise walk through.
+const maxJSONDepth = 32
+
+// readJSONBody reads the whole request body, the one way every JSON body
+// comes in, and refuses it (400) before any decoding when it is not valid
+// UTF-8 or nests deeper than maxJSONDepth. A body still arriving at the
+// server's read timeout is 408, one the client broke off 400: neither is
+// the server's fault.
+func readJSONBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, err
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return nil, &apiError{status: http.StatusRequestTimeout, code: codeBadRequest,
+			detail: "the request body did not arrive within the read timeout"}
+	case err != nil: // the client broke off the body
+		return nil, badRequest("the request body could not be read: %v", err)
+	}
+	if !utf8.Valid(body) {
+		return nil, badRequest("the request body is not valid UTF-8")
+	}
+	if jsonTooDeep(body) {
+		return nil, badRequest("the request body nests arrays and objects more than %d levels deep", maxJSONDepth)
+	}
+	return body, nil
+}
+
+// jsonTooDeep reports whether body opens more than maxJSONDepth arrays and
+// objects at once, skipping brackets inside strings. It reads bytes, not
+// tokens: malformed JSON is left to the decoder to report.
+func jsonTooDeep(body []byte) bool {
+	depth, inString, escaped := 0, false, false
+	for _, b := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = b == '\\'
+			inString = b != '"'
+		case b == '"':
+			inString = true
+		case b == '[' || b == '{':
+			if depth++; depth > maxJSONDepth {
+				return true
+			}
+		case b == ']' || b == '}':
+			depth--
+		}
+	}
+	return false
 }
 
 // jsonError sorts a decoding error into bad syntax (400) and a wrong or

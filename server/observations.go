@@ -57,7 +57,7 @@ func (s *Server) bulkObservations(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.InsertObservations(c.Request.Context(), observations)
+	counts, err := s.store.InsertObservations(c.Request.Context(), actorOf(c), observations)
 	if err != nil {
 		return err
 	}

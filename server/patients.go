@@ -60,12 +60,9 @@ func (e batchErrors) err() error {
 // cheap pass, and the records are then decoded in as many parts as there are
 // CPUs, at once.
 func decodeBatch[T, R any](r *http.Request, limit int, convert func(record *T, index int, errs *batchErrors) R) ([]R, error) {
-	body, err := io.ReadAll(r.Body)
+	body, err := readJSONBody(r)
 	if err != nil {
 		return nil, err
-	}
-	if !utf8.Valid(body) {
-		return nil, badRequest("the request body is not valid UTF-8")
 	}
 	records, err := splitArray(body, limit)
 	if err != nil {
@@ -352,7 +349,7 @@ func (s *Server) bulkPatients(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.UpsertPatients(c.Request.Context(), records)
+	counts, err := s.store.UpsertPatients(c.Request.Context(), actorOf(c), records)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func (s *Server) bulkPredictions(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.InsertPredictions(c.Request.Context(), predictions)
+	counts, err := s.store.InsertPredictions(c.Request.Context(), actorOf(c), predictions)
 	if err != nil {
 		return err
 	}

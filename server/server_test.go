@@ -43,12 +43,7 @@ func TestProblems(t *testing.T) {
 		{"unknown token", "GET", "/api/v1/tokens", nil, bearer("cnp_0123456789abcdef_" + strings.Repeat("A", 43)), 401, "unauthorized", "", true},
 		{"not a bearer scheme", "GET", "/api/v1/tokens", nil, []string{"Authorization", "Basic " + admin}, 401, "unauthorized", "", true},
 		{"scope missing", "GET", "/api/v1/tokens", nil, bearer(writer), 403, "forbidden", "", true},
-		{"malformed JSON", "POST", "/api/v1/tokens", `{"name":`, bearer(admin), 400, "bad_request", "", true},
 		{"JSON syntax error", "POST", "/api/v1/tokens", `{"name" "a"}`, bearer(admin), 400, "bad_request", "", true},
-		{"trailing data", "POST", "/api/v1/tokens", `{"name":"a","scopes":["admin"]} {}`, bearer(admin), 400, "bad_request", "", true},
-		{"empty body", "POST", "/api/v1/tokens", ``, bearer(admin), 400, "bad_request", "", true},
-		{"invalid UTF-8", "POST", "/api/v1/tokens", "{\"name\":\"\xff\xfe\",\"scopes\":[\"admin\"]}", bearer(admin), 400, "bad_request", "", true},
-		{"unknown field", "POST", "/api/v1/tokens", `{"name":"a","scopes":["admin"],"owner":"me"}`, bearer(admin), 422, "validation", "owner", true},
 		{"wrong type", "POST", "/api/v1/tokens", `{"name":5,"scopes":["admin"]}`, bearer(admin), 422, "validation", "name", true},
 		{"unknown scope", "POST", "/api/v1/tokens", `{"name":"a","scopes":["root"]}`, bearer(admin), 422, "validation", "scopes", true},
 		{"no scopes", "POST", "/api/v1/tokens", `{"name":"a","scopes":[]}`, bearer(admin), 422, "validation", "scopes", true},
@@ -61,7 +56,7 @@ func TestProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := countTokens(t, ts)
+			before := ts.fingerprint(t)
 			var r response
 			if tt.inSpec {
 				r = ts.do(tt.method, tt.path, tt.body, tt.headers...)
@@ -87,20 +82,11 @@ func TestProblems(t *testing.T) {
 			if tt.status == 405 && r.Header.Get("Allow") != "GET" {
 				t.Errorf("405 with Allow %q, want GET", r.Header.Get("Allow"))
 			}
-			if after := countTokens(t, ts); after != before {
-				t.Errorf("a refused request changed the token count from %d to %d", before, after)
+			if after := ts.fingerprint(t); after != before {
+				t.Errorf("a refused request wrote:\n%s\nbecame\n%s", before, after)
 			}
 		})
 	}
-}
-
-func countTokens(t *testing.T, ts *testServer) int {
-	t.Helper()
-	tokens, err := ts.store.Tokens(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(tokens)
 }
 
 // Server-Timing reports the statements each request ran, and the count does

@@ -45,8 +45,8 @@ func (s *Server) createToken(c *gin.Context) error {
 	switch {
 	case req.Name == "":
 		return invalid("name", "a token needs a name")
-	case len(req.Name) > 200:
-		return invalid("name", "at most 200 characters")
+	case !validText(req.Name, 200):
+		return invalid("name", "at most 200 characters, without NUL")
 	case req.UserID != "" && !auth.ValidUUID(req.UserID):
 		return invalid("user_id", "not a UUID")
 	}

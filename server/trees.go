@@ -259,8 +259,8 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if f.Name.Null || f.Name.Value == "" || utf8.RuneCountInString(f.Name.Value) > nameMaxLength {
-			bad("name", fmt.Sprintf("must be 1 to %d characters", nameMaxLength))
+		if f.Name.Null || !validText(f.Name.Value, nameMaxLength) {
+			bad("name", fmt.Sprintf("must be 1 to %d characters, without NUL", nameMaxLength))
 		}
 	}
 	if f.ParentID.Set && !f.ParentID.Null && f.ParentID.Value < 1 {
@@ -272,8 +272,8 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	if f.Code.Set {
 		if t.spec.Kind() != "department" {
 			bad("code", "unknown field")
-		} else if f.Code.Null || strings.TrimSpace(f.Code.Value) == "" || len(f.Code.Value) > codeMaxLength {
-			bad("code", fmt.Sprintf("must be 1 to %d characters", codeMaxLength))
+		} else if f.Code.Null || !validText(f.Code.Value, codeMaxLength) {
+			bad("code", fmt.Sprintf("must be 1 to %d characters, without NUL", codeMaxLength))
 		}
 	}
 	if len(errs) > 0 {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -53,8 +52,8 @@ func (f *wardFields) check(create bool) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if f.Name.Null || f.Name.Value == "" || utf8.RuneCountInString(f.Name.Value) > nameMaxLength {
-			bad("name", fmt.Sprintf("must be 1 to %d characters", nameMaxLength))
+		if f.Name.Null || !validText(f.Name.Value, nameMaxLength) {
+			bad("name", fmt.Sprintf("must be 1 to %d characters, without NUL", nameMaxLength))
 		}
 	}
 	if f.Beds.Set && (f.Beds.Null || f.Beds.Value < 0 || f.Beds.Value > 100_000) {

@@ -109,6 +109,8 @@ func fromEnv() (config, error) {
 	e.bool(&cfg.Server.PublicReads, "CANOPY_PUBLIC_READS")
 	e.duration(&cfg.Server.TokenCacheTTL, "CANOPY_TOKEN_CACHE_TTL")
 	e.duration(&cfg.Server.ShutdownTimeout, "CANOPY_SHUTDOWN_TIMEOUT")
+	e.duration(&cfg.Server.ReadHeaderTimeout, "CANOPY_READ_HEADER_TIMEOUT")
+	e.duration(&cfg.Server.ReadTimeout, "CANOPY_READ_TIMEOUT")
 	if v := os.Getenv("CANOPY_CORS_ORIGINS"); v != "" {
 		cfg.Server.CORSOrigins = splitList(v)
 	}
@@ -135,6 +137,8 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Server.PublicReads, "public-reads", c.Server.PublicReads, "serve tree reads without a token (env CANOPY_PUBLIC_READS)")
 	fs.DurationVar(&c.Server.TokenCacheTTL, "token-cache-ttl", c.Server.TokenCacheTTL, "how long a checked token is remembered: the longest a revoked token keeps working (env CANOPY_TOKEN_CACHE_TTL)")
 	fs.DurationVar(&c.Server.ShutdownTimeout, "shutdown-timeout", c.Server.ShutdownTimeout, "grace for in-flight requests on shutdown (env CANOPY_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.Server.ReadHeaderTimeout, "read-header-timeout", c.Server.ReadHeaderTimeout, "time a client has to send a request's headers (env CANOPY_READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&c.Server.ReadTimeout, "read-timeout", c.Server.ReadTimeout, "time a client has to send a whole request, body included (env CANOPY_READ_TIMEOUT)")
 	fs.Func("cors-origins", "comma-separated browser origins allowed to call the API, or * (env CANOPY_CORS_ORIGINS; default none: CORS off)", func(v string) error {
 		c.Server.CORSOrigins = splitList(v)
 		return nil

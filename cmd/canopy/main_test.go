@@ -154,6 +154,7 @@ func TestConfigValidate(t *testing.T) {
 		{"empty pool", func(c *config) { c.PoolSize = 0 }},
 		{"log format", func(c *config) { c.LogFormat = "xml" }},
 		{"tiny body limit", func(c *config) { c.Server.BodyLimit = 10 }},
+		{"read timeout below the header's", func(c *config) { c.Server.ReadTimeout = c.Server.ReadHeaderTimeout / 2 }},
 	}
 	if err := defaultConfig().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
