@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,20 +68,11 @@ func TestPoolExhaustion(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range requests {
 				wg.Go(func() {
-					req, _ := http.NewRequest("GET", hs.URL+"/api/v1/categories/tree", nil)
 					if i%2 == 1 {
-						req, _ = http.NewRequest("POST", hs.URL+"/api/v1/categories", strings.NewReader(fmt.Sprintf(`{"name":"storm %d"}`, i)))
-						req.Header.Set("Content-Type", "application/json")
-						req.Header.Set("Authorization", "Bearer "+writer)
+						responses[i], failures[i] = fetch(hs, "POST", "/api/v1/categories", fmt.Sprintf(`{"name":"storm %d"}`, i), writer)
+					} else {
+						responses[i], failures[i] = fetch(hs, "GET", "/api/v1/categories/tree", "", "")
 					}
-					resp, err := hs.Client().Do(req)
-					if err != nil {
-						failures[i] = err
-						return
-					}
-					defer resp.Body.Close()
-					body, err := io.ReadAll(resp.Body)
-					responses[i], failures[i] = response{Response: resp, Body: body}, err
 				})
 			}
 			poll(t, "every request to arrive and the pool to fill", func() bool {
@@ -135,6 +127,29 @@ func TestPoolExhaustion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fetch sends a request as a client would, for goroutines, which cannot use
+// ts.do (it fails the test on a transport error): a JSON body when body is
+// set, a bearer token when token is.
+func fetch(hs *httptest.Server, method, path, body, token string) (response, error) {
+	req, err := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hs.Client().Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return response{Response: resp, Body: data}, err
 }
 
 // poll waits up to 30 s for cond, failing the test with what it waited for.
