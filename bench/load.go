@@ -205,14 +205,14 @@ every request of the run; MB/s is response bytes received.
   cache after one version read; about 1.6 MB of JSON).
 - **month listing**: `+"`GET /api/v1/users/{id}/articles?year=2024&month=M`"+` (the default page of 100), every
   other request the heaviest user (600 articles a month), the rest 100 other users, months varied;
-  %d articles.
+  %s articles.
 - **settlement**: `+"`GET /api/v1/settlements?year=2024&month=6`"+`, every teacher's month (500 teachers,
   200,000 purchases), one statement.
-- **upsert 1,000**: `+"`POST /api/v1/patients/bulk`"+` of %d records: 500 uids never seen before (unique to the
+- **upsert 1,000**: `+"`POST /api/v1/patients/bulk`"+` of %s records: 500 uids never seen before (unique to the
   run, thread and pass) and 500 of the 10,000 existing patients, a different mix in each of 64 bodies,
   every twentieth of those a partial record (uid and discharge time only).
 
-`, duration, defaultPoolSize, articles, upsertRecords)
+`, duration, defaultPoolSize, thousands(articles), thousands(upsertRecords))
 	b.WriteString(table.String())
 	b.WriteString("\nWrites checked after the load:\n\n" + checks.String())
 	b.WriteString("\nTargets (issue 8):\n\n")
@@ -225,6 +225,15 @@ every request of the run; MB/s is response bytes received.
 	b.WriteString(target("nothing acknowledged lost", whole && kept && nameless == 0,
 		fmt.Sprintf("%d batches acknowledged, %d new patients stored for %d reported", acknowledged, stored, ackInserted)) + "\n")
 	return b.String(), nil
+}
+
+// thousands writes n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func verdict(ok bool, yes, no string) string {
