@@ -5,7 +5,7 @@
 GO  ?= go
 BIN := bin/canopy
 
-.PHONY: run test fuzz bench build vet postgres chromium clean
+.PHONY: run test fuzz soak bench build vet postgres chromium wrk clean
 
 ## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through.
 ## An empty database gets the demo data first (never over data that is there), and every run
@@ -30,10 +30,19 @@ fuzz: postgres
 		echo "fuzz $$name ($(FUZZTIME))"; \
 		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/canopy-fuzz.log 2>&1 || { cat /tmp/canopy-fuzz.log; exit 1; }; \
 		if grep -q "no fuzz tests to fuzz" /tmp/canopy-fuzz.log; then echo "no fuzz target $$name in ./$$pkg"; exit 1; fi; \
+		grep -o 'elapsed: [0-9a-z]*, execs: [0-9]*' /tmp/canopy-fuzz.log | tail -1 | sed 's/^/  /'; \
 	done
 
+## soak: the long versions of what make test runs short: PostgreSQL stopped and restarted a
+## hundred times under writers, the pool exhaustion test, every fuzz target for FUZZTIME (1m),
+## and the bench's load scenario with wrk runs of SOAK_LOAD_DURATION (60s); the figures go
+## into bench/RESULTS.md (sections load and soak)
+SOAK_LOAD_DURATION ?= 60s
+soak: postgres wrk
+	@GO="$(GO)" MAKE="$(MAKE)" FUZZTIME="$(FUZZTIME)" SOAK_LOAD_DURATION="$(SOAK_LOAD_DURATION)" ./scripts/soak.sh
+
 ## bench: every benchmark scenario in a throwaway cluster; rewrites bench/RESULTS.md (about 15 minutes)
-bench: postgres
+bench: postgres wrk
 	$(GO) run ./bench
 
 build:
@@ -49,6 +58,9 @@ postgres:
 
 chromium:
 	@./scripts/ensure-chromium.sh
+
+wrk:
+	@./scripts/ensure-wrk.sh
 
 clean:
 	rm -rf bin

@@ -131,27 +131,34 @@ func (e *env) post(path string, body []byte) ([]byte, int, error) {
 	return b, statements, err
 }
 
-func runHospital(e *env) (string, error) {
-	var wards []int64
-	setup := []string{
-		`INSERT INTO departments (name, code) SELECT 'Department ' || g, 'D' || g FROM generate_series(1, 10) g`,
-		`INSERT INTO wards (department_id, name, beds) SELECT d.id, 'Ward ' || d.id || '-' || g, 20 FROM departments d, generate_series(1, 5) g`,
-		// Existing patients P0000000.. that half of every batch updates.
-		`INSERT INTO patients (uid, name, sex, birth_date, ward_id, admitted_at)
-		 SELECT 'P' || lpad(g::text, 7, '0'), 'Patient ' || g, 'F', date '1970-01-01' + g % 15000,
-		        (SELECT min(id) FROM wards) + g % 50, timestamptz '2024-05-20 08:00:00+00'
-		 FROM generate_series(0, 9999) g`,
-	}
-	for _, s := range setup {
+// seedHospitalSQL makes 10 departments of 5 wards and the existing patients
+// P0000000..P0009999 that feed batches update.
+var seedHospitalSQL = []string{
+	`INSERT INTO departments (name, code) SELECT 'Department ' || g, 'D' || g FROM generate_series(1, 10) g`,
+	`INSERT INTO wards (department_id, name, beds) SELECT d.id, 'Ward ' || d.id || '-' || g, 20 FROM departments d, generate_series(1, 5) g`,
+	`INSERT INTO patients (uid, name, sex, birth_date, ward_id, admitted_at)
+	 SELECT 'P' || lpad(g::text, 7, '0'), 'Patient ' || g, 'F', date '1970-01-01' + g % 15000,
+	        (SELECT min(id) FROM wards) + g % 50, timestamptz '2024-05-20 08:00:00+00'
+	 FROM generate_series(0, 9999) g`,
+}
+
+// seedHospital runs seedHospitalSQL and returns the wards' ids.
+func (e *env) seedHospital() ([]int64, error) {
+	for _, s := range seedHospitalSQL {
 		if _, err := e.raw.Exec(e.ctx, s); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	rows, err := e.raw.Query(e.ctx, `SELECT id FROM wards ORDER BY id`)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if wards, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+func runHospital(e *env) (string, error) {
+	wards, err := e.seedHospital()
+	if err != nil {
 		return "", err
 	}
 

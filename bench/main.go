@@ -57,6 +57,7 @@ var scenarios = []scenario{
 	{"hospital", "Hospital feed: bulk upsert vs per-record get-or-create", runHospital},
 	{"imports", "Import: a million legacy rows", runImports},
 	{"listings", "Monthly listings: an index range scan vs EXTRACT, and settlements without a loop", runListings},
+	{"load", "Load: wrk at 16 and 64 connections, and nothing acknowledged lost", runLoad},
 }
 
 func main() {
