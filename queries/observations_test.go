@@ -189,6 +189,16 @@ func TestInsertObservationsConcurrently(t *testing.T) {
 	if want := int64(rows + (writers-1)*rows/2); stored != want || inserted.Load() != want {
 		t.Errorf("%d rows stored and %d counted as inserted, want %d", stored, inserted.Load(), want)
 	}
+	// One audit row a batch, whichever way it went in: a COPY that failed
+	// took its audit row back with it.
+	var entries, records, audited int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*), sum(record_count), sum(inserted) FROM audit_log
+		WHERE action = 'observations.bulk'`).Scan(&entries, &records, &audited); err != nil {
+		t.Fatal(err)
+	}
+	if entries != writers || records != writers*rows || audited != stored {
+		t.Errorf("audit log: %d entries of %d records, %d inserted; want %d of %d, %d", entries, records, audited, writers, writers*rows, stored)
+	}
 }
 
 func TestHourlyMeans(t *testing.T) {
