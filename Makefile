@@ -44,6 +44,7 @@ soak: postgres wrk
 ## bench: every benchmark scenario in a throwaway cluster; rewrites bench/RESULTS.md (about 15 minutes)
 bench: postgres wrk
 	$(GO) run ./bench
+	$(GO) run ./bench -only trees,hospital,listings -quick -rtt 500us -out bench/RESULTS-network.md
 
 build:
 	$(GO) build -o $(BIN) ./cmd/canopy

@@ -65,6 +65,7 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller data sizes and fewer iterations, for a smoke run")
 	out := flag.String("out", "bench/RESULTS.md", "report to update")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (canopy runs in-process) to this file")
+	rtt := flag.Duration("rtt", 0, "put the database behind a simulated network with this round-trip time (write to another -out)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -77,7 +78,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*only, *quick, *out); err != nil {
+	if err := run(*only, *quick, *out, *rtt); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -92,7 +93,7 @@ func scenarioNames() string {
 	return strings.Join(names, ", ")
 }
 
-func run(only string, quick bool, out string) error {
+func run(only string, quick bool, out string, rtt time.Duration) error {
 	ctx := context.Background()
 	selected := scenarios
 	if only != "" {
@@ -128,10 +129,24 @@ func run(only string, quick bool, out string) error {
 			return err
 		}
 		url := cluster.URL("bench_" + s.name)
+		note := ""
+		if rtt > 0 {
+			proxied, closeProxy, err := behindNetwork(url, rtt)
+			if err != nil {
+				return err
+			}
+			defer closeProxy()
+			measured, err := roundTrip(ctx, proxied)
+			if err != nil {
+				return err
+			}
+			url, note = proxied, networkNote(rtt, measured)
+		}
 		body, err := withEnv(ctx, url, quick, s.run)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
+		body = note + body
 		report.set(s.name, s.title, body)
 		if err := report.write(); err != nil {
 			return err
