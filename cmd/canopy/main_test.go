@@ -154,6 +154,7 @@ func TestConfigValidate(t *testing.T) {
 		{"empty pool", func(c *config) { c.PoolSize = 0 }},
 		{"log format", func(c *config) { c.LogFormat = "xml" }},
 		{"tiny body limit", func(c *config) { c.Server.BodyLimit = 10 }},
+		{"no replica lag allowed", func(c *config) { c.ReplicaMaxLag = 0 }},
 	}
 	if err := defaultConfig().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
