@@ -188,7 +188,7 @@ func locate(dir string) (dataDir, bin string, owner *syscall.Credential, err err
 	if bin, err = Binaries(); err != nil {
 		return "", "", nil, err
 	}
-	owner, err = runAs()
+	owner, err = RunAs()
 	return dataDir, bin, owner, err
 }
 
@@ -364,9 +364,9 @@ func initdb(ctx context.Context, bin, dataDir string, owner *syscall.Credential,
 	return nil
 }
 
-// runAs is the credential the server runs under: the postgres system user
+// RunAs is the credential the server runs under: the postgres system user
 // when we are root, else nil (ourselves).
-func runAs() (*syscall.Credential, error) {
+func RunAs() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
