@@ -54,7 +54,7 @@ type replica struct {
 	name    string
 	pool    *pgxpool.Pool
 	healthy atomic.Bool
-	lag     atomic.Int64 // nanoseconds; -1 while unknown
+	lag     atomic.Int64 // nanoseconds; negative while unknown
 }
 
 // walSample is the primary's WAL position at a check.
@@ -67,7 +67,7 @@ type walSample struct {
 type ReplicaStatus struct {
 	Name    string
 	Healthy bool
-	// Lag is how far the replica trailed the primary, or -1 when unknown.
+	// Lag is how far the replica trailed the primary, negative when unknown.
 	Lag time.Duration
 }
 

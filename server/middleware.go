@@ -49,11 +49,11 @@ func requestIDOf(c *gin.Context) string { return c.GetString(requestIDKey) }
 const statsKey = "query_stats"
 
 // accounting counts the request's SQL statements and database time and
-// reports them in a Server-Timing header on every response, with the pool
-// that served them in Canopy-Served-By. It marks GET and HEAD requests read
-// only, which is what lets their reads go to a replica: no other request's do. The header is
-// written as the response starts, so it covers every statement run before
-// the first byte: all of a handler's, since handlers query before responding.
+// reports them in a Server-Timing header on every response, and the pool that
+// ran them in Canopy-Served-By. The headers are written as the response
+// starts, so they cover every statement run before the first byte: all of a
+// handler's, since handlers query before responding. It marks GET and HEAD
+// requests read only: theirs are the only reads a replica may serve.
 func (s *Server) accounting(c *gin.Context) {
 	ctx, stats := queries.WithStats(c.Request.Context())
 	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {

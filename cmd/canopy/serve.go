@@ -70,12 +70,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(net.
 		if err != nil {
 			return err
 		}
+		checkCtx, stopChecking := context.WithCancel(ctx)
 		checking := make(chan struct{})
 		go func() {
-			replicas.Run(ctx)
+			replicas.Run(checkCtx)
 			close(checking)
 		}()
 		defer func() {
+			stopChecking()
 			<-checking
 			replicas.Close()
 		}()
