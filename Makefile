@@ -5,7 +5,7 @@
 GO  ?= go
 BIN := bin/canopy
 
-.PHONY: run test fuzz soak bench build vet postgres chromium wrk clean
+.PHONY: run test fuzz soak bench build vet postgres chromium pgbouncer wrk clean
 
 ## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through.
 ## An empty database gets the demo data first (never over data that is there), and every run
@@ -16,8 +16,8 @@ run: postgres build
 	./$(BIN) serve
 
 ## test: vet, formatting, and every test against real throwaway PostgreSQL clusters (the web
-## front end's in headless Chromium), with the race detector
-test: postgres chromium vet
+## front end's in headless Chromium, one through PgBouncer), with the race detector
+test: postgres chromium pgbouncer vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
@@ -59,6 +59,9 @@ postgres:
 
 chromium:
 	@./scripts/ensure-chromium.sh
+
+pgbouncer:
+	@./scripts/ensure-pgbouncer.sh
 
 wrk:
 	@./scripts/ensure-wrk.sh

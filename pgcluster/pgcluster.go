@@ -114,15 +114,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 60 * time.Second
 	}
-	dataDir, err := filepath.Abs(opts.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("pgcluster: %w", err)
-	}
-	bin, err := Binaries()
-	if err != nil {
-		return nil, err
-	}
-	owner, err := runAs()
+	dataDir, bin, owner, err := locate(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +136,60 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// StartReplica makes a streaming replica of primary in opts.DataDir (which
+// must be empty or missing) with pg_basebackup -R, and starts it. The primary
+// needs a replication connection over its unix socket, which a cluster this
+// package initialised allows (initdb's trust entries), and wal_level replica
+// or above, PostgreSQL's default. The replica is read-only and follows the
+// primary until it is stopped or promoted.
+func StartReplica(ctx context.Context, primary *Cluster, opts Options) (*Cluster, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("pgcluster: no data directory for the replica")
+	}
+	dataDir, bin, owner, err := locate(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if err := chown(dataDir, owner); err != nil {
+		return nil, err
+	}
+	source := fmt.Sprintf("host=%s port=%d user=postgres", primary.socketDir, primary.port)
+	args := []string{"-D", dataDir, "-d", source, "-R", "-X", "stream", "-c", "fast"}
+	if !opts.Durable {
+		args = append(args, "--no-sync")
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pg_basebackup"), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: owner}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("pgcluster: pg_basebackup of %s: %v:\n%s", primary.dataDir, err, out.String())
+	}
+	// The copy carries the primary's log, and its socket's lock file when the
+	// socket lives in the data directory; the replica has its own of both.
+	copied, _ := filepath.Glob(filepath.Join(dataDir, ".s.PGSQL.*"))
+	for _, f := range append(copied, filepath.Join(dataDir, "canopy-postgres.log")) {
+		_ = os.Remove(f)
+	}
+	return Start(ctx, opts)
+}
+
+// locate returns the absolute data directory, the binaries' directory and
+// the user the server runs as.
+func locate(dir string) (dataDir, bin string, owner *syscall.Credential, err error) {
+	if dataDir, err = filepath.Abs(dir); err != nil {
+		return "", "", nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if bin, err = Binaries(); err != nil {
+		return "", "", nil, err
+	}
+	owner, err = RunAs()
+	return dataDir, bin, owner, err
 }
 
 // URL is a connection URL for database dbname on this cluster, through its unix socket.
@@ -226,6 +272,12 @@ func (c *Cluster) start(ctx context.Context, bin string, owner *syscall.Credenti
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("pgcluster: server log: %w", err)
+	}
+	// Owned by the server's user, so that pg_basebackup, which runs as that
+	// user, can copy the data directory the log lives in.
+	if err := chown(logPath, owner); err != nil {
+		log.Close()
+		return err
 	}
 	logStart, _ := log.Seek(0, 2)
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
@@ -312,9 +364,9 @@ func initdb(ctx context.Context, bin, dataDir string, owner *syscall.Credential,
 	return nil
 }
 
-// runAs is the credential the server runs under: the postgres system user
+// RunAs is the credential the server runs under: the postgres system user
 // when we are root, else nil (ourselves).
-func runAs() (*syscall.Credential, error) {
+func RunAs() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}

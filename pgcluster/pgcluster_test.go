@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -122,5 +123,37 @@ func TestNoBinariesSaysHowToGetThem(t *testing.T) {
 	if !strings.Contains(pgcluster.ErrNoBinaries.Error(), "apt-get install postgresql") ||
 		!strings.Contains(pgcluster.ErrNoBinaries.Error(), "CANOPY_DATABASE_URL") {
 		t.Errorf("ErrNoBinaries says %q", pgcluster.ErrNoBinaries)
+	}
+}
+
+// A replica follows its primary and refuses writes.
+func TestStartReplica(t *testing.T) {
+	ctx := context.Background()
+	dir := reachableDir(t)
+	primary, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(dir, "p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Stop()
+	replica, err := pgcluster.StartReplica(ctx, primary, pgcluster.Options{DataDir: filepath.Join(dir, "r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Stop()
+	if err := primary.EnsureDatabase(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	conn, err := pgx.Connect(ctx, replica.URL("app"))
+	for ; err != nil; conn, err = pgx.Connect(ctx, replica.URL("app")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database made on the primary never reached the replica: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE TABLE t (id int)")
+	if err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("a write on the replica: %v, want a read-only refusal", err)
 	}
 }

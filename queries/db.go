@@ -5,6 +5,7 @@
 package queries
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -44,6 +45,8 @@ type PoolConfig struct {
 	// ConnectTimeout bounds each new connection, so that requests fail fast
 	// while the database is down.
 	ConnectTimeout time.Duration
+	// Name names the pool in Stats.ServedBy; default "primary".
+	Name string
 }
 
 // Open creates a connection pool whose statements are counted by the
@@ -63,7 +66,8 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "canopy"
-	pc.ConnConfig.Tracer = tracer{}
+	name := cmp.Or(cfg.Name, "primary")
+	pc.ConnConfig.Tracer = tracer{pool: &name}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("queries: pool: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -116,4 +117,18 @@ func translate(err error) error {
 func isUndefinedTable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}
+
+// unreachable reports whether err says the server could not be reached or
+// went away (connection refused, reset, shut down), as opposed to refusing
+// the statement: for a read, a sign to try another server.
+func unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code[:2] == "08"
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &connectErr) || pgconn.SafeToRetry(err) ||
+		(errors.As(err, &netErr) && !netErr.Timeout()) || errors.Is(err, io.ErrUnexpectedEOF)
 }

@@ -17,6 +17,7 @@ import (
 type Stats struct {
 	statements atomic.Int64
 	nanos      atomic.Int64
+	servedBy   atomic.Pointer[string]
 }
 
 // Statements is the number of statements run so far.
@@ -25,6 +26,15 @@ func (s *Stats) Statements() int { return int(s.statements.Load()) }
 // DBTime is the time spent in the database so far, from each statement's send
 // to its last row.
 func (s *Stats) DBTime() time.Duration { return time.Duration(s.nanos.Load()) }
+
+// ServedBy names the pool (PoolConfig.Name) that ran the latest statement,
+// or is "" before the first: with replicas, which server answered a read.
+func (s *Stats) ServedBy() string {
+	if p := s.servedBy.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
 
 type statsKey struct{}
 type startKey struct{}
@@ -46,16 +56,17 @@ func statsFrom(ctx context.Context) *Stats {
 	return s
 }
 
-// tracer feeds Stats from pgx's tracing hooks. A batch counts each of its
-// statements; a COPY counts one.
-type tracer struct{}
+// tracer feeds Stats from pgx's tracing hooks for the pool it is named after.
+// A batch counts each of its statements; a COPY counts one.
+type tracer struct{ pool *string }
 
-func (tracer) start(ctx context.Context, statements int) context.Context {
+func (t tracer) start(ctx context.Context, statements int) context.Context {
 	s := statsFrom(ctx)
 	if s == nil {
 		return ctx
 	}
 	s.statements.Add(int64(statements))
+	s.servedBy.Store(t.pool)
 	return context.WithValue(ctx, startKey{}, time.Now())
 }
 

@@ -10,7 +10,7 @@ import (
 
 // corsExposed are the response headers a browser app on another origin may
 // read: among them Server-Timing, the query count canopy is about.
-const corsExposed = "Server-Timing, X-Request-Id, ETag, Location, Retry-After"
+const corsExposed = "Server-Timing, X-Request-Id, ETag, Location, Retry-After, Canopy-Served-By"
 
 // cors lets browser apps on the configured origins call the API. With no
 // origins configured (the default) it adds nothing, and browsers keep

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
@@ -45,11 +46,23 @@ type testServer struct {
 func newTestServer(t *testing.T, configure ...func(*Config)) *testServer {
 	t.Helper()
 	db := testdb.New(t)
-	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: db.URL})
+	return newServerOn(t, db, openPool(t, db.URL), configure...)
+}
+
+// openPool opens a counted pool (queries.Open) on url for the test's duration.
+func openPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	return pool
+}
+
+// newServerOn is newTestServer on database db, served through pool.
+func newServerOn(t *testing.T, db *testdb.DB, pool *pgxpool.Pool, configure ...func(*Config)) *testServer {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.TokenCacheTTL = 0
 	for _, c := range configure {

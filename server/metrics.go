@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"canopy/queries"
 )
 
 // metrics are the Prometheus series canopy exports. Each Server has its own
@@ -18,9 +20,10 @@ type metrics struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	statements *prometheus.HistogramVec
+	servedBy   *prometheus.CounterVec
 }
 
-func newMetrics(pool *pgxpool.Pool) *metrics {
+func newMetrics(pool *pgxpool.Pool, replicas *queries.Replicas) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -35,7 +38,11 @@ func newMetrics(pool *pgxpool.Pool) *metrics {
 			Buckets: []float64{0, 1, 2, 3, 4, 5, 8, 13, 21, 50, 100},
 		}, []string{"route"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.statements,
+	m.servedBy = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "canopy_http_requests_by_database_total", Help: "HTTP requests that ran SQL, by the pool that ran the last of it: primary, replica-1 ...",
+	}, []string{"database"})
+	m.registerReplicas(replicas)
+	m.reg.MustRegister(m.requests, m.latency, m.statements, m.servedBy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, f func(*pgxpool.Stat) float64) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},

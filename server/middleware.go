@@ -49,11 +49,16 @@ func requestIDOf(c *gin.Context) string { return c.GetString(requestIDKey) }
 const statsKey = "query_stats"
 
 // accounting counts the request's SQL statements and database time and
-// reports them in a Server-Timing header on every response. The header is
-// written as the response starts, so it covers every statement run before
-// the first byte: all of a handler's, since handlers query before responding.
+// reports them in a Server-Timing header on every response, and the pool that
+// ran them in Canopy-Served-By. The headers are written as the response
+// starts, so they cover every statement run before the first byte: all of a
+// handler's, since handlers query before responding. It marks GET and HEAD
+// requests read only: theirs are the only reads a replica may serve.
 func (s *Server) accounting(c *gin.Context) {
 	ctx, stats := queries.WithStats(c.Request.Context())
+	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
+		ctx = queries.ReadOnly(ctx)
+	}
 	c.Request = c.Request.WithContext(ctx)
 	c.Set(statsKey, stats)
 	w := &timingWriter{ResponseWriter: c.Writer, stats: stats}
@@ -84,6 +89,9 @@ func (w *timingWriter) stamp() {
 	w.stamped = true
 	ms := float64(w.stats.DBTime().Microseconds()) / 1000
 	w.Header().Set("Server-Timing", fmt.Sprintf(`db;dur=%.3f;desc="%d queries"`, ms, w.stats.Statements()))
+	if by := w.stats.ServedBy(); by != "" {
+		w.Header().Set("Canopy-Served-By", by)
+	}
 }
 
 func (w *timingWriter) WriteHeaderNow() {
@@ -118,6 +126,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	status := c.Writer.Status()
 	stats := statsOf(c)
 	s.metrics.observe(route, c.Request.Method, status, elapsed, stats.Statements())
+	s.metrics.served(stats.ServedBy())
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError

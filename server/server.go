@@ -42,6 +42,10 @@ type Config struct {
 	// CORSOrigins are the browser origins (https://app.example) allowed to
 	// call the API from their pages, or "*" for any; none by default.
 	CORSOrigins []string
+	// Replicas, when set, serve the reads of GET and HEAD requests from a
+	// replica within its lag bound (see queries.Replicas); its checker is
+	// the caller's to run. Nil reads from the primary pool alone.
+	Replicas *queries.Replicas
 }
 
 // DefaultConfig is the configuration canopy runs with unless told otherwise.
@@ -102,14 +106,20 @@ type Server struct {
 // New builds the server on a pool opened with queries.Open, expecting the
 // database at migration version schemaVersion.
 func New(cfg Config, pool *pgxpool.Pool, schemaVersion uint, log *slog.Logger) *Server {
-	store := queries.New(pool)
+	// Tokens are checked on the primary, so that a new token works and a
+	// revoked one stops at once whatever a replica's lag.
+	primary := queries.New(pool)
+	store := primary
+	if cfg.Replicas != nil {
+		store = queries.New(cfg.Replicas)
+	}
 	s := &Server{
 		cfg:           cfg,
 		pool:          pool,
 		store:         store,
-		tokens:        auth.NewVerifier(store, cfg.TokenCacheTTL),
+		tokens:        auth.NewVerifier(primary, cfg.TokenCacheTTL),
 		log:           log,
-		metrics:       newMetrics(pool),
+		metrics:       newMetrics(pool, cfg.Replicas),
 		trees:         newTreeCache(treeCacheBytes),
 		schemaVersion: schemaVersion,
 	}

@@ -22,7 +22,11 @@ type config struct {
 	PoolSize         int
 	StatementTimeout time.Duration
 	LogFormat        string
-	Server           server.Config
+	// ReplicaURLs are streaming replicas of the database that GET requests
+	// may read from; ReplicaMaxLag is how far one may trail and still be used.
+	ReplicaURLs   []string
+	ReplicaMaxLag time.Duration
+	Server        server.Config
 }
 
 func defaultConfig() config {
@@ -33,6 +37,7 @@ func defaultConfig() config {
 		PoolSize:         10,
 		StatementTimeout: 5 * time.Second,
 		LogFormat:        "text",
+		ReplicaMaxLag:    time.Second,
 		Server:           server.DefaultConfig(),
 	}
 }
@@ -114,6 +119,10 @@ func fromEnv() (config, error) {
 	if v := os.Getenv("CANOPY_CORS_ORIGINS"); v != "" {
 		cfg.Server.CORSOrigins = splitList(v)
 	}
+	if v := os.Getenv("CANOPY_REPLICA_URLS"); v != "" {
+		cfg.ReplicaURLs = splitList(v)
+	}
+	e.duration(&cfg.ReplicaMaxLag, "CANOPY_REPLICA_MAX_LAG")
 	return cfg, errors.Join(e.errs...)
 }
 
@@ -143,6 +152,15 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 		c.Server.CORSOrigins = splitList(v)
 		return nil
 	})
+	replicaURLs := false // the first flag replaces the environment's list, later ones add to it
+	fs.Func("replica-url", "URL of a streaming replica GET requests may read from; repeat for several (env CANOPY_REPLICA_URLS, comma-separated)", func(v string) error {
+		if !replicaURLs {
+			c.ReplicaURLs, replicaURLs = nil, true
+		}
+		c.ReplicaURLs = append(c.ReplicaURLs, v)
+		return nil
+	})
+	fs.DurationVar(&c.ReplicaMaxLag, "replica-max-lag", c.ReplicaMaxLag, "how far a replica may trail the primary and still be read from (env CANOPY_REPLICA_MAX_LAG)")
 }
 
 // validate reports the first setting that cannot work.
@@ -158,6 +176,8 @@ func (c config) validate() error {
 		return errors.New("statement timeout cannot be negative")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("log format %q: text or json", c.LogFormat)
+	case c.ReplicaMaxLag <= 0:
+		return errors.New("replica max lag must be positive")
 	}
 	return c.Server.Validate()
 }

@@ -155,6 +155,7 @@ func TestConfigValidate(t *testing.T) {
 		{"log format", func(c *config) { c.LogFormat = "xml" }},
 		{"tiny body limit", func(c *config) { c.Server.BodyLimit = 10 }},
 		{"read timeout below the header's", func(c *config) { c.Server.ReadTimeout = c.Server.ReadHeaderTimeout / 2 }},
+		{"no replica lag allowed", func(c *config) { c.ReplicaMaxLag = 0 }},
 	}
 	if err := defaultConfig().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)

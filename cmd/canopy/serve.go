@@ -54,16 +54,35 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(net.
 			return err
 		}
 	}
-	pool, err := queries.Open(ctx, queries.PoolConfig{
+	poolCfg := queries.PoolConfig{
 		URL:              db.URL,
 		MaxConns:         int32(cfg.PoolSize),
 		StatementTimeout: cfg.StatementTimeout,
 		ConnectTimeout:   2 * time.Second,
-	})
+	}
+	pool, err := queries.Open(ctx, poolCfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	if len(cfg.ReplicaURLs) > 0 {
+		replicas, err := queries.OpenReplicas(ctx, pool, poolCfg, queries.ReplicaConfig{URLs: cfg.ReplicaURLs, MaxLag: cfg.ReplicaMaxLag}, log)
+		if err != nil {
+			return err
+		}
+		checkCtx, stopChecking := context.WithCancel(ctx)
+		checking := make(chan struct{})
+		go func() {
+			replicas.Run(checkCtx)
+			close(checking)
+		}()
+		defer func() {
+			stopChecking()
+			<-checking
+			replicas.Close()
+		}()
+		cfg.Server.Replicas = replicas
+	}
 	srv := server.New(cfg.Server, pool, migrations.Latest(), log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -189,3 +189,54 @@ func open(t testing.TB, name string) *DB {
 	db.Pool = pool
 	return db
 }
+
+// Replicated is a migrated database on a primary cluster of its own, and a
+// streaming replica of that cluster: for tests of reading from replicas,
+// which pause, stop and outrun the replica as they please.
+type Replicated struct {
+	// DB is the database on the primary.
+	*DB
+	// ReplicaURL is the same database on the replica.
+	ReplicaURL string
+	Replica    *pgcluster.Cluster
+}
+
+// NewReplicated starts a primary cluster and a replica of it, both removed
+// when t ends. It does not use CANOPY_TEST_DATABASE_URL: a replica needs a
+// cluster whose files the test can copy.
+func NewReplicated(t testing.TB) *Replicated {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp(tmpfs(), "canopy-repl-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	primary, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(dir, "p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { primary.Stop() })
+	const name = "canopy"
+	if err := primary.EnsureDatabase(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Up(primary.URL(name)); err != nil {
+		t.Fatal(err)
+	}
+	replica, err := pgcluster.StartReplica(ctx, primary, pgcluster.Options{DataDir: filepath.Join(dir, "r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { replica.Stop() })
+	db := &DB{Name: name, URL: primary.URL(name)}
+	if db.Pool, err = pgxpool.New(ctx, db.URL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Pool.Close)
+	return &Replicated{DB: db, ReplicaURL: replica.URL(name), Replica: replica}
+}
