@@ -110,8 +110,12 @@ func (e *env) deleteRecreate(batch []patient) error {
 	})
 }
 
-func (e *env) post(path string, body []byte) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(e.ctx, "POST", e.base+path, bytes.NewReader(body))
+func (e *env) post(path string, body []byte) ([]byte, int, error) { return e.postTo(e.base+path, body) }
+
+// postTo posts a JSON body, checks for 200 and returns the response body and
+// the statement count from Server-Timing (-1 when absent).
+func (e *env) postTo(url string, body []byte) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(e.ctx, "POST", url, bytes.NewReader(body))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -124,7 +128,7 @@ func (e *env) post(path string, body []byte) ([]byte, int, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("POST %s: %s %s", path, resp.Status, b)
+		return nil, 0, fmt.Errorf("POST %s: %s %s", url, resp.Status, b)
 	}
 	statements := -1
 	fmt.Sscanf(serverTiming.FindString(resp.Header.Get("Server-Timing")), `desc="%d`, &statements)

@@ -44,6 +44,8 @@ type env struct {
 	mux    *http.ServeMux // extra handlers (the naive baselines) served beside canopy
 	token  string         // an admin bearer token, sent with every request
 	quick  bool
+	peers  string // base URL of the GORM peers on the same database (bench/peers), "" when skipped
+	charts string // directory the scenarios write their SVG charts to
 }
 
 type scenario struct {
@@ -63,6 +65,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated scenarios to run (default: all): "+scenarioNames())
 	quick := flag.Bool("quick", false, "smaller data sizes and fewer iterations, for a smoke run")
 	out := flag.String("out", "bench/RESULTS.md", "report to update")
+	peers := flag.Bool("peers", true, "also time the GORM peers (bench/peers, its own module, fetched through the Go proxy)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (canopy runs in-process) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -76,7 +79,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*only, *quick, *out); err != nil {
+	if err := run(*only, setup{quick: *quick, peers: *peers}, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -91,7 +94,15 @@ func scenarioNames() string {
 	return strings.Join(names, ", ")
 }
 
-func run(only string, quick bool, out string) error {
+// setup is what every scenario's env is made with.
+type setup struct {
+	quick  bool
+	peers  bool   // time the GORM peers
+	binary string // the peers' binary, built once per run
+	charts string
+}
+
+func run(only string, opts setup, out string) error {
 	ctx := context.Background()
 	selected := scenarios
 	if only != "" {
@@ -121,13 +132,19 @@ func run(only string, quick bool, out string) error {
 	if err != nil {
 		return err
 	}
+	opts.charts = filepath.Join(filepath.Dir(out), "charts")
+	if opts.peers {
+		if opts.binary, err = buildPeers(ctx, filepath.Join(filepath.Dir(out), "peers"), dir); err != nil {
+			return fmt.Errorf("GORM peers (-peers=false skips them): %w", err)
+		}
+	}
 	for _, s := range selected {
 		fmt.Fprintf(os.Stderr, "== %s\n", s.name)
 		if err := cluster.EnsureDatabase(ctx, "bench_"+s.name); err != nil {
 			return err
 		}
 		url := cluster.URL("bench_" + s.name)
-		body, err := withEnv(ctx, url, quick, s.run)
+		body, err := withEnv(ctx, url, opts, s.run)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -139,7 +156,7 @@ func run(only string, quick bool, out string) error {
 	return nil
 }
 
-func withEnv(ctx context.Context, url string, quick bool, run func(*env) (string, error)) (string, error) {
+func withEnv(ctx context.Context, url string, opts setup, run func(*env) (string, error)) (string, error) {
 	if err := migrations.Up(url); err != nil {
 		return "", err
 	}
@@ -172,8 +189,15 @@ func withEnv(ctx context.Context, url string, quick bool, run func(*env) (string
 	if _, err := queries.New(raw).CreateToken(ctx, row); err != nil {
 		return "", err
 	}
-	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: quick, token: token,
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: opts.quick, token: token,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, charts: opts.charts}
+	if opts.binary != "" {
+		stop, err := e.startPeers(opts.binary, url)
+		if err != nil {
+			return "", err
+		}
+		defer stop()
+	}
 	return run(e)
 }
 
