@@ -32,7 +32,8 @@ fuzz: postgres
 		if grep -q "no fuzz tests to fuzz" /tmp/canopy-fuzz.log; then echo "no fuzz target $$name in ./$$pkg"; exit 1; fi; \
 	done
 
-## bench: every benchmark scenario in a throwaway cluster; rewrites bench/RESULTS.md (about 15 minutes)
+## bench: every benchmark scenario in a throwaway cluster, beside its GORM peer (bench/peers, its own
+## module, fetched through the Go proxy); rewrites bench/RESULTS.md and bench/charts/*.svg (about 15 minutes)
 bench: postgres
 	$(GO) run ./bench
 

@@ -1,9 +1,12 @@
 // Command bench measures canopy end to end over HTTP against the slow ways it
-// replaces and against PostgreSQL's own floor, on generated data, and writes
-// the figures into bench/RESULTS.md (each scenario rewrites its own section).
+// replaces, against the same endpoints written with GORM (bench/peers), and
+// against PostgreSQL's own floor, on generated data, and writes the figures
+// into bench/RESULTS.md (each scenario rewrites its own section) and charts
+// into bench/charts.
 //
 //	go run ./bench                    # every scenario
 //	go run ./bench -only trees -quick # one scenario, smaller sizes
+//	go run ./bench -peers=false       # without the GORM peers
 //
 // It starts its own throwaway PostgreSQL cluster (in /dev/shm, fsync off: the
 // figures are about queries, not disks) and serves canopy in-process on a

@@ -158,7 +158,8 @@ func statementOf(ctx context.Context, url string, fn func(*queries.Store) error)
 		return c, err
 	}
 	defer tx.Rollback(ctx)
-	return c, fn(queries.New(tx))
+	err = fn(queries.New(tx))
+	return c, err
 }
 
 // flatRead is the floor for reading rows at all: sql's rows read by pgx and
