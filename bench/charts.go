@@ -19,8 +19,23 @@ type chart struct {
 
 type line struct {
 	label  string
-	style  string // stroke colour and dash
+	style  style
 	points []point
+}
+
+// style is how an approach's line is drawn; its markers are never dashed.
+type style struct {
+	color string
+	width int
+	dash  string
+}
+
+func (s style) attrs() string {
+	a := fmt.Sprintf(`stroke="%s" stroke-width="%d"`, s.color, s.width)
+	if s.dash != "" {
+		a += fmt.Sprintf(` stroke-dasharray="%s"`, s.dash)
+	}
+	return a
 }
 
 type point struct {
@@ -29,20 +44,20 @@ type point struct {
 }
 
 // Line styles shared by every chart, so an approach looks the same in each.
-const (
-	styleCanopy = `stroke="#1a7f37" stroke-width="3"`
-	styleWarm   = `stroke="#1a7f37" stroke-width="2" stroke-dasharray="2 4"`
-	styleNaive  = `stroke="#cf222e" stroke-width="2"`
-	styleNaive2 = `stroke="#bc4c00" stroke-width="2" stroke-dasharray="6 3"`
-	styleGORM   = `stroke="#0969da" stroke-width="2"`
-	styleFloor  = `stroke="#6e7781" stroke-width="2" stroke-dasharray="6 3"`
-	styleFlat   = `stroke="#afb8c1" stroke-width="2" stroke-dasharray="2 3"`
+var (
+	styleCanopy = style{"#1a7f37", 3, ""}
+	styleWarm   = style{"#1a7f37", 2, "2 4"}
+	styleNaive  = style{"#cf222e", 2, ""}
+	styleNaive2 = style{"#bc4c00", 2, "6 3"}
+	styleGORM   = style{"#0969da", 2, ""}
+	styleFloor  = style{"#6e7781", 2, "6 3"}
+	styleFlat   = style{"#8c959f", 2, "2 3"}
 )
 
 // add records y at x on the line labelled label, creating it (in the order
 // of first use, which is the legend's) with style; a y of zero was not
 // measured and is left out.
-func (c *chart) add(label, style string, x float64, y time.Duration) {
+func (c *chart) add(label string, style style, x float64, y time.Duration) {
 	if y <= 0 {
 		return // not measured (-peers=false)
 	}
@@ -67,8 +82,8 @@ func (c *chart) write(dir string) error {
 }
 
 const (
-	chartW, chartH                         = 760, 440
-	padLeft, padRight, padTop, padBottom   = 70, 190, 40, 55
+	chartW, chartH                         = 800, 440
+	padLeft, padRight, padTop, padBottom   = 70, 230, 40, 55
 	plotW, plotH                           = chartW - padLeft - padRight, chartH - padTop - padBottom
 	legendX, legendY, legendStep, fontSize = chartW - padRight + 15, padTop + 10, 22, 13
 )
@@ -82,10 +97,8 @@ func (c *chart) svg() string {
 			ymin, ymax = min(ymin, ms), max(ymax, ms)
 		}
 	}
-	// Whole decades on both axes; one decade at least.
-	x0, x1 := math.Floor(math.Log10(xmin)), math.Ceil(math.Log10(xmax))
-	y0, y1 := math.Floor(math.Log10(ymin)), math.Ceil(math.Log10(ymax))
-	x1, y1 = max(x1, x0+1), max(y1, y0+1)
+	x0, x1 := span(xmin, xmax)
+	y0, y1 := span(ymin, ymax)
 	px := func(x float64) float64 { return padLeft + (math.Log10(x)-x0)/(x1-x0)*plotW }
 	py := func(d time.Duration) float64 {
 		ms := max(float64(d)/float64(time.Millisecond), 1e-3)
@@ -97,12 +110,12 @@ func (c *chart) svg() string {
 		chartW, chartH, chartW, chartH, fontSize)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", chartW, chartH)
 	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", padLeft, esc(c.title))
-	for e := x0; e <= x1; e++ {
+	for e := math.Ceil(x0); e <= x1; e++ {
 		x := px(math.Pow(10, e))
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#d0d7de"/>`+"\n", x, padTop, x, padTop+plotH)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x, padTop+plotH+18, count(math.Pow(10, e)))
 	}
-	for e := y0; e <= y1; e++ {
+	for e := math.Ceil(y0); e <= y1; e++ {
 		y := py(time.Duration(math.Pow(10, e) * float64(time.Millisecond)))
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#d0d7de"/>`+"\n", padLeft, y, padLeft+plotW, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", padLeft-6, y, millis(math.Pow(10, e)))
@@ -115,17 +128,30 @@ func (c *chart) svg() string {
 		for _, p := range l.points {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(p.x), py(p.y)))
 		}
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" %s/>`+"\n", strings.Join(pts, " "), l.style)
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" %s/>`+"\n", strings.Join(pts, " "), l.style.attrs())
 		for _, p := range pts {
 			x, y, _ := strings.Cut(p, ",")
-			fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3" fill="#ffffff" %s/>`+"\n", x, y, l.style)
+			fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3.5" fill="%s"/>`+"\n", x, y, l.style.color)
 		}
 		ly := legendY + i*legendStep
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" %s/>`+"\n", legendX, ly, legendX+24, ly, l.style)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" %s/>`+"\n", legendX, ly, legendX+24, ly, l.style.attrs())
 		fmt.Fprintf(&b, `<text x="%d" y="%d" dominant-baseline="middle">%s</text>`+"\n", legendX+30, ly, esc(l.label))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// span is the log10 range an axis shows for values from lo to hi: theirs
+// widened by a margin, and at least one decade wide, so that one data size
+// still sits inside the chart and at least one decade line is drawn.
+func span(lo, hi float64) (float64, float64) {
+	a, b := math.Log10(lo), math.Log10(hi)
+	if b-a < 1 {
+		mid := (a + b) / 2
+		a, b = mid-0.5, mid+0.5
+	}
+	margin := (b - a) * 0.06
+	return a - margin, b + margin
 }
 
 // count labels a decade of data size: 100, 1k, 10k, 1M.

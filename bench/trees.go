@@ -212,7 +212,7 @@ func runTrees(e *env) (string, error) {
 	var table, search strings.Builder
 	table.WriteString("| nodes (levels) | N+1 p50 | N+1 p99 | N+1 statements | GORM Preload p50 | GORM p99 | GORM statements | canopy cold p50 | cold p99 | canopy warm p50 | warm p99 | statements cold / warm | recursive statement in PG p50 | flat SELECT p50 | response | N+1 ÷ cold | GORM ÷ cold |\n")
 	table.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	plot := chart{name: "trees", title: "Whole forest, cold: latency vs nodes", xLabel: "nodes"}
+	plot := chart{name: "trees", title: "Whole forest: latency vs nodes", xLabel: "nodes"}
 	search.WriteString("| nodes | term | matches shown | p50 | p99 | statements |\n|---:|---|---:|---:|---:|---:|\n")
 	var targets []string
 	for _, n := range sizes {
