@@ -197,7 +197,7 @@ func runHospital(e *env) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		exec, err := executionTimes(e.ctx, e.raw, stmt, 3)
+		exec, err := executionTimes(e.ctx, e.raw, stmt, 5)
 		if err != nil {
 			return "", err
 		}

@@ -58,8 +58,8 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"trees", "Trees: one recursive query vs N+1", runTrees},
-	{"hospital", "Hospital feed: bulk upsert vs per-record get-or-create", runHospital},
+	{"trees", "Trees: one statement vs N+1 and GORM", runTrees},
+	{"hospital", "Hospital feed: bulk upsert vs per-record get-or-create and GORM", runHospital},
 	{"imports", "Import: a million legacy rows", runImports},
 	{"listings", "Monthly listings: an index range scan vs EXTRACT, and settlements without a loop", runListings},
 }

@@ -112,7 +112,7 @@ func (c *captured) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 
 func (c *captured) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// executionTimes runs a captured statement n times under EXPLAIN ANALYZE,
+// executionTimes runs a captured statement n times under EXPLAIN (ANALYZE, TIMING OFF),
 // each in a transaction rolled back (a write is undone), and returns
 // PostgreSQL's own execution times: the statement's cost with no network,
 // driver or JSON.
@@ -123,7 +123,7 @@ func executionTimes(ctx context.Context, raw *pgxpool.Pool, c captured, n int) (
 			ExecutionTime float64 `json:"Execution Time"`
 		}
 		err := pgx.BeginFunc(ctx, raw, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+c.sql, c.args...).Scan(&plan); err != nil {
+			if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) "+c.sql, c.args...).Scan(&plan); err != nil {
 				return err
 			}
 			return tx.Rollback(ctx)
@@ -210,7 +210,7 @@ func runTrees(e *env) (string, error) {
 	}
 
 	var table, search strings.Builder
-	table.WriteString("| nodes (levels) | N+1 p50 | N+1 p99 | N+1 statements | GORM Preload p50 | GORM p99 | GORM statements | canopy cold p50 | cold p99 | canopy warm p50 | warm p99 | statements cold / warm | recursive statement in PG p50 | flat SELECT p50 | response | N+1 ÷ cold | GORM ÷ cold |\n")
+	table.WriteString("| nodes (levels) | N+1 p50 | N+1 p99 | N+1 statements | GORM Preload p50 | GORM p99 | GORM statements | canopy cold p50 | cold p99 | canopy warm p50 | warm p99 | statements cold / warm | statement in PG p50 | flat SELECT p50 | response | N+1 ÷ cold | GORM ÷ cold |\n")
 	table.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	plot := chart{name: "trees", title: "Whole forest: latency vs nodes", xLabel: "nodes"}
 	search.WriteString("| nodes | term | matches shown | p50 | p99 | statements |\n|---:|---|---:|---:|---:|---:|\n")
@@ -317,7 +317,7 @@ func runTrees(e *env) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "_Machine: %s._\n\n", e.machine())
 	b.WriteString(`Generated forests: ten roots, every other node under a random earlier node
-(depth about ln n: 12 levels at 100k), names of two words and a number.
+(average depth about ln n, 12 at 100k; the levels column gives the deepest), names of two words and a number.
 - **N+1**: the tree built by recursion with one SELECT per node for its children
   (bench/trees.go, kept only here as the baseline), served over the same HTTP stack.
 - **GORM Preload**: the same forest read the way GORM's docs suggest (bench/peers, its own module):
@@ -326,7 +326,7 @@ func runTrees(e *env) (string, error) {
 - **canopy cold**: ` + "`GET /api/v1/categories/tree`" + ` right after the tree version changed:
   one version read plus the one recursive statement, assembly and JSON.
 - **canopy warm**: the same GET of an unchanged tree, answered from memory after one version read.
-- **recursive statement in PG**: canopy's own tree statement under EXPLAIN ANALYZE
+- **statement in PG**: canopy's own tree statement under EXPLAIN ANALYZE
   (PostgreSQL's execution time: no network, driver or JSON).
 - **flat SELECT**: ` + "`SELECT id, parent_id, name FROM categories`" + ` read by pgx: the floor for reading every row at all.
 
