@@ -41,7 +41,10 @@ SOAK_LOAD_DURATION ?= 60s
 soak: postgres wrk
 	@GO="$(GO)" MAKE="$(MAKE)" FUZZTIME="$(FUZZTIME)" SOAK_LOAD_DURATION="$(SOAK_LOAD_DURATION)" ./scripts/soak.sh
 
-## bench: every benchmark scenario in a throwaway cluster; rewrites bench/RESULTS.md (about 15 minutes)
+## bench: every benchmark scenario in a throwaway cluster, beside its GORM peer (bench/peers, its own
+## module, fetched through the Go proxy); rewrites bench/RESULTS.md and bench/charts/*.svg, then the
+## round-trip-bound comparisons with the database behind a simulated 0.5 ms network into
+## bench/RESULTS-network.md (about 30 minutes)
 bench: postgres wrk
 	$(GO) run ./bench
 	$(GO) run ./bench -only trees,hospital,listings -quick -rtt 500us -out bench/RESULTS-network.md

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"canopy/queries"
 )
 
 // patient is one record of a feed batch; nil fields are absent from it.
@@ -110,8 +112,12 @@ func (e *env) deleteRecreate(batch []patient) error {
 	})
 }
 
-func (e *env) post(path string, body []byte) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(e.ctx, "POST", e.base+path, bytes.NewReader(body))
+func (e *env) post(path string, body []byte) ([]byte, int, error) { return e.postTo(e.base+path, body) }
+
+// postTo posts a JSON body, checks for 200 and returns the response body and
+// the statement count from Server-Timing (-1 when absent).
+func (e *env) postTo(url string, body []byte) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(e.ctx, "POST", url, bytes.NewReader(body))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -124,7 +130,7 @@ func (e *env) post(path string, body []byte) ([]byte, int, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("POST %s: %s %s", path, resp.Status, b)
+		return nil, 0, fmt.Errorf("POST %s: %s %s", url, resp.Status, b)
 	}
 	statements := -1
 	fmt.Sscanf(serverTiming.FindString(resp.Header.Get("Server-Timing")), `desc="%d`, &statements)
@@ -172,8 +178,9 @@ func runHospital(e *env) (string, error) {
 	fresh := 0
 	next := func(n int) []patient { fresh += n; return feedBatch(n, fresh, wards) }
 	var t, targets strings.Builder
-	t.WriteString("| records | get-or-create + save p50 | rows/s | delete + recreate p50 | fields it destroyed | canopy p50 | p99 | rows/s | statements | (a) ÷ canopy |\n")
-	t.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	t.WriteString("| records | (a) get-or-create + save p50 | rows/s | (b) delete + recreate p50 | fields (b) destroyed | GORM upsert p50 | GORM statements | fields GORM destroyed | canopy p50 | p99 | rows/s | statements | fields canopy destroyed | upsert statement in PG p50 | COPY p50 | (a) ÷ canopy | GORM ÷ canopy |\n")
+	t.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	plot := chart{name: "hospital", title: "Patient batch: latency vs batch size", xLabel: "records per batch"}
 	for _, n := range sizes {
 		fmt.Printf("hospital: %d records\n", n)
 		var batch []patient
@@ -186,10 +193,36 @@ func runHospital(e *env) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		// What delete + recreate destroyed: fields of existing patients that a
-		// partial record did not carry (name, sex, birth date, ward, admission).
-		var destroyed int
-		if err := e.raw.QueryRow(e.ctx, `SELECT 5 * count(*) FROM patients WHERE uid = ANY($1) AND name IS NULL`, partialUIDs(batch)).Scan(&destroyed); err != nil {
+		gorm, gormStatements, err := e.peer(normal, "POST", "/patients/bulk", func() ([]byte, error) { return json.Marshal(next(n)) })
+		if err != nil {
+			return "", err
+		}
+		stmt, err := statementOf(e.ctx, e.raw.Config().ConnString(), func(q *queries.Store) error {
+			_, err := q.UpsertPatients(e.ctx, queries.Actor{}, records(next(n)))
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		exec, err := executionTimes(e.ctx, e.raw, stmt, 5)
+		if err != nil {
+			return "", err
+		}
+		copied, err := measure(normal, prepare, func() error { return e.copyPatients(batch) })
+		if err != nil {
+			return "", err
+		}
+		destroyed, err := e.destroyedFields(next(n), wards[0], e.deleteRecreate)
+		if err != nil {
+			return "", err
+		}
+		gormDestroyed, canopyDestroyed := -1, -1
+		if e.peers != "" {
+			if gormDestroyed, err = e.destroyedFields(next(n), wards[0], e.postBatch(e.peers+"/patients/bulk")); err != nil {
+				return "", err
+			}
+		}
+		if canopyDestroyed, err = e.destroyedFields(next(n), wards[0], e.postBatch(e.base+"/api/v1/patients/bulk")); err != nil {
 			return "", err
 		}
 		var body []byte
@@ -206,14 +239,27 @@ func runHospital(e *env) (string, error) {
 			return "", err
 		}
 		perSec := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(n)/d.Seconds()) }
-		fmt.Fprintf(&t, "| %d | %s | %s | %s | %d | %s | %s | %s | %d | %s |\n", n, ms(naive.p50()), perSec(naive.p50()),
-			ms(recreate.p50()), destroyed, ms(canopy.p50()), ms(canopy.p99()), perSec(canopy.p50()), statements, ratio(naive.p50(), canopy.p50()))
+		fmt.Fprintf(&t, "| %d | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n", n, ms(naive.p50()), perSec(naive.p50()),
+			ms(recreate.p50()), destroyed, ms(gorm.p50()), stmts(gormStatements), stmts(gormDestroyed),
+			ms(canopy.p50()), ms(canopy.p99()), perSec(canopy.p50()), statements, canopyDestroyed,
+			ms(exec.p50()), ms(copied.p50()), ratio(naive.p50(), canopy.p50()), ratio(gorm.p50(), canopy.p50()))
+		x := float64(n)
+		plot.add("get-or-create + save", styleNaive, x, naive.p50())
+		plot.add("delete + recreate", styleNaive2, x, recreate.p50())
+		plot.add("GORM upsert", styleGORM, x, gorm.p50())
+		plot.add("canopy", styleCanopy, x, canopy.p50())
+		plot.add("statement in PG", styleFloor, x, exec.p50())
+		plot.add("COPY", styleFlat, x, copied.p50())
 		switch n {
 		case 1_000:
 			targets.WriteString(target("≥ 50× faster than get-or-create + save at 1,000 records", naive.p50() >= 50*canopy.p50(), ratio(naive.p50(), canopy.p50())) + "\n")
 		case 10_000:
 			targets.WriteString(target("a 10,000-record batch ≤ 250 ms", canopy.p50() <= 250*time.Millisecond, ms(canopy.p50())+" ms") + "\n")
 		}
+	}
+
+	if err := plot.write(e.charts); err != nil {
+		return "", err
 	}
 
 	// Observations: 50,000 rows per request for the patients of one ward.
@@ -233,7 +279,16 @@ func runHospital(e *env) (string, error) {
 - **(b) delete + recreate**: in one transaction, delete the batch's uids and insert the records again.
   Fast, and wrong: "fields it destroyed" counts the stored name, sex, birth date, ward and admission
   of existing patients that partial records did not carry (their observations go too, by cascade).
+- **GORM upsert**: the same JSON body bound into GORM models and written with
+  ` + "`Clauses(clause.OnConflict{Columns: uid, UpdateAll: true}).Create(&batch)`" + ` as GORM's docs show
+  (bench/peers; ` + "`CreateBatchSize: 1000`" + `, so a 10,000-record batch is ten INSERTs in a transaction).
+  Also wrong: a partial record writes null over every field it did not carry.
 - **canopy**: ` + "`POST /api/v1/patients/bulk`" + ` end to end over HTTP (JSON encoding not timed).
+- **fields … destroyed**: for one more batch of each size, the stored name, sex, birth date, ward and
+  admission of the existing patients its partial records name, counted before and after the write.
+- **upsert statement in PG**: canopy's own statement under EXPLAIN ANALYZE (rolled back): no HTTP,
+  JSON or driver. **COPY**: the batch's rows copied by pgx into a scratch table (rolled back): the
+  floor for moving the records into PostgreSQL at all.
 
 `)
 	b.WriteString(t.String())
@@ -251,6 +306,86 @@ func partialUIDs(batch []patient) []string {
 		}
 	}
 	return uids
+}
+
+// destroyedFields writes batch with write and counts the stored fields
+// (name, sex, birth date, ward, admission) of the patients its partial
+// records name that the write lost; the fields are filled in first, so that
+// an earlier batch's losses do not hide this one's.
+func (e *env) destroyedFields(batch []patient, ward int64, write func([]patient) error) (int, error) {
+	const present = `SELECT count(name) + count(sex) + count(birth_date) + count(ward_id) + count(admitted_at) FROM patients WHERE uid = ANY($1)`
+	uids := partialUIDs(batch)
+	if _, err := e.raw.Exec(e.ctx, `UPDATE patients SET name = coalesce(name, 'Restored ' || uid), sex = coalesce(sex, 'U'),
+		birth_date = coalesce(birth_date, date '1970-01-01'), ward_id = coalesce(ward_id, $2),
+		admitted_at = coalesce(admitted_at, timestamptz '2024-05-20 08:00:00+00') WHERE uid = ANY($1)`, uids, ward); err != nil {
+		return 0, err
+	}
+	var before, after int
+	if err := e.raw.QueryRow(e.ctx, present, uids).Scan(&before); err != nil {
+		return 0, err
+	}
+	if err := write(batch); err != nil {
+		return 0, err
+	}
+	err := e.raw.QueryRow(e.ctx, present, uids).Scan(&after)
+	return before - after, err
+}
+
+// postBatch is a write for destroyedFields: the batch as JSON to url.
+func (e *env) postBatch(url string) func([]patient) error {
+	return func(batch []patient) error {
+		body, err := json.Marshal(batch)
+		if err == nil {
+			_, _, err = e.postTo(url, body)
+		}
+		return err
+	}
+}
+
+// copyPatients copies the batch's rows into a scratch table in a transaction
+// that is rolled back: the floor for moving the records in at all.
+func (e *env) copyPatients(batch []patient) error {
+	tx, err := e.raw.Begin(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(e.ctx)
+	columns := []string{"uid", "name", "sex", "birth_date", "ward_id", "admitted_at", "discharged_at", "died_at"}
+	if _, err := tx.Exec(e.ctx, `CREATE TEMP TABLE patients_copy ON COMMIT DROP AS SELECT `+strings.Join(columns, ", ")+` FROM patients WITH NO DATA`); err != nil {
+		return err
+	}
+	_, err = tx.CopyFrom(e.ctx, pgx.Identifier{"patients_copy"}, columns,
+		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
+			r := records(batch[i : i+1])[0]
+			return []any{r.UID, r.Name.Value, r.Sex.Value, r.BirthDate.Value, r.WardID.Value, r.AdmittedAt.Value, r.DischargedAt.Value, r.DiedAt.Value}, nil
+		}))
+	return err
+}
+
+// records are the batch as canopy's queries take it.
+func records(batch []patient) []queries.PatientRecord {
+	carry := func(s *string) queries.Field[string] {
+		if s == nil {
+			return queries.Field[string]{}
+		}
+		return queries.Carry(*s)
+	}
+	at := func(layout string, s *string) queries.Field[time.Time] {
+		if s == nil {
+			return queries.Field[time.Time]{}
+		}
+		t, _ := time.Parse(layout, *s) // the bench's own, well-formed values
+		return queries.Carry(t)
+	}
+	out := make([]queries.PatientRecord, len(batch))
+	for i, p := range batch {
+		out[i] = queries.PatientRecord{UID: p.UID, Name: carry(p.Name), Sex: carry(p.Sex), BirthDate: at(time.DateOnly, p.BirthDate),
+			AdmittedAt: at(time.RFC3339, p.AdmittedAt), DischargedAt: at(time.RFC3339, p.DischargedAt), DiedAt: at(time.RFC3339, p.DiedAt)}
+		if p.WardID != nil {
+			out[i].WardID = queries.Carry(*p.WardID)
+		}
+	}
+	return out
 }
 
 // observations measures bulk ingest and the ward-day hourly means.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"canopy/queries"
 )
 
 // heavyUser receives 600 articles a month; every other user about 41.
@@ -96,8 +98,17 @@ func (e *env) articlesSection() (string, error) {
 		slow, normal = runs{2, 3, time.Second}, runs{5, 20, time.Second}
 	}
 	var t, targets strings.Builder
-	t.WriteString("| articles | original, as deployed (no composite index) p50 | original, on today's schema p50 | rows it returns (month has) | canopy month page p50 | p99 | page of 100 p50 | calendar p50 | statements | original (as deployed) ÷ canopy |\n")
-	t.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	t.WriteString("| articles | original, as deployed (no composite index) p50 | original, on today's schema p50 | rows it returns (month has) | GORM month page p50 | GORM p99 | GORM statements | canopy month page p50 | p99 | page of 100 p50 | calendar p50 | statements | month statement in PG p50 | flat SELECT p50 | original (as deployed) ÷ canopy | GORM ÷ canopy |\n")
+	t.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	plot := chart{name: "listings", title: "A user's month of articles: latency vs articles stored", xLabel: "articles in the table"}
+	june := queries.Month{Year: 2024, Month: time.June}
+	stmt, err := statementOf(e.ctx, e.raw.Config().ConnString(), func(q *queries.Store) error {
+		_, _, err := q.MonthArticles(e.ctx, queries.ArticlePage{UserID: heavyUser, Month: june, Limit: 1000})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
 	if _, err := e.raw.Exec(e.ctx, seedNewslettersSQL); err != nil {
 		return "", err
 	}
@@ -174,14 +185,40 @@ func (e *env) articlesSection() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&t, "| %d | %s | %s | %d (%d) | %s | %s | %s | %s | %d | %s |\n", n, ms(asDeployed.p50()), ms(today.p50()),
-			originalRows, month, ms(page.p50()), ms(page.p99()), ms(small.p50()), ms(calendar.p50()), statements, ratio(asDeployed.p50(), page.p50()))
+		gorm, gormStatements, err := e.peer(normal, "GET", "/users/"+heavyUser+"/articles?year=2024&month=6&limit=1000", nil)
+		if err != nil {
+			return "", err
+		}
+		exec, err := executionTimes(e.ctx, e.raw, stmt, 5)
+		if err != nil {
+			return "", err
+		}
+		flat, err := measure(normal, nil, func() error {
+			return e.flatRead(`SELECT id, from_name, from_domain, mailing_list, title, is_read, created_at FROM articles
+				WHERE to_user_id = $1 AND created_at >= $2 AND created_at < $3`, heavyUser, june.Start(), june.End())
+		})
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&t, "| %d | %s | %s | %d (%d) | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", n, ms(asDeployed.p50()), ms(today.p50()),
+			originalRows, month, ms(gorm.p50()), ms(gorm.p99()), stmts(gormStatements), ms(page.p50()), ms(page.p99()), ms(small.p50()), ms(calendar.p50()), statements,
+			ms(exec.p50()), ms(flat.p50()), ratio(asDeployed.p50(), page.p50()), ratio(gorm.p50(), page.p50()))
+		x := float64(n)
+		plot.add("original, as deployed", styleNaive, x, asDeployed.p50())
+		plot.add("original, today's schema", styleNaive2, x, today.p50())
+		plot.add("GORM", styleGORM, x, gorm.p50())
+		plot.add("canopy", styleCanopy, x, page.p50())
+		plot.add("statement in PG", styleFloor, x, exec.p50())
+		plot.add("flat SELECT", styleFlat, x, flat.p50())
 		switch n {
 		case 1_000_000:
 			targets.WriteString(target("≥ 100× faster than the original at 1M articles", asDeployed.p50() >= 100*page.p50(), ratio(asDeployed.p50(), page.p50())) + "\n")
 		case 10_000_000:
 			targets.WriteString(target("a month page (the default 100 articles) ≤ 5 ms p50 at 10M articles", small.p50() <= 5*time.Millisecond, ms(small.p50())+" ms") + "\n")
 		}
+	}
+	if err := plot.write(e.charts); err != nil {
+		return "", err
 	}
 	return `### A user's articles for a month
 
@@ -191,7 +228,12 @@ and a ` + "`LEFT JOIN newsletters ON mailing_list = … OR domain = …`" + ` (r
 deployed (no index leading with user and time: dropped inside a rolled-back transaction) and once on
 today's schema. It returns more rows than the month has: the OR join matches two newsletters for some
 articles. **canopy**: ` + "`GET /api/v1/users/{id}/articles?year=2024&month=6&limit=1000`" + ` (the whole month in
-one page) end to end over HTTP, the default page of 100, and the month's calendar.
+one page) end to end over HTTP, the default page of 100, and the month's calendar. **GORM**: the same
+month page as a GORM user writes it (bench/peers): ` + "`Where(\"to_user_id = ? AND created_at >= ? AND created_at < ?\")" + `
+` + "`.Order(\"created_at DESC, id DESC\").Limit(1000).Find(&articles)`" + `, then the images in a second query
+(` + "`Where(\"mailing_list IN ?\").Or(\"domain IN ?\")`" + `, the lowest id chosen in Go), as JSON over HTTP.
+**month statement in PG**: canopy's own statement (with its image subqueries) under EXPLAIN ANALYZE.
+**flat SELECT**: the month's article rows without images, read by pgx: the floor for reading them at all.
 
 ` + t.String() + "\nTargets (issue 5):\n\n" + targets.String(), nil
 }

@@ -1,9 +1,12 @@
 // Command bench measures canopy end to end over HTTP against the slow ways it
-// replaces and against PostgreSQL's own floor, on generated data, and writes
-// the figures into bench/RESULTS.md (each scenario rewrites its own section).
+// replaces, against the same endpoints written with GORM (bench/peers), and
+// against PostgreSQL's own floor, on generated data, and writes the figures
+// into bench/RESULTS.md (each scenario rewrites its own section) and charts
+// into bench/charts.
 //
 //	go run ./bench                    # every scenario
 //	go run ./bench -only trees -quick # one scenario, smaller sizes
+//	go run ./bench -peers=false       # without the GORM peers
 //
 // It starts its own throwaway PostgreSQL cluster (in /dev/shm, fsync off: the
 // figures are about queries, not disks) and serves canopy in-process on a
@@ -44,6 +47,8 @@ type env struct {
 	mux    *http.ServeMux // extra handlers (the naive baselines) served beside canopy
 	token  string         // an admin bearer token, sent with every request
 	quick  bool
+	peers  string // base URL of the GORM peers on the same database (bench/peers), "" when skipped
+	charts string // directory the scenarios write their SVG charts to
 }
 
 type scenario struct {
@@ -53,8 +58,8 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"trees", "Trees: one recursive query vs N+1", runTrees},
-	{"hospital", "Hospital feed: bulk upsert vs per-record get-or-create", runHospital},
+	{"trees", "Trees: one statement vs N+1 and GORM", runTrees},
+	{"hospital", "Hospital feed: bulk upsert vs per-record get-or-create and GORM", runHospital},
 	{"imports", "Import: a million legacy rows", runImports},
 	{"listings", "Monthly listings: an index range scan vs EXTRACT, and settlements without a loop", runListings},
 	{"load", "Load: wrk at 16 and 64 connections, and nothing acknowledged lost", runLoad},
@@ -64,6 +69,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated scenarios to run (default: all): "+scenarioNames())
 	quick := flag.Bool("quick", false, "smaller data sizes and fewer iterations, for a smoke run")
 	out := flag.String("out", "bench/RESULTS.md", "report to update")
+	peers := flag.Bool("peers", true, "also time the GORM peers (bench/peers, its own module, fetched through the Go proxy)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (canopy runs in-process) to this file")
 	rtt := flag.Duration("rtt", 0, "put the database behind a simulated network with this round-trip time (write to another -out)")
 	flag.Parse()
@@ -78,7 +84,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*only, *quick, *out, *rtt); err != nil {
+	if err := run(*only, setup{quick: *quick, peers: *peers, rtt: *rtt}, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -93,7 +99,16 @@ func scenarioNames() string {
 	return strings.Join(names, ", ")
 }
 
-func run(only string, quick bool, out string, rtt time.Duration) error {
+// setup is what every scenario's env is made with.
+type setup struct {
+	quick  bool
+	peers  bool          // time the GORM peers
+	rtt    time.Duration // the database behind a simulated network with this round trip
+	binary string        // the peers' binary, built once per run
+	charts string
+}
+
+func run(only string, opts setup, out string) error {
 	ctx := context.Background()
 	selected := scenarios
 	if only != "" {
@@ -123,6 +138,14 @@ func run(only string, quick bool, out string, rtt time.Duration) error {
 	if err != nil {
 		return err
 	}
+	if opts.rtt == 0 { // the charts show the loopback figures
+		opts.charts = filepath.Join(filepath.Dir(out), "charts")
+	}
+	if opts.peers {
+		if opts.binary, err = buildPeers(ctx, filepath.Join("bench", "peers"), dir); err != nil {
+			return fmt.Errorf("GORM peers (-peers=false skips them): %w", err)
+		}
+	}
 	for _, s := range selected {
 		fmt.Fprintf(os.Stderr, "== %s\n", s.name)
 		if err := cluster.EnsureDatabase(ctx, "bench_"+s.name); err != nil {
@@ -130,8 +153,8 @@ func run(only string, quick bool, out string, rtt time.Duration) error {
 		}
 		url := cluster.URL("bench_" + s.name)
 		note := ""
-		if rtt > 0 {
-			proxied, closeProxy, err := behindNetwork(url, rtt)
+		if opts.rtt > 0 {
+			proxied, closeProxy, err := behindNetwork(url, opts.rtt)
 			if err != nil {
 				return err
 			}
@@ -140,9 +163,9 @@ func run(only string, quick bool, out string, rtt time.Duration) error {
 			if err != nil {
 				return err
 			}
-			url, note = proxied, networkNote(rtt, measured)
+			url, note = proxied, networkNote(opts.rtt, measured)
 		}
-		body, err := withEnv(ctx, url, quick, s.run)
+		body, err := withEnv(ctx, url, opts, s.run)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -155,7 +178,7 @@ func run(only string, quick bool, out string, rtt time.Duration) error {
 	return nil
 }
 
-func withEnv(ctx context.Context, url string, quick bool, run func(*env) (string, error)) (string, error) {
+func withEnv(ctx context.Context, url string, opts setup, run func(*env) (string, error)) (string, error) {
 	if err := migrations.Up(url); err != nil {
 		return "", err
 	}
@@ -188,8 +211,15 @@ func withEnv(ctx context.Context, url string, quick bool, run func(*env) (string
 	if _, err := queries.New(raw).CreateToken(ctx, row); err != nil {
 		return "", err
 	}
-	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: quick, token: token,
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: opts.quick, token: token,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, charts: opts.charts}
+	if opts.binary != "" {
+		stop, err := e.startPeers(opts.binary, url)
+		if err != nil {
+			return "", err
+		}
+		defer stop()
+	}
 	return run(e)
 }
 

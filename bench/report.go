@@ -70,6 +70,9 @@ func (s samples) p99() time.Duration { return s.pct(99) }
 func ms(d time.Duration) string {
 	v := float64(d.Microseconds()) / 1000
 	switch {
+	case d <= 0:
+		return "–" // not measured
+
 	case v >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case v >= 10:
@@ -80,7 +83,7 @@ func ms(d time.Duration) string {
 }
 
 func ratio(slow, fast time.Duration) string {
-	if fast <= 0 {
+	if fast <= 0 || slow <= 0 {
 		return "–"
 	}
 	r := float64(slow) / float64(fast)
@@ -88,6 +91,14 @@ func ratio(slow, fast time.Duration) string {
 		return fmt.Sprintf("%.0f×", r)
 	}
 	return fmt.Sprintf("%.1f×", r)
+}
+
+// stmts formats a statement count; a negative one was not measured.
+func stmts(n int) string {
+	if n < 0 {
+		return "–"
+	}
+	return strconv.Itoa(n)
 }
 
 var serverTiming = regexp.MustCompile(`desc="(\d+) queries"`)

@@ -99,7 +99,7 @@ func naiveTree(raw *pgxpool.Pool) http.HandlerFunc {
 }
 
 // captured remembers the last statement a pool ran, so that the bench can
-// run canopy's own tree statement under EXPLAIN ANALYZE.
+// run canopy's own statements under EXPLAIN ANALYZE.
 type captured struct {
 	sql  string
 	args []any
@@ -112,23 +112,36 @@ func (c *captured) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 
 func (c *captured) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// executionTime runs sql under EXPLAIN ANALYZE and returns PostgreSQL's own
-// execution time: the statement's cost with no network, driver or JSON.
-func executionTime(ctx context.Context, raw *pgxpool.Pool, sql string, args ...any) (time.Duration, error) {
-	var plan []struct {
-		ExecutionTime float64 `json:"Execution Time"`
+// executionTimes runs a captured statement n times under EXPLAIN (ANALYZE, TIMING OFF),
+// each in a transaction rolled back (a write is undone), and returns
+// PostgreSQL's own execution times: the statement's cost with no network,
+// driver or JSON.
+func executionTimes(ctx context.Context, raw *pgxpool.Pool, c captured, n int) (samples, error) {
+	var s samples
+	for range n {
+		var plan []struct {
+			ExecutionTime float64 `json:"Execution Time"`
+		}
+		err := pgx.BeginFunc(ctx, raw, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) "+c.sql, c.args...).Scan(&plan); err != nil {
+				return err
+			}
+			return tx.Rollback(ctx)
+		})
+		if err != nil && err != pgx.ErrTxClosed {
+			return nil, err
+		}
+		if len(plan) == 0 {
+			return nil, fmt.Errorf("no plan")
+		}
+		s = append(s, time.Duration(plan[0].ExecutionTime*float64(time.Millisecond)))
 	}
-	if err := raw.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&plan); err != nil {
-		return 0, err
-	}
-	if len(plan) == 0 {
-		return 0, fmt.Errorf("no plan")
-	}
-	return time.Duration(plan[0].ExecutionTime * float64(time.Millisecond)), nil
+	return s, nil
 }
 
-// treeStatement captures canopy's whole-forest statement as queries builds it.
-func treeStatement(ctx context.Context, url string) (captured, error) {
+// statementOf captures the last statement fn runs through queries, as
+// queries builds it, in a transaction that is rolled back.
+func statementOf(ctx context.Context, url string, fn func(*queries.Store) error) (captured, error) {
 	var c captured
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -140,9 +153,37 @@ func treeStatement(ctx context.Context, url string) (captured, error) {
 		return c, err
 	}
 	defer pool.Close()
-	_, err = queries.New(pool).Tree(ctx, queries.Categories, queries.TreeQuery{})
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return c, err
+	}
+	defer tx.Rollback(ctx)
+	err = fn(queries.New(tx))
 	return c, err
 }
+
+// flatRead is the floor for reading rows at all: sql's rows read by pgx and
+// thrown away, with no assembly and no JSON.
+func (e *env) flatRead(sql string, args ...any) error {
+	rows, err := e.raw.Query(e.ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// treeDepthSQL is how many levels the forest has (the roots are level 1):
+// how deep the GORM peer nests its Preload.
+const treeDepthSQL = `
+WITH RECURSIVE d(id, depth) AS (
+    SELECT id, 1 FROM categories WHERE parent_id IS NULL
+  UNION ALL
+    SELECT c.id, d.depth + 1 FROM categories c JOIN d ON c.parent_id = d.id
+)
+SELECT max(depth) FROM d`
 
 func runTrees(e *env) (string, error) {
 	sizes := []int{100, 1_000, 10_000, 100_000}
@@ -150,7 +191,10 @@ func runTrees(e *env) (string, error) {
 		sizes = []int{100, 1_000, 10_000}
 	}
 	e.mux.Handle("/naive/categories/tree", naiveTree(e.raw))
-	stmt, err := treeStatement(e.ctx, e.raw.Config().ConnString())
+	stmt, err := statementOf(e.ctx, e.raw.Config().ConnString(), func(q *queries.Store) error {
+		_, err := q.Tree(e.ctx, queries.Categories, queries.TreeQuery{})
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -166,8 +210,9 @@ func runTrees(e *env) (string, error) {
 	}
 
 	var table, search strings.Builder
-	table.WriteString("| nodes | N+1 p50 | N+1 p99 | N+1 statements | canopy cold p50 | cold p99 | canopy warm p50 | warm p99 | statements cold / warm | recursive statement in PG p50 | flat SELECT p50 | response | N+1 ÷ cold |\n")
-	table.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	table.WriteString("| nodes (levels) | N+1 p50 | N+1 p99 | N+1 statements | GORM Preload p50 | GORM p99 | GORM statements | canopy cold p50 | cold p99 | canopy warm p50 | warm p99 | statements cold / warm | statement in PG p50 | flat SELECT p50 | response | N+1 ÷ cold | GORM ÷ cold |\n")
+	table.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	plot := chart{name: "trees", title: "Whole forest: latency vs nodes", xLabel: "nodes"}
 	search.WriteString("| nodes | term | matches shown | p50 | p99 | statements |\n|---:|---|---:|---:|---:|---:|\n")
 	var targets []string
 	for _, n := range sizes {
@@ -205,30 +250,33 @@ func runTrees(e *env) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		var exec samples
-		for range 5 {
-			d, err := executionTime(e.ctx, e.raw, stmt.sql, stmt.args...)
-			if err != nil {
-				return "", err
-			}
-			exec = append(exec, d)
-		}
-		flat, err := measure(normal, nil, func() error {
-			rows, err := e.raw.Query(e.ctx, `SELECT id, parent_id, name FROM categories`)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-			}
-			rows.Close()
-			return rows.Err()
-		})
+		exec, err := executionTimes(e.ctx, e.raw, stmt, 5)
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&table, "| %d | %s | %s | %d | %s | %s | %s | %s | %d / %d | %s | %s | %d KiB | %s |\n",
-			n, ms(naive.p50()), ms(naive.p99()), naiveStatements, ms(cold.p50()), ms(cold.p99()), ms(warm.p50()), ms(warm.p99()),
-			coldStatements, warmStatements, ms(exec.p50()), ms(flat.p50()), size/1024, ratio(naive.p50(), cold.p50()))
+		flat, err := measure(normal, nil, func() error { return e.flatRead(`SELECT id, parent_id, name FROM categories`) })
+		if err != nil {
+			return "", err
+		}
+		var depth int
+		if err := e.raw.QueryRow(e.ctx, treeDepthSQL).Scan(&depth); err != nil {
+			return "", err
+		}
+		gorm, gormStatements, err := e.peer(normal, "GET", fmt.Sprintf("/categories/tree?depth=%d", depth), nil)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&table, "| %d (%d) | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %d KiB | %s | %s |\n",
+			n, depth, ms(naive.p50()), ms(naive.p99()), naiveStatements, ms(gorm.p50()), ms(gorm.p99()), stmts(gormStatements),
+			ms(cold.p50()), ms(cold.p99()), ms(warm.p50()), ms(warm.p99()),
+			coldStatements, warmStatements, ms(exec.p50()), ms(flat.p50()), size/1024, ratio(naive.p50(), cold.p50()), ratio(gorm.p50(), cold.p50()))
+		x := float64(n)
+		plot.add("N+1", styleNaive, x, naive.p50())
+		plot.add("GORM Preload", styleGORM, x, gorm.p50())
+		plot.add("canopy cold", styleCanopy, x, cold.p50())
+		plot.add("canopy warm", styleWarm, x, warm.p50())
+		plot.add("statement in PG", styleFloor, x, exec.p50())
+		plot.add("flat SELECT", styleFlat, x, flat.p50())
 
 		for _, term := range []string{"lamp", "Zesty kite 1"} {
 			var matches struct {
@@ -263,16 +311,22 @@ func runTrees(e *env) (string, error) {
 				target("10k-node forest warm ≤ 2 ms p50", warm.p50() <= 2*time.Millisecond, ms(warm.p50())+" ms"))
 		}
 	}
+	if err := plot.write(e.charts); err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "_Machine: %s._\n\n", e.machine())
 	b.WriteString(`Generated forests: ten roots, every other node under a random earlier node
-(depth about ln n: 12 levels at 100k), names of two words and a number.
+(average depth about ln n, 12 at 100k; the levels column gives the deepest), names of two words and a number.
 - **N+1**: the tree built by recursion with one SELECT per node for its children
   (bench/trees.go, kept only here as the baseline), served over the same HTTP stack.
+- **GORM Preload**: the same forest read the way GORM's docs suggest (bench/peers, its own module):
+  the roots, then ` + "`Preload(\"Children\")`, `Preload(\"Children.Children\")`" + `, … nested as deep as the
+  forest's levels, each level one ` + "`WHERE parent_id IN (…)`" + ` query, served as JSON over HTTP.
 - **canopy cold**: ` + "`GET /api/v1/categories/tree`" + ` right after the tree version changed:
   one version read plus the one recursive statement, assembly and JSON.
 - **canopy warm**: the same GET of an unchanged tree, answered from memory after one version read.
-- **recursive statement in PG**: canopy's own tree statement under EXPLAIN ANALYZE
+- **statement in PG**: canopy's own tree statement under EXPLAIN ANALYZE
   (PostgreSQL's execution time: no network, driver or JSON).
 - **flat SELECT**: ` + "`SELECT id, parent_id, name FROM categories`" + ` read by pgx: the floor for reading every row at all.
 
