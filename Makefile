@@ -43,11 +43,11 @@ soak: postgres wrk
 
 ## bench: every benchmark scenario in a throwaway cluster, beside its GORM peer (bench/peers, its own
 ## module, fetched through the Go proxy); rewrites bench/RESULTS.md and bench/charts/*.svg, then the
-## round-trip-bound comparisons with the database behind a simulated 0.5 ms network into
+## round-trip-bound comparisons with the database behind a simulated network (~0.5 ms a round trip) into
 ## bench/RESULTS-network.md (about 30 minutes)
 bench: postgres wrk
 	$(GO) run ./bench
-	$(GO) run ./bench -only trees,hospital,listings -quick -rtt 500us -out bench/RESULTS-network.md
+	$(GO) run ./bench -only trees,hospital,listings -quick -rtt 300us -out bench/RESULTS-network.md
 
 build:
 	$(GO) build -o $(BIN) ./cmd/canopy

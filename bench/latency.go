@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,7 +76,12 @@ func delayCopy(dst, src net.Conn, delay time.Duration) {
 		}
 	}()
 	for c := range chunks {
-		time.Sleep(time.Until(c.due))
+		// time.Sleep would wake up to a millisecond late (the runtime's
+		// poller sleeps in milliseconds); nanosleep blocks only this thread.
+		if wait := time.Until(c.due); wait > 0 {
+			ts := syscall.NsecToTimespec(int64(wait))
+			syscall.Nanosleep(&ts, nil)
+		}
 		if _, err := dst.Write(c.data); err != nil {
 			break
 		}
