@@ -123,6 +123,10 @@ func executionTimes(ctx context.Context, raw *pgxpool.Pool, c captured, n int) (
 			ExecutionTime float64 `json:"Execution Time"`
 		}
 		err := pgx.BeginFunc(ctx, raw, func(tx pgx.Tx) error {
+			// As canopy's own connections run it (queries.Open).
+			if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+				return err
+			}
 			if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) "+c.sql, c.args...).Scan(&plan); err != nil {
 				return err
 			}

@@ -18,13 +18,13 @@ import (
 // different server connections. Debian 12's PgBouncer (1.18) keeps no
 // prepared statements across them, so the URL asks pgx for unnamed
 // statements (default_query_exec_mode=cache_describe); PgBouncer refuses the
-// statement_timeout canopy sends at connection start unless told to ignore
-// it, so the timeout is set on PgBouncer's server connections instead. Every
+// statement_timeout and jit canopy sends at connection start unless told to
+// ignore them, so they are set on PgBouncer's server connections instead. Every
 // kind of endpoint runs twice, on fewer server connections than canopy's
 // pool has clients, and then a burst of reads runs at once.
 func TestThroughPgBouncer(t *testing.T) {
 	db := testdb.New(t)
-	through := testdb.PgBouncer(t, db, 2, "SET statement_timeout = 5000", "ignore_startup_parameters = statement_timeout")
+	through := testdb.PgBouncer(t, db, 2, "SET statement_timeout = 5000; SET jit = off", "ignore_startup_parameters = statement_timeout,jit")
 	pool, err := queries.Open(context.Background(), queries.PoolConfig{
 		URL: through + "&default_query_exec_mode=cache_describe", MaxConns: 6, StatementTimeout: 5 * time.Second,
 	})
@@ -37,9 +37,11 @@ func TestThroughPgBouncer(t *testing.T) {
 	seedAcademy(t, ts)
 	const user = "0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00"
 
-	var timeout string
-	if err := pool.QueryRow(context.Background(), "SHOW statement_timeout").Scan(&timeout); err != nil || timeout != "5s" {
-		t.Errorf("statement_timeout through PgBouncer: %q, %v; want 5s", timeout, err)
+	for setting, want := range map[string]string{"statement_timeout": "5s", "jit": "off"} {
+		var got string
+		if err := pool.QueryRow(context.Background(), "SELECT current_setting($1)", setting).Scan(&got); err != nil || got != want {
+			t.Errorf("%s through PgBouncer: %q, %v; want %s", setting, got, err, want)
+		}
 	}
 
 	expect := func(t *testing.T, want int, method, path string, body any) response {
