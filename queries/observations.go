@@ -193,39 +193,38 @@ const hourStart = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`
 
 // HourlyMeans reads the hourly mean of every code per patient over the
 // window, ordered by patient uid and hour, in one statement. The window is
-// a plain range on observed_at, so it is an index range. For a ward or a
-// patient, the patients are found first and each one's observations are one
-// range of observations_pkey, aggregated per patient (a ward-day is a few
-// hundred small sorts, not one of every row); across the hospital the window
-// is read through observations_time and aggregated at once. The statement
-// returns a row per patient, hour and code, which are folded into one
-// HourlyMean per patient and hour here: a second aggregation in SQL cost
-// more. An unknown ward or patient has no means.
+// a plain range on observed_at and a ward's or a patient's observations are
+// those of its patients' ids, so the planner reads either each patient's
+// range of observations_pkey or the window through observations_time,
+// whichever is less, and aggregates once. (Aggregating each patient in a
+// LATERAL subquery cost a sort's set-up per patient: 190 ms for a ward of
+// 2,000 patients where 20 had observations.) The statement returns a row per
+// patient, hour and code, folded into one HourlyMean per patient and hour
+// here: a second aggregation in SQL cost more. An unknown ward or patient
+// has no means.
 func (s *Store) HourlyMeans(ctx context.Context, q HourlyQuery) ([]HourlyMean, error) {
 	if !q.To.After(q.From) {
 		return nil, invalidField("to", "must be after from")
 	}
 	// sum / count is avg without the sum of squares avg(float8) also keeps.
-	means := sq.Select("date_bin('1 hour', o.observed_at, "+hourStart+") AS hour", "o.code", "sum(o.value) / count(*) AS mean").
-		From("observations o").Where("o.observed_at >= ? AND o.observed_at < ?", q.From, q.To)
-	statement := sq.Select("p.uid", "m.hour", "m.code", "m.mean").OrderBy("p.uid", "m.hour", "m.code")
-	if q.WardID == nil && q.PatientUID == nil {
-		statement = statement.FromSelect(means.Column("o.patient_id").GroupBy("1, 2, 4"), "m").
-			Join("patients p ON p.id = m.patient_id")
-	} else {
-		// OFFSET 0 keeps the planner from reading the patients in uid order
-		// through the whole uid index to save sorting the result.
-		patients := sq.Select("id", "uid").From("patients").Suffix("OFFSET 0")
+	means := sq.Select("o.patient_id", "date_bin('1 hour', o.observed_at, "+hourStart+") AS hour", "o.code", "sum(o.value) / count(*) AS mean").
+		From("observations o").
+		Where("o.observed_at >= ? AND o.observed_at < ?", q.From, q.To).
+		GroupBy("1, 2, 3")
+	if q.WardID != nil || q.PatientUID != nil {
+		patients := sq.Select("id").From("patients")
 		if q.WardID != nil {
 			patients = patients.Where("ward_id = ?", *q.WardID)
 		}
 		if q.PatientUID != nil {
 			patients = patients.Where("uid = ?", *q.PatientUID)
 		}
-		perPatient := means.Where("o.patient_id = p.id").GroupBy("1, 2")
-		statement = statement.FromSelect(patients, "p").
-			JoinClause(perPatient.Prefix("CROSS JOIN LATERAL (").Suffix(") m"))
+		means = means.Where(sq.Expr("o.patient_id IN (?)", patients))
 	}
+	statement := sq.Select("p.uid", "m.hour", "m.code", "m.mean").
+		FromSelect(means, "m").
+		Join("patients p ON p.id = m.patient_id").
+		OrderBy("p.uid", "m.hour", "m.code")
 	rows, err := s.queryBuiltRows(ctx, statement)
 	if err != nil {
 		return nil, err
