@@ -293,7 +293,7 @@ func runHospital(e *env) (string, error) {
 `)
 	b.WriteString(t.String())
 	fmt.Fprintf(&b, "\nObservations: `POST /api/v1/observations/bulk` of 50,000 rows: %.0f rows/s (%d statements).\n", obsRate, obsStatements)
-	fmt.Fprintf(&b, "Hourly means for one ward over one day (20 patients, 5 vitals every 5 minutes): p50 %s ms, p99 %s ms.\n", ms(hourly.p50()), ms(hourly.p99()))
+	fmt.Fprintf(&b, "Hourly means for one ward over one day (a ward of its own: 20 patients, 5 vitals every 5 minutes, 28,800 observations): p50 %s ms, p99 %s ms.\n", ms(hourly.p50()), ms(hourly.p99()))
 	b.WriteString("\nTargets (issue 4):\n\n" + targets.String())
 	return b.String(), nil
 }
@@ -388,8 +388,16 @@ func records(batch []patient) []queries.PatientRecord {
 	return out
 }
 
-// observations measures bulk ingest and the ward-day hourly means.
-func (e *env) observations(ward int64, r runs) (rate float64, hourly samples, statements int, err error) {
+// observations measures bulk ingest and the ward-day hourly means, in a
+// ward of its own beside the given one, holding the 20 patients whose vitals
+// are sent: the feed's batches admit thousands of patients to each of their
+// wards, more than any ward holds.
+func (e *env) observations(beside int64, r runs) (rate float64, hourly samples, statements int, err error) {
+	var ward int64
+	if err := e.raw.QueryRow(e.ctx, `INSERT INTO wards (department_id, name, beds)
+		SELECT department_id, 'Step-down unit', 20 FROM wards WHERE id = $1 RETURNING id`, beside).Scan(&ward); err != nil {
+		return 0, nil, 0, err
+	}
 	var uids []string
 	for i := range 20 {
 		uid := fmt.Sprintf("W%03d", i)
