@@ -198,10 +198,17 @@ const hourStart = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`
 // range of observations_pkey or the window through observations_time,
 // whichever is less, and aggregates once. (Aggregating each patient in a
 // LATERAL subquery cost a sort's set-up per patient: 190 ms for a ward of
-// 2,000 patients where 20 had observations.) The statement returns a row per
-// patient, hour and code, folded into one HourlyMean per patient and hour
-// here: a second aggregation in SQL cost more. An unknown ward or patient
-// has no means.
+// 2,000 patients where 20 had observations.)
+//
+// A ward's or a patient's rows are first chosen from patients, once, and
+// both the observations and the uids come from that small set: joining the
+// means back to patients let the planner, which cannot know how few patients
+// a filter leaves, walk the whole patients_pkey in a merge join (the bench's
+// ward-day of 28,800 observations, beside thousands of other patients, took
+// 30 ms end to end that way and takes 11 ms now).
+// The statement returns a row per patient, hour and code, folded into one
+// HourlyMean per patient and hour here: a second aggregation in SQL cost
+// more. An unknown ward or patient has no means.
 func (s *Store) HourlyMeans(ctx context.Context, q HourlyQuery) ([]HourlyMean, error) {
 	if !q.To.After(q.From) {
 		return nil, invalidField("to", "must be after from")
@@ -211,20 +218,21 @@ func (s *Store) HourlyMeans(ctx context.Context, q HourlyQuery) ([]HourlyMean, e
 		From("observations o").
 		Where("o.observed_at >= ? AND o.observed_at < ?", q.From, q.To).
 		GroupBy("1, 2, 3")
-	if q.WardID != nil || q.PatientUID != nil {
-		patients := sq.Select("id").From("patients")
+	statement := sq.Select("p.uid", "m.hour", "m.code", "m.mean").OrderBy("p.uid", "m.hour", "m.code")
+	if q.WardID == nil && q.PatientUID == nil {
+		statement = statement.FromSelect(means, "m").Join("patients p ON p.id = m.patient_id")
+	} else {
+		chosen := sq.Select("id", "uid").From("patients")
 		if q.WardID != nil {
-			patients = patients.Where("ward_id = ?", *q.WardID)
+			chosen = chosen.Where("ward_id = ?", *q.WardID)
 		}
 		if q.PatientUID != nil {
-			patients = patients.Where("uid = ?", *q.PatientUID)
+			chosen = chosen.Where("uid = ?", *q.PatientUID)
 		}
-		means = means.Where(sq.Expr("o.patient_id IN (?)", patients))
+		means = means.Where("o.patient_id = ANY (ARRAY(SELECT id FROM chosen))")
+		statement = statement.PrefixExpr(sq.Expr("WITH chosen AS MATERIALIZED (?)", chosen)).
+			FromSelect(means, "m").Join("chosen p ON p.id = m.patient_id")
 	}
-	statement := sq.Select("p.uid", "m.hour", "m.code", "m.mean").
-		FromSelect(means, "m").
-		Join("patients p ON p.id = m.patient_id").
-		OrderBy("p.uid", "m.hour", "m.code")
 	rows, err := s.queryBuiltRows(ctx, statement)
 	if err != nil {
 		return nil, err
