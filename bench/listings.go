@@ -235,7 +235,16 @@ month page as a GORM user writes it (bench/peers): ` + "`Where(\"to_user_id = ? 
 **month statement in PG**: canopy's own statement (with its image subqueries) under EXPLAIN ANALYZE.
 **flat SELECT**: the month's article rows without images, read by pgx: the floor for reading them at all.
 
-` + t.String() + "\nTargets (issue 5):\n\n" + targets.String(), nil
+` + t.String() + targetList(targets.String()), nil
+}
+
+// targetList is the section's list of targets, or nothing when its data
+// sizes reach none of them (a -quick run).
+func targetList(targets string) string {
+	if targets == "" {
+		return ""
+	}
+	return "\nTargets (issue 5):\n\n" + targets
 }
 
 func (e *env) settlementsSection() (string, error) {
