@@ -44,7 +44,7 @@ soak: postgres wrk
 ## bench: every benchmark scenario in a throwaway cluster, beside its GORM peer (bench/peers, its own
 ## module, fetched through the Go proxy); rewrites bench/RESULTS.md and bench/charts/*.svg, then the
 ## round-trip-bound comparisons with the database behind a simulated network (~0.5 ms a round trip) into
-## bench/RESULTS-network.md (about 30 minutes)
+## bench/RESULTS-network.md (about 15 minutes on 2 cores)
 bench: postgres wrk
 	$(GO) run ./bench
 	$(GO) run ./bench -only trees,hospital,listings -quick -rtt 300us -out bench/RESULTS-network.md
