@@ -130,6 +130,11 @@ func New(cfg Config, pool *pgxpool.Pool, schemaVersion uint, log *slog.Logger) *
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
+// readMethods are the methods of the read routes: every GET also answers
+// HEAD (a load balancer's probe of /healthz, a client checking an ETag),
+// with the same status and headers and no body, which net/http drops.
+var readMethods = []string{http.MethodGet, http.MethodHead}
+
 // routes registers every route; it is the one place to read what canopy serves.
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
@@ -147,51 +152,51 @@ func (s *Server) routes() *gin.Engine {
 	}))
 	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.cors, s.timeout, s.limitBody)
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.handle(s.readyz))
-	e.GET("/metrics", gin.WrapH(s.metrics.handler()))
-	e.GET("/openapi.yaml", serveOpenAPI)
+	e.Match(readMethods, "/healthz", s.healthz)
+	e.Match(readMethods, "/readyz", s.handle(s.readyz))
+	e.Match(readMethods, "/metrics", gin.WrapH(s.metrics.handler()))
+	e.Match(readMethods, "/openapi.yaml", serveOpenAPI)
 
 	// The web front end: index.html and its assets, with the security headers.
 	ui := newWebUI(web.Files)
-	e.GET("/", ui.headers, ui.index)
-	e.GET("/assets/*filepath", ui.headers, s.handle(ui.asset))
+	e.Match(readMethods, "/", ui.headers, ui.index)
+	e.Match(readMethods, "/assets/*filepath", ui.headers, s.handle(ui.asset))
 
 	v1 := e.Group("/api/v1")
 	for _, t := range []trees{{s, queries.Categories, "categories"}, {s, queries.Departments, "departments"}} {
 		g := v1.Group("/" + t.name)
-		g.GET("/tree", s.readTrees, s.handle(t.getTree))
-		g.GET("/search", s.readTrees, s.handle(t.search))
-		g.GET("/:id", s.readTrees, s.handle(t.getNode))
-		g.GET("/:id/ancestors", s.readTrees, s.handle(t.ancestors))
+		g.Match(readMethods, "/tree", s.readTrees, s.handle(t.getTree))
+		g.Match(readMethods, "/search", s.readTrees, s.handle(t.search))
+		g.Match(readMethods, "/:id", s.readTrees, s.handle(t.getNode))
+		g.Match(readMethods, "/:id/ancestors", s.readTrees, s.handle(t.ancestors))
 		g.POST("", s.require(auth.ScopeTreesWrite), s.handle(t.create))
 		g.PATCH("/:id", s.require(auth.ScopeTreesWrite), s.handle(t.update))
 		g.DELETE("/:id", s.require(auth.ScopeTreesWrite), s.handle(t.remove))
 	}
 	v1.POST("/wards", s.require(auth.ScopeTreesWrite), s.handle(s.createWard))
-	v1.GET("/wards/:id", s.readTrees, s.handle(s.getWard))
+	v1.Match(readMethods, "/wards/:id", s.readTrees, s.handle(s.getWard))
 	v1.PATCH("/wards/:id", s.require(auth.ScopeTreesWrite), s.handle(s.updateWard))
 	v1.DELETE("/wards/:id", s.require(auth.ScopeTreesWrite), s.handle(s.deleteWard))
-	v1.GET("/wards/:id/patients", s.require(auth.ScopePatientsRead), s.handle(s.wardPatients))
+	v1.Match(readMethods, "/wards/:id/patients", s.require(auth.ScopePatientsRead), s.handle(s.wardPatients))
 
 	v1.POST("/patients/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkPatients))
-	v1.GET("/patients/:uid", s.require(auth.ScopePatientsRead), s.handle(s.getPatient))
+	v1.Match(readMethods, "/patients/:uid", s.require(auth.ScopePatientsRead), s.handle(s.getPatient))
 	v1.POST("/observations/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkObservations))
-	v1.GET("/observations/hourly", s.require(auth.ScopePatientsRead), s.handle(s.hourlyObservations))
+	v1.Match(readMethods, "/observations/hourly", s.require(auth.ScopePatientsRead), s.handle(s.hourlyObservations))
 	v1.POST("/predictions/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkPredictions))
 
-	v1.GET("/users", s.require(auth.ScopeArticlesRead), s.handle(s.listUsers))
-	v1.GET("/users/:user_id/articles", s.require(auth.ScopeArticlesRead), s.handle(s.listArticles))
-	v1.GET("/users/:user_id/articles/calendar", s.require(auth.ScopeArticlesRead), s.handle(s.articleCalendar))
+	v1.Match(readMethods, "/users", s.require(auth.ScopeArticlesRead), s.handle(s.listUsers))
+	v1.Match(readMethods, "/users/:user_id/articles", s.require(auth.ScopeArticlesRead), s.handle(s.listArticles))
+	v1.Match(readMethods, "/users/:user_id/articles/calendar", s.require(auth.ScopeArticlesRead), s.handle(s.articleCalendar))
 	v1.POST("/articles/bulk", s.require(auth.ScopeArticlesWrite), s.handle(s.bulkArticles))
 	v1.PATCH("/articles/:id", s.require(auth.ScopeArticlesWrite), s.handle(s.updateArticle))
 	v1.POST("/newsletters", s.require(auth.ScopeArticlesWrite), s.handle(s.createNewsletter))
-	v1.GET("/settlements", s.require(auth.ScopeSettlementsRead), s.handle(s.getSettlement))
+	v1.Match(readMethods, "/settlements", s.require(auth.ScopeSettlementsRead), s.handle(s.getSettlement))
 
 	v1.POST("/tokens", s.require(auth.ScopeAdmin), s.handle(s.createToken))
-	v1.GET("/tokens", s.require(auth.ScopeAdmin), s.handle(s.listTokens))
+	v1.Match(readMethods, "/tokens", s.require(auth.ScopeAdmin), s.handle(s.listTokens))
 	v1.DELETE("/tokens/:id", s.require(auth.ScopeAdmin), s.handle(s.revokeToken))
-	v1.GET("/audit", s.require(auth.ScopeAdmin), s.handle(s.listAudit))
+	v1.Match(readMethods, "/audit", s.require(auth.ScopeAdmin), s.handle(s.listAudit))
 	return e
 }
 

@@ -79,8 +79,8 @@ func TestProblems(t *testing.T) {
 			if tt.status == 401 && r.Header.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
 			}
-			if tt.status == 405 && r.Header.Get("Allow") != "GET" {
-				t.Errorf("405 with Allow %q, want GET", r.Header.Get("Allow"))
+			if tt.status == 405 && r.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("405 with Allow %q, want GET, HEAD", r.Header.Get("Allow"))
 			}
 			if after := ts.fingerprint(t); after != before {
 				t.Errorf("a refused request wrote:\n%s\nbecame\n%s", before, after)
@@ -194,6 +194,47 @@ func TestTokenLifecycle(t *testing.T) {
 	}
 	if got := ts.do("DELETE", "/api/v1/tokens/"+itoa(created.ID), nil, bearer(admin)...).StatusCode; got != http.StatusNoContent {
 		t.Errorf("revoking twice: %d, want 204", got)
+	}
+}
+
+// Every GET route answers HEAD with the status and headers of its GET and
+// no body; other methods stay refused.
+func TestHeadAnswersLikeGet(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	reader := bearer(ts.token(auth.ScopeSettlementsRead))
+	for _, c := range []struct {
+		path    string
+		headers []string
+		status  int
+	}{
+		{"/", nil, http.StatusOK},
+		{"/healthz", nil, http.StatusOK},
+		{"/readyz", nil, http.StatusOK},
+		{"/api/v1/categories/tree", nil, http.StatusOK},
+		{"/api/v1/settlements?year=2024&month=6", reader, http.StatusOK},
+		{"/api/v1/settlements?year=2024&month=6", nil, http.StatusUnauthorized},
+		{"/api/v1/categories/999999", nil, http.StatusNotFound},
+		{"/no/such/route", nil, http.StatusNotFound},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			get := ts.send("GET", c.path, nil, c.headers...)
+			head := ts.send("HEAD", c.path, nil, c.headers...)
+			if get.StatusCode != c.status || head.StatusCode != c.status {
+				t.Fatalf("GET %d, HEAD %d, want %d", get.StatusCode, head.StatusCode, c.status)
+			}
+			if len(head.Body) != 0 {
+				t.Errorf("HEAD sent a body of %d bytes", len(head.Body))
+			}
+			for _, h := range []string{"Content-Type", "ETag", "Cache-Control", "Content-Security-Policy"} {
+				if head.Header.Get(h) != get.Header.Get(h) {
+					t.Errorf("%s: HEAD %q, GET %q", h, head.Header.Get(h), get.Header.Get(h))
+				}
+			}
+		})
+	}
+	if r := ts.send("POST", "/healthz", nil); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /healthz: %d, want 405", r.StatusCode)
 	}
 }
 
