@@ -367,6 +367,14 @@ func TestHandMadeCycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	// root now hangs under loop c: deleting loop b with its subtree takes the
+	// loop and root, each once.
+	t.Run("cascade delete in the loop", func(t *testing.T) {
+		deleted, err := f.s.DeleteNode(ctx, queries.Categories, f.id["loop b"], true)
+		if err != nil || deleted != 4 {
+			t.Fatalf("deleted %d, %v; want 4", deleted, err)
+		}
+	})
 }
 
 func TestSearch(t *testing.T) {
