@@ -329,10 +329,9 @@ func TestHourlyMeansUseIndexRange(t *testing.T) {
 	s := queries.New(pool)
 	from := time.Date(2024, 10, 5, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		name  string
-		query queries.HourlyQuery
-		count int // series entries
-
+		name   string
+		query  queries.HourlyQuery
+		count  int  // series entries
 		chosen bool // a ward or a patient: patients is read only for them
 	}{
 		{"a ward over a day", queries.HourlyQuery{From: from, To: from.Add(24 * time.Hour), WardID: new(int64(3))}, 10 * 24, true},
