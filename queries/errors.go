@@ -27,6 +27,12 @@ var (
 	// ErrHasChildren: a tree node still has children (or a department wards)
 	// and was not deleted with them.
 	ErrHasChildren = errors.New("has children")
+	// ErrConnectionLost: the connection a statement ran on was found dead
+	// (the server restarted, stopped or ended the session), so the statement
+	// may not have run. It always comes wrapped with ErrUnavailable. A read
+	// may be run again on a fresh connection; a write may not, since it may
+	// have committed before the connection went.
+	ErrConnectionLost = errors.New("connection lost")
 	// errContention: the database aborted the transaction to break a
 	// deadlock or a serialization conflict, so running it again may succeed.
 	// translate wraps it in ErrUnavailable: once retries run out, the client
@@ -96,20 +102,27 @@ func translate(err error) error {
 		case pgErr.Code == "40001", // serialization_failure
 			pgErr.Code == "40P01": // deadlock_detected
 			return fmt.Errorf("%w: %w: %w", ErrUnavailable, errContention, err)
-		case pgErr.Code == "57014", // query_canceled: statement_timeout or a cancelled request
-			pgErr.Code == "53300",  // too_many_connections
-			pgErr.Code == "57P01",  // admin_shutdown
-			pgErr.Code == "57P03",  // cannot_connect_now: starting up or shutting down
+		case pgErr.Code == "57P01", // admin_shutdown: the session was ended
+			pgErr.Code == "57P02", // crash_shutdown
 			pgErr.Code[:2] == "08": // connection exceptions
+			return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrConnectionLost, err)
+		case pgErr.Code == "57014", // query_canceled: statement_timeout or a cancelled request
+			pgErr.Code == "53300", // too_many_connections
+			pgErr.Code == "57P03": // cannot_connect_now: starting up or shutting down
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		return err
 	}
 	var netErr net.Error
 	var connectErr *pgconn.ConnectError
-	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	switch {
+	case errors.As(err, &connectErr), pgconn.Timeout(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.As(err, &netErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), pgconn.SafeToRetry(err):
+		// The connection broke under the statement: a dead pooled
+		// connection reports the server's closing as an unexpected EOF.
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrConnectionLost, err)
 	}
 	return err
 }

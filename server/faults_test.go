@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,4 +314,112 @@ func TestFaultCycles(t *testing.T) {
 	}
 	t.Logf("SOAK faults: %d stop/restart cycles survived; %d acknowledged writes checked, %d lost; %d answered 503 while the database was down",
 		cycles, len(acknowledged), lost, unavailable)
+}
+
+// Connections the pool holds can die while canopy is idle (PostgreSQL
+// restarted, a backend killed). A read that meets a dead connection is run
+// again once on a fresh one and answers as if nothing happened; a write is
+// not run again and answers 503 with Retry-After. Neither is ever a 500.
+func TestLostPooledConnections(t *testing.T) {
+	ts := newTestServer(t)
+	writer := ts.token(auth.ScopeTreesWrite)
+	createNode(t, ts, writer, "categories", `{"name":"kept"}`)
+
+	// killBackends warms the pool with several connections, then ends every
+	// one of them from the server side.
+	killBackends := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { ts.do("GET", "/api/v1/categories/tree", nil) })
+		}
+		wg.Wait()
+		var killed int
+		if err := ts.db.Pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'canopy' AND pid <> pg_backend_pid()`).Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+		if killed == 0 {
+			t.Fatal("no pooled connection to kill")
+		}
+	}
+
+	for _, probe := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/api/v1/categories/tree", "", http.StatusOK},
+		{"HEAD", "/api/v1/categories/tree", "", http.StatusOK},
+		{"GET", "/api/v1/categories/search?q=kep", "", http.StatusOK},
+		{"POST", "/api/v1/categories", `{"name":"maybe"}`, http.StatusServiceUnavailable},
+	} {
+		t.Run(probe.method+" "+probe.path, func(t *testing.T) {
+			killBackends()
+			var body any
+			if probe.body != "" {
+				body = probe.body
+			}
+			r := ts.do(probe.method, probe.path, body, bearer(writer)...)
+			switch {
+			case r.StatusCode == probe.want && probe.want != http.StatusServiceUnavailable:
+			case r.StatusCode == http.StatusServiceUnavailable && probe.want == http.StatusServiceUnavailable:
+				if r.Header.Get("Retry-After") == "" {
+					t.Errorf("503 without Retry-After")
+				}
+			default:
+				t.Errorf("on a dead pooled connection: %d %s, want %d", r.StatusCode, r.Body, probe.want)
+			}
+		})
+	}
+}
+
+// PostgreSQL stopped in immediate mode while canopy is idle leaves the pool
+// holding connections that end in an unexpected EOF: the requests after it
+// are 503 with Retry-After, reads and writes alike, and never a 500.
+func TestImmediateShutdownUnderIdlePool(t *testing.T) {
+	cluster, _ := privateCluster(t)
+	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: cluster.URL("canopy"), ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	srv := New(DefaultConfig(), pool, migrations.Latest(), discardLogger())
+	ts := &testServer{t: t, srv: srv, http: httptestServer(t, srv), store: queries.New(pool)}
+	writer := ts.token(auth.ScopeAdmin)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { ts.do("GET", "/api/v1/categories/search?q=x", nil) })
+	}
+	wg.Wait()
+	ts.do("POST", "/api/v1/patients/bulk", `[{"uid":"a"}]`, bearer(writer)...)
+
+	// SIGQUIT is PostgreSQL's immediate shutdown: no session is told.
+	pid, err := os.ReadFile(filepath.Join(cluster.DataDir(), "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var postmaster int
+	if _, err := fmt.Sscan(string(pid), &postmaster); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(postmaster, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	<-cluster.Exited()
+
+	for _, probe := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/patients/bulk", `[{"uid":"b"}]`},
+		{"GET", "/api/v1/categories/search?q=x", ""},
+		{"POST", "/api/v1/categories", `{"name":"lost"}`},
+		{"GET", "/api/v1/categories/search?q=y", ""},
+	} {
+		var body any
+		if probe.body != "" {
+			body = probe.body
+		}
+		r := ts.do(probe.method, probe.path, body, bearer(writer)...)
+		if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s after an immediate shutdown: %d %s", probe.method, probe.path, r.StatusCode, r.Body)
+		}
+	}
 }

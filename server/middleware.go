@@ -56,7 +56,7 @@ const statsKey = "query_stats"
 // requests read only: theirs are the only reads a replica may serve.
 func (s *Server) accounting(c *gin.Context) {
 	ctx, stats := queries.WithStats(c.Request.Context())
-	if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
+	if readOnly(c.Request) {
 		ctx = queries.ReadOnly(ctx)
 	}
 	c.Request = c.Request.WithContext(ctx)

@@ -63,6 +63,10 @@ func notFound(format string, args ...any) error {
 	return &apiError{status: http.StatusNotFound, code: codeNotFound, detail: fmt.Sprintf(format, args...)}
 }
 
+func forbidden(format string, args ...any) error {
+	return &apiError{status: http.StatusForbidden, code: codeForbidden, detail: fmt.Sprintf(format, args...)}
+}
+
 // tooLarge is a batch over its row limit (a body over the byte limit is an
 // *http.MaxBytesError).
 func tooLarge(format string, args ...any) error {
@@ -75,12 +79,36 @@ func invalid(field, format string, args ...any) error {
 
 // handle adapts a handler that returns an error to gin; the error becomes the
 // response through fail.
+//
+// A read (GET, HEAD) that met a dead pooled connection before it wrote
+// anything runs once more on a fresh one: when PostgreSQL restarts, every
+// idle connection the pool holds is dead, and the first request to find
+// one should not be the one to pay. The pool's idle connections are
+// dropped first, since they died together. A write is never run again: it
+// may have committed before the connection went, so it is a 503.
 func (s *Server) handle(h func(c *gin.Context) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := h(c); err != nil {
+		err := h(c)
+		if err != nil && errors.Is(err, queries.ErrConnectionLost) && readOnly(c.Request) && !c.Writer.Written() {
+			s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "read retried on a fresh connection",
+				slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
+			s.pool.Reset()
+			err = h(c)
+		}
+		if err == nil && len(c.Errors) > 0 && !c.Writer.Written() {
+			// The response did not encode (gin's render left it unsent,
+			// which would go out as an empty 200).
+			err = fmt.Errorf("response not sent: %w", c.Errors.Last().Err)
+		}
+		if err != nil {
 			s.fail(c, err)
 		}
 	}
+}
+
+// readOnly reports whether r only reads: its statements may run again.
+func readOnly(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead
 }
 
 // fail answers err as a problem document. It is the one place where an error
