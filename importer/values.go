@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"canopy/rules"
 )
 
 // The reasons a row is rejected: the first words of every reason in the
@@ -174,9 +176,9 @@ func (c *checker) timestamp(i int) *time.Time {
 	if n := len(s); n > 19 && (s[n-3] == '+' || s[n-3] == '-') && isDigits(s[n-2:]) {
 		s += ":00" // PostgreSQL writes a whole-hour offset as +00
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := rules.Timestamp(s)
 	if err != nil {
-		c.fail(i, "must be an RFC 3339 timestamp with an offset, such as 2024-11-03T08:15:00Z, not %q", c.fields[i].s)
+		c.fail(i, "%v, not %q", err, c.fields[i].s)
 	}
 	return &t
 }

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -32,21 +29,21 @@ const (
 )
 
 type articleJSON struct {
-	ID          string    `json:"id"`
-	ToUserID    string    `json:"to_user_id"`
-	FromName    string    `json:"from_name"`
-	FromDomain  string    `json:"from_domain"`
-	MailingList *string   `json:"mailing_list"`
-	Title       string    `json:"title"`
-	IsRead      bool      `json:"is_read"`
-	CreatedAt   time.Time `json:"created_at"`
-	ImageURL    *string   `json:"image_url"`
+	ID          string  `json:"id"`
+	ToUserID    string  `json:"to_user_id"`
+	FromName    string  `json:"from_name"`
+	FromDomain  string  `json:"from_domain"`
+	MailingList *string `json:"mailing_list"`
+	Title       string  `json:"title"`
+	IsRead      bool    `json:"is_read"`
+	CreatedAt   instant `json:"created_at"`
+	ImageURL    *string `json:"image_url"`
 }
 
 // toArticleJSON shows an article with its time in loc.
 func toArticleJSON(a queries.Article, loc *time.Location) articleJSON {
 	return articleJSON{ID: a.ID, ToUserID: a.ToUserID, FromName: a.FromName, FromDomain: a.FromDomain,
-		MailingList: a.MailingList, Title: a.Title, IsRead: a.IsRead, CreatedAt: a.CreatedAt.In(loc), ImageURL: a.ImageURL}
+		MailingList: a.MailingList, Title: a.Title, IsRead: a.IsRead, CreatedAt: instant{a.CreatedAt.In(loc)}, ImageURL: a.ImageURL}
 }
 
 // listArticles serves a page of a user's articles of a month, newest first,
@@ -134,19 +131,15 @@ type articleRecord struct {
 	CreatedAt   *string `json:"created_at"`
 }
 
-// check validates the record at index i of a batch and returns it as an
+// record validates the record at index i of a batch and returns it as an
 // article to store.
-func (r articleRecord) check(i int) (queries.NewArticle, []queries.FieldError) {
-	var errs []queries.FieldError
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, queries.FieldError{Index: i, Field: field, Message: fmt.Sprintf(format, args...)})
-	}
+func (r *articleRecord) record(i int, errs *batchErrors) queries.NewArticle {
 	text := func(field string, v *string, max int) string {
 		switch {
 		case v == nil:
-			bad(field, "is required")
+			errs.add(i, field, "is required")
 		case !validText(*v, max):
-			bad(field, "must be 1 to %d characters, not blank, without NUL", max)
+			errs.add(i, field, "must be 1 to %d characters, not blank, without NUL", max)
 		default:
 			return *v
 		}
@@ -159,57 +152,51 @@ func (r articleRecord) check(i int) (queries.NewArticle, []queries.FieldError) {
 	}
 	if r.ID != nil {
 		if !auth.ValidUUID(*r.ID) {
-			bad("id", "must be a UUID")
+			errs.add(i, "id", "must be a UUID")
 		}
 		a.ID = *r.ID
 	}
 	switch {
 	case r.ToUserID == nil:
-		bad("to_user_id", "is required")
+		errs.add(i, "to_user_id", "is required")
 	case !auth.ValidUUID(*r.ToUserID):
-		bad("to_user_id", "must be a UUID")
+		errs.add(i, "to_user_id", "must be a UUID")
 	default:
-		a.ToUserID = *r.ToUserID
+		a.ToUserID = strings.ToLower(*r.ToUserID)
 	}
 	if r.MailingList != nil {
 		a.MailingList = new(text("mailing_list", r.MailingList, articleNameMax))
 	}
 	if r.CreatedAt == nil {
-		bad("created_at", "is required")
-	} else if t, err := time.Parse(time.RFC3339Nano, *r.CreatedAt); err != nil || t.Year() < 1 || t.Year() > 9999 {
-		bad("created_at", "must be an RFC 3339 timestamp with offset")
+		errs.add(i, "created_at", "is required")
 	} else {
-		a.CreatedAt = t
+		a.CreatedAt = timestamp(*r.CreatedAt, i, "created_at", errs)
 	}
-	return a, errs
+	return a
 }
 
 // bulkArticles stores up to articlesBulkMax articles, all or nothing, in one
 // statement. Every invalid record is reported with its index; an id already
 // stored (or repeated in the body) is counted as a duplicate and not stored
 // again.
+//
+// A token bound to a user writes only that user's articles, and may not
+// choose their ids: whether an id it sent was a duplicate would tell it
+// whether another user's article has that id.
 func (s *Server) bulkArticles(c *gin.Context) error {
-	var raw []json.RawMessage
-	if err := decodeJSON(c.Request, &raw); err != nil {
+	batch, err := decodeBatch(c.Request, articlesBulkMax, (*articleRecord).record)
+	if err != nil {
 		return err
 	}
-	if len(raw) > articlesBulkMax {
-		return tooLarge("%d records; a batch holds at most %d", len(raw), articlesBulkMax)
-	}
-	batch := make([]queries.NewArticle, len(raw))
-	var errs []queries.FieldError
-	for i, r := range raw {
-		var rec articleRecord
-		if err := decodeRecord(r, &rec); err != nil {
-			errs = append(errs, atIndex(err, i)...)
-			continue
+	if bound := principalOf(c).UserID; bound != "" {
+		for i, a := range batch {
+			switch {
+			case a.ToUserID != strings.ToLower(bound):
+				return forbidden("record %d: the token may write only its own user's articles", i)
+			case a.ID != "":
+				return forbidden("record %d: a token bound to a user cannot choose article ids; leave id out and canopy assigns one", i)
+			}
 		}
-		a, recErrs := rec.check(i)
-		batch[i] = a
-		errs = append(errs, recErrs...)
-	}
-	if len(errs) > 0 {
-		return &queries.ValidationError{Errors: errs}
 	}
 	result, err := s.store.InsertArticles(c.Request.Context(), batch)
 	if err != nil {
@@ -217,34 +204,6 @@ func (s *Server) bulkArticles(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, gin.H{"received": result.Received, "inserted": result.Inserted, "duplicates": result.Duplicates})
 	return nil
-}
-
-// decodeRecord decodes one record of a batch, refusing unknown fields.
-func decodeRecord(raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	return nil
-}
-
-// atIndex places the field errors of a record's decoding error at index i
-// of the batch; an error that names no field is about the whole record.
-func atIndex(err error, i int) []queries.FieldError {
-	var v *queries.ValidationError
-	if errors.As(err, &v) {
-		out := make([]queries.FieldError, len(v.Errors))
-		for j, f := range v.Errors {
-			f.Index = i
-			if f.Field == "(body)" { // the record itself is of the wrong type
-				f.Field = "(record)"
-			}
-			out[j] = f
-		}
-		return out
-	}
-	return []queries.FieldError{{Index: i, Field: "(record)", Message: "must be a JSON object"}}
 }
 
 // updateArticle marks an article read or unread. A token bound to a user may
@@ -287,6 +246,9 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 		Domain      *string `json:"domain"`
 		MailingList *string `json:"mailing_list"`
 		ImageURL    string  `json:"image_url"`
+	}
+	if principalOf(c).UserID != "" {
+		return forbidden("a token bound to a user cannot write newsletters: they are shared by every user")
 	}
 	if err := decodeJSON(c.Request, &req); err != nil {
 		return err
@@ -341,7 +303,7 @@ func principalOf(c *gin.Context) auth.Principal {
 // mayReadArticlesOf refuses a token bound to another user than userID.
 func mayReadArticlesOf(c *gin.Context, userID string) error {
 	if bound := principalOf(c).UserID; bound != "" && !strings.EqualFold(bound, userID) {
-		return &apiError{status: http.StatusForbidden, code: codeForbidden, detail: "the token may read only its own user's articles"}
+		return forbidden("the token may read only its own user's articles")
 	}
 	return nil
 }

@@ -184,7 +184,7 @@ func TestArticleCursorPages(t *testing.T) {
 	}
 	for i := 1; i < len(all.Articles); i++ {
 		a, b := all.Articles[i-1], all.Articles[i]
-		if a.CreatedAt.Before(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.ID <= b.ID {
+		if a.CreatedAt.Before(b.CreatedAt.Time) || a.CreatedAt.Equal(b.CreatedAt.Time) && a.ID <= b.ID {
 			t.Fatalf("not newest first, then id descending: %+v before %+v", a, b)
 		}
 	}
@@ -253,6 +253,17 @@ func TestArticleAccess(t *testing.T) {
 		{"user-bound token cannot see another's article", "PATCH", "/api/v1/articles/22222222-2222-4222-8222-222222222222", `{"is_read":true}`, aliceToken, 404, "not_found"},
 		{"reader cannot write", "POST", "/api/v1/articles/bulk", `[]`, reader, 403, "forbidden"},
 		{"reader cannot add newsletters", "POST", "/api/v1/newsletters", `{"name":"x","domain":"d","image_url":"https://x.example/i.png"}`, reader, 403, "forbidden"},
+		{"user-bound token stores its own article", "POST", "/api/v1/articles/bulk",
+			`[{"to_user_id":"` + strings.ToUpper(alice) + `","from_name":"N","from_domain":"d.example","title":"new","created_at":"2024-11-02T00:00:00Z"}]`, aliceToken, 200, ""},
+		{"user-bound token cannot store another user's article", "POST", "/api/v1/articles/bulk",
+			`[{"to_user_id":"` + alice + `","from_name":"N","from_domain":"d.example","title":"t","created_at":"2024-11-02T00:00:00Z"},` +
+				`{"to_user_id":"` + bob + `","from_name":"N","from_domain":"d.example","title":"planted","created_at":"2024-11-02T00:00:00Z"}]`, aliceToken, 403, "forbidden"},
+		// Were ids allowed, "duplicates" would tell whether another user's article has the id.
+		{"user-bound token cannot choose an id", "POST", "/api/v1/articles/bulk",
+			`[{"id":"22222222-2222-4222-8222-222222222222","to_user_id":"` + alice + `","from_name":"N","from_domain":"d.example","title":"t","created_at":"2024-11-02T00:00:00Z"}]`, aliceToken, 403, "forbidden"},
+		{"user-bound token cannot choose a fresh id either", "POST", "/api/v1/articles/bulk",
+			`[{"id":"44444444-4444-4444-8444-444444444444","to_user_id":"` + alice + `","from_name":"N","from_domain":"d.example","title":"t","created_at":"2024-11-02T00:00:00Z"}]`, aliceToken, 403, "forbidden"},
+		{"user-bound token cannot add newsletters", "POST", "/api/v1/newsletters", `{"name":"pixel","domain":"d.example","image_url":"https://x.example/i.png"}`, aliceToken, 403, "forbidden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,9 +284,20 @@ func TestArticleAccess(t *testing.T) {
 			}
 		})
 	}
+	var stored struct {
+		Newsletters, Bob, Alice int
+	}
+	if err := ts.db.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM newsletters),
+		count(*) FILTER (WHERE to_user_id = $1), count(*) FILTER (WHERE to_user_id = $2) FROM articles`, bob, alice).
+		Scan(&stored.Newsletters, &stored.Bob, &stored.Alice); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Newsletters != 0 || stored.Bob != 1 || stored.Alice != 2 {
+		t.Errorf("stored %+v, want no newsletter, bob's one article and alice's two", stored)
+	}
 	var p articlePageJSON
 	ts.do("GET", "/api/v1/users/"+strings.ToUpper(alice)+month, nil, bearer(aliceToken)...).decode(t, &p)
-	if p.UserID != alice || len(p.Articles) != 1 || !p.Articles[0].IsRead {
+	if p.UserID != alice || len(p.Articles) != 2 || p.Articles[0].Title != "new" || !p.Articles[1].IsRead {
 		t.Errorf("alice's month %+v", p)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"canopy/queries"
@@ -118,6 +120,21 @@ func jsonError(err error) error {
 		return &queries.ValidationError{Errors: []queries.FieldError{{Index: -1, Field: strings.Trim(name, `"`), Message: "unknown field"}}}
 	}
 	return badRequest("malformed JSON: %v", err)
+}
+
+// instant is a time as a response writes it: RFC 3339. A time stored
+// outside RFC 3339's years 0 to 9999 (by SQL from outside canopy, which
+// refuses such input) is written in UTC with ISO 8601's expanded year,
+// "+010000-01-01T00:00:00Z", as JavaScript reads it, so that one stored row
+// cannot make a whole list fail to encode.
+type instant struct{ time.Time }
+
+func (t instant) MarshalJSON() ([]byte, error) {
+	if b, err := t.Time.MarshalJSON(); err == nil {
+		return b, nil
+	}
+	u := t.UTC()
+	return fmt.Appendf(nil, `"%+07d%s"`, u.Year(), u.Format("-01-02T15:04:05.999999999Z07:00")), nil
 }
 
 func jsonEncode(w io.Writer, v any) error {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // Limits of observation requests.
@@ -67,7 +69,7 @@ func (s *Server) bulkObservations(c *gin.Context) error {
 
 type hourlyJSON struct {
 	PatientUID string             `json:"patient_uid"`
-	Hour       time.Time          `json:"hour"`
+	Hour       instant            `json:"hour"`
 	Values     map[string]float64 `json:"values"`
 }
 
@@ -106,23 +108,26 @@ func (s *Server) hourlyObservations(c *gin.Context) error {
 	}
 	series := make([]hourlyJSON, len(means))
 	for i, m := range means {
-		series[i] = hourlyJSON{PatientUID: m.PatientUID, Hour: m.Hour, Values: m.Values}
+		series[i] = hourlyJSON{PatientUID: m.PatientUID, Hour: instant{m.Hour}, Values: m.Values}
 	}
 	c.JSON(http.StatusOK, gin.H{"from": q.From.UTC(), "to": q.To.UTC(), "series": series})
 	return nil
 }
 
 // queryTime parses a required RFC 3339 query parameter: 400 when it is
-// missing or does not parse. (A "+" in a query string is a space: offsets
+// missing or does not parse, 422 outside years 1 to 9999 in UTC. (A "+" in a query string is a space: offsets
 // are sent as Z or %2B.)
 func queryTime(c *gin.Context, name string) (time.Time, error) {
 	raw, ok := c.GetQuery(name)
 	if !ok {
 		return time.Time{}, badRequest("%s is required: an RFC 3339 timestamp such as 2024-11-03T08:00:00Z", name)
 	}
-	t, err := time.Parse(time.RFC3339, raw)
-	if err != nil {
+	t, err := rules.Timestamp(raw)
+	switch {
+	case errors.Is(err, rules.ErrTimestamp):
 		return time.Time{}, badRequest("%s %q is not an RFC 3339 timestamp with an offset (Z, or %%2B09:00 in a URL)", name, raw)
+	case err != nil:
+		return time.Time{}, invalid(name, "%v", err)
 	}
 	return t, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // Limits of the hospital feed.
@@ -145,13 +146,16 @@ func decodeRecords[T, R any](body []byte, spans [][2]int, first int, out []R, er
 
 // splitArray returns where each element of the JSON array body lies, as
 // [start, end) byte offsets, checking only the array's own syntax (the
-// elements are checked when they are decoded): 400 when body is not one
-// array, 413 as soon as element limit+1 starts.
+// elements are checked when they are decoded): 422 when body is JSON but
+// not an array, 400 when it is not JSON, 413 as soon as element limit+1
+// starts.
 func splitArray(body []byte, limit int) ([][2]int, error) {
-	notArray := badRequest("the request body must be a JSON array of records")
 	i := skipSpace(body, 0)
 	if i == len(body) || body[i] != '[' {
-		return nil, notArray
+		if json.Valid(body) { // well formed, but not what this endpoint takes
+			return nil, invalid("(body)", "must be a JSON array of records")
+		}
+		return nil, badRequest("the request body must be a JSON array of records")
 	}
 	var spans [][2]int
 	start, depth, inString := -1, 0, false
@@ -255,11 +259,11 @@ func required[T any](o optional[T], index int, field string, errs *batchErrors) 
 	return true
 }
 
-// timestamp parses an RFC 3339 timestamp with an offset.
+// timestamp parses a timestamp field of a batch record (rules.Timestamp).
 func timestamp(s string, index int, field string, errs *batchErrors) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := rules.Timestamp(s)
 	if err != nil {
-		errs.add(index, field, "must be an RFC 3339 timestamp with an offset, such as 2024-11-03T08:15:00Z")
+		errs.add(index, field, "%v", err)
 	}
 	return t
 }
@@ -363,20 +367,20 @@ type patientJSON struct {
 	Sex               *string          `json:"sex"`
 	BirthDate         *string          `json:"birth_date"`
 	WardID            *int64           `json:"ward_id"`
-	AdmittedAt        *time.Time       `json:"admitted_at"`
-	DischargedAt      *time.Time       `json:"discharged_at"`
-	DiedAt            *time.Time       `json:"died_at"`
+	AdmittedAt        *instant         `json:"admitted_at"`
+	DischargedAt      *instant         `json:"discharged_at"`
+	DiedAt            *instant         `json:"died_at"`
 	CreatedAt         time.Time        `json:"created_at"`
 	UpdatedAt         time.Time        `json:"updated_at"`
 	LatestPredictions []predictionJSON `json:"latest_predictions"`
 }
 
 type predictionJSON struct {
-	Model        string    `json:"model"`
-	Target       string    `json:"target"`
-	PredictedAt  time.Time `json:"predicted_at"`
-	HorizonHours int       `json:"horizon_hours"`
-	Probability  float64   `json:"probability"`
+	Model        string  `json:"model"`
+	Target       string  `json:"target"`
+	PredictedAt  instant `json:"predicted_at"`
+	HorizonHours int     `json:"horizon_hours"`
+	Probability  float64 `json:"probability"`
 }
 
 type patientWardJSON struct {
@@ -386,12 +390,11 @@ type patientWardJSON struct {
 }
 
 // utc shows a stored time in UTC, whatever the server's zone.
-func utc(t *time.Time) *time.Time {
+func utc(t *time.Time) *instant {
 	if t == nil {
 		return nil
 	}
-	u := t.UTC()
-	return &u
+	return &instant{t.UTC()}
 }
 
 func toPatientJSON(p queries.Patient) patientJSON {
@@ -403,7 +406,7 @@ func toPatientJSON(p queries.Patient) patientJSON {
 		j.BirthDate = &d
 	}
 	for i, pr := range p.LatestPredictions {
-		j.LatestPredictions[i] = predictionJSON{Model: pr.Model, Target: pr.Target, PredictedAt: pr.PredictedAt.UTC(),
+		j.LatestPredictions[i] = predictionJSON{Model: pr.Model, Target: pr.Target, PredictedAt: instant{pr.PredictedAt.UTC()},
 			HorizonHours: pr.HorizonHours, Probability: pr.Probability}
 	}
 	return j

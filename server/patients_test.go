@@ -226,7 +226,7 @@ func TestHospitalBadBodies(t *testing.T) {
 		code   string
 		errs   string // "index field" of each error, for validation problems
 	}{
-		{"not an array", patients, `{"uid":"a"}`, 400, "bad_request", ""},
+		{"not an array", patients, `{"uid":"a"}`, 422, "validation", "(body)"},
 		{"a number", patients, `5`, 400, "bad_request", ""},
 		{"JSON syntax error", patients, `[{"uid" "a"}]`, 400, "bad_request", ""},
 		{"record not an object", patients, `[` + ok + `5, null]`, 422, "validation", "1 (record), 2 (record)"},
@@ -257,7 +257,7 @@ func TestHospitalBadBodies(t *testing.T) {
 			422, "validation", "1 name, 1 sex, 3 zz"},
 		{"10,001 records", patients, records(10_001, `{"uid":"a"}`), 413, "too_large", ""},
 
-		{"observations: not an array", observations, `{}`, 400, "bad_request", ""},
+		{"observations: not an array", observations, `{}`, 422, "validation", "(body)"},
 		{"observations: unknown patient", observations, `[` + obs + `{"patient_uid":"nobody","code":"hr","observed_at":"2024-11-03T08:00:00Z","value":1}]`,
 			422, "validation", "1 patient_uid"},
 		{"observations: missing fields", observations, `[` + obs + `{"patient_uid":"known"}]`, 422, "validation", "1 code, 1 observed_at, 1 value"},

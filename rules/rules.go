@@ -1,0 +1,32 @@
+// Package rules holds the rules a field's value must keep, written once for
+// the HTTP API and the importer alike, so that a value one accepts is one the
+// other accepts, refused with the same words. It imports nothing of canopy's.
+package rules
+
+import (
+	"errors"
+	"time"
+)
+
+// The reasons a timestamp is refused, in the words both the API and the
+// importer report: it does not parse, or it parses to an instant outside
+// years 1 to 9999 in UTC.
+var (
+	ErrTimestamp      = errors.New("must be an RFC 3339 timestamp with an offset, such as 2024-11-03T08:15:00Z")
+	ErrTimestampYears = errors.New("must fall within years 1 to 9999 in UTC")
+)
+
+// Timestamp parses an RFC 3339 timestamp with an offset. Its instant must
+// fall within years 1 to 9999 in UTC: that is all RFC 3339 (and so JSON)
+// can write in UTC, and canopy shows every time in UTC or in a zone the
+// reader names. "9999-12-31T23:00:00-23:59" parses, but it is 10000 in UTC.
+func Timestamp(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, ErrTimestamp
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, ErrTimestampYears
+	}
+	return t, nil
+}

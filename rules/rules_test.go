@@ -1,0 +1,58 @@
+package rules
+
+import (
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+func TestTimestamp(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     error
+	}{
+		{"UTC", "2024-11-03T08:15:00Z", nil},
+		{"offset", "2024-11-03T17:15:00+09:00", nil},
+		{"fraction", "2024-11-03T08:15:00.123456Z", nil},
+		{"first instant", "0001-01-01T00:00:00Z", nil},
+		{"last instant", "9999-12-31T23:59:59.999999Z", nil},
+		{"year 10000 in UTC", "9999-12-31T23:00:00-23:59", ErrTimestampYears},
+		{"year 0 in UTC", "0001-01-01T00:00:00+01:00", ErrTimestampYears},
+		{"year 0", "0000-01-01T00:00:00Z", ErrTimestampYears},
+		{"year 0 with offset", "0000-01-01T00:00:00+01:00", ErrTimestampYears},
+		{"no offset", "2024-11-03T08:15:00", ErrTimestamp},
+		{"date only", "2024-11-03", ErrTimestamp},
+		{"empty", "", ErrTimestamp},
+		{"garbage", "yesterday", ErrTimestamp},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Timestamp(tc.in)
+			if err != tc.want {
+				t.Fatalf("Timestamp(%q) = %v, %v; want error %v", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// Whatever Timestamp accepts, JSON can carry in UTC and reads back as the
+// same instant: a stored time can always be shown.
+func TestTimestampRoundTripsThroughJSON(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		sec := rapid.Int64Range(-70_000_000_000, 260_000_000_000).Draw(t, "sec")
+		offset := rapid.IntRange(-(23*60+59), 23*60+59).Draw(t, "offset minutes")
+		in := time.Unix(sec, 0).In(time.FixedZone("", offset*60)).Format(time.RFC3339)
+		got, err := Timestamp(in)
+		if err != nil {
+			return // outside the years: refused, which the table test covers
+		}
+		b, err := got.UTC().MarshalJSON()
+		if err != nil {
+			t.Fatalf("accepted %q, but JSON cannot carry it: %v", in, err)
+		}
+		var back time.Time
+		if err := back.UnmarshalJSON(b); err != nil || !back.Equal(got) {
+			t.Fatalf("accepted %q, read back %s (%v)", in, b, err)
+		}
+	})
+}
