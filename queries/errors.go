@@ -103,7 +103,7 @@ func translate(err error) error {
 			pgErr.Code == "40P01": // deadlock_detected
 			return fmt.Errorf("%w: %w: %w", ErrUnavailable, errContention, err)
 		case pgErr.Code == "57P01", // admin_shutdown: the session was ended
-			pgErr.Code == "57P02", // crash_shutdown
+			pgErr.Code == "57P02",  // crash_shutdown
 			pgErr.Code[:2] == "08": // connection exceptions
 			return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrConnectionLost, err)
 		case pgErr.Code == "57014", // query_canceled: statement_timeout or a cancelled request
