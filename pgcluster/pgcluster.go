@@ -513,8 +513,11 @@ func relocate(dir, blocked string, owner *syscall.Credential) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 			return "", fmt.Errorf("pgcluster: %w", err)
 		}
+		// Another canopy starting at the same moment may have made the same link.
 		if err := os.Symlink(target, dir); err != nil {
-			return "", fmt.Errorf("pgcluster: %w", err)
+			if link, lerr := os.Readlink(dir); lerr != nil || link != target {
+				return "", fmt.Errorf("pgcluster: %w", err)
+			}
 		}
 	}
 	return target, nil
