@@ -6,10 +6,11 @@
 // enter (TCP only when asked), so it never clashes with another server's port.
 // As root it runs as the `postgres` system user, since PostgreSQL refuses to
 // run as root; a data directory that user cannot reach (a checkout in root's
-// 0700 home) is an error, or, when the caller allows it, kept under
-// /var/lib/canopy instead. The postmaster is started in its own process group with a
-// parent-death signal: Ctrl-C reaches canopy alone, which stops the cluster in
-// order, and a canopy that is killed outright takes the cluster with it.
+// 0700 home) is an error or, when the caller allows it, kept under
+// /var/lib/canopy instead. The postmaster is started in its own process group
+// with a parent-death signal: Ctrl-C reaches canopy alone, which stops the
+// cluster in order, and a canopy that is killed outright takes the cluster
+// with it.
 package pgcluster
 
 import (
@@ -422,8 +423,8 @@ func chown(path string, owner *syscall.Credential) error {
 	return nil
 }
 
-// unreachableParent returns the first existing parent of dir, from dir up,
-// that who cannot enter by its permission bits (owner, group, others; ACLs
+// unreachableParent returns the nearest existing parent of dir that who
+// cannot enter by its permission bits (owner, group, others; ACLs
 // and supplementary groups are not consulted), or "".
 func unreachableParent(dir string, who *syscall.Credential) string {
 	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
