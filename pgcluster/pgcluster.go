@@ -5,9 +5,12 @@
 // The cluster listens on a unix socket in a directory only its owner can
 // enter (TCP only when asked), so it never clashes with another server's port.
 // As root it runs as the `postgres` system user, since PostgreSQL refuses to
-// run as root. The postmaster is started in its own process group with a
-// parent-death signal: Ctrl-C reaches canopy alone, which stops the cluster in
-// order, and a canopy that is killed outright takes the cluster with it.
+// run as root; a data directory that user cannot reach (a checkout in root's
+// 0700 home) is an error or, when the caller allows it, kept under
+// /var/lib/canopy instead. The postmaster is started in its own process group
+// with a parent-death signal: Ctrl-C reaches canopy alone, which stops the
+// cluster in order, and a canopy that is killed outright takes the cluster
+// with it.
 package pgcluster
 
 import (
@@ -17,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -35,6 +39,10 @@ import (
 // ErrNoBinaries means no PostgreSQL server binaries were found on the machine.
 var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (looked for initdb and postgres on PATH and in /usr/lib/postgresql/*/bin): " +
 	"install them with `apt-get install postgresql`, or set CANOPY_DATABASE_URL to use a server you already run")
+
+// FallbackRoot holds the clusters that Start keeps out of a data directory
+// the server's user cannot reach (Options.Relocate).
+const FallbackRoot = "/var/lib/canopy"
 
 // Options configures a cluster.
 type Options struct {
@@ -55,11 +63,20 @@ type Options struct {
 	// StartTimeout bounds how long Start waits for the server to accept
 	// connections. Default 60s.
 	StartTimeout time.Duration
+	// Relocate lets Start keep the cluster elsewhere when it runs as the
+	// postgres system user (we are root) and that user cannot enter a parent
+	// of DataDir, as with a checkout in root's 0700 home directory: in
+	// FallbackRoot/<hash of DataDir's absolute path>/pgdata, the same
+	// directory every time for the same DataDir, with a symbolic link at
+	// DataDir pointing there. No permission of DataDir's parents is changed.
+	// Without Relocate, such a DataDir is an error that says why.
+	Relocate bool
 }
 
 // Cluster is a running PostgreSQL server.
 type Cluster struct {
 	dataDir   string
+	blocked   string // the parent of Options.DataDir the server's user cannot enter, when relocated
 	socketDir string
 	port      int
 	cmd       *exec.Cmd // nil when attached to a server started by someone else
@@ -118,7 +135,18 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dataDir: dataDir, port: opts.Port, exited: make(chan struct{})}
+	var blocked string
+	if owner != nil {
+		if blocked = unreachableParent(dataDir, owner); blocked != "" {
+			if !opts.Relocate {
+				return nil, unreachableError(blocked, dataDir)
+			}
+			if dataDir, err = relocate(dataDir, blocked, owner); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c := &Cluster{dataDir: dataDir, blocked: blocked, port: opts.Port, exited: make(chan struct{})}
 	if c.socketDir, err = socketDir(dataDir, opts.Port, owner); err != nil {
 		return nil, err
 	}
@@ -218,8 +246,14 @@ func (c *Cluster) EnsureDatabase(ctx context.Context, dbname string) error {
 	return nil
 }
 
-// DataDir is the cluster's data directory.
+// DataDir is the cluster's data directory: under FallbackRoot when Start
+// relocated it (see Relocated).
 func (c *Cluster) DataDir() string { return c.dataDir }
+
+// Relocated is the parent of Options.DataDir that the server's user cannot
+// enter when Start kept the cluster under FallbackRoot for that reason, and
+// "" when the cluster is in Options.DataDir.
+func (c *Cluster) Relocated() string { return c.blocked }
 
 // Stop shuts the server down (PostgreSQL's fast shutdown: open sessions are
 // ended, committed data is kept) and waits for it to exit. Stop on a cluster
@@ -344,10 +378,10 @@ func initdb(ctx context.Context, bin, dataDir string, owner *syscall.Credential,
 	if err := chown(dataDir, owner); err != nil {
 		return err
 	}
+	// Checked again now that the parents exist: MkdirAll makes them as the umask says.
 	if owner != nil {
-		if blocked := unreachableParent(dataDir); blocked != "" {
-			return fmt.Errorf("pgcluster: the postgres system user cannot enter %s, a parent of the data directory %s; "+
-				"choose a data directory it can reach (e.g. under /var/lib or /srv) or open it with chmod o+x", blocked, dataDir)
+		if blocked := unreachableParent(dataDir, owner); blocked != "" {
+			return unreachableError(blocked, dataDir)
 		}
 	}
 	args := []string{"-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"}
@@ -389,17 +423,105 @@ func chown(path string, owner *syscall.Credential) error {
 	return nil
 }
 
-// unreachableParent returns the first parent of dir that users other than its
-// owner cannot enter, or "".
-func unreachableParent(dir string) string {
+// unreachableParent returns the nearest existing parent of dir that who
+// cannot enter by its permission bits (owner, group, others; ACLs
+// and supplementary groups are not consulted), or "".
+func unreachableParent(dir string, who *syscall.Credential) string {
 	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
-		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
-			return p
+		if st, err := os.Stat(p); err == nil {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok && !mayEnter(st.Mode().Perm(), sys.Uid, sys.Gid, who) {
+				return p
+			}
 		}
 		if p == filepath.Dir(p) {
 			return ""
 		}
 	}
+}
+
+// mayEnter reports whether who may enter a directory with permission bits
+// perm owned by uid and gid: the owner's bit for its owner, else the group's
+// for its group, else the others'. Like the kernel, it does not fall through
+// to the others' bit for the owner or the group.
+func mayEnter(perm os.FileMode, uid, gid uint32, who *syscall.Credential) bool {
+	switch {
+	case who.Uid == 0:
+		return true
+	case who.Uid == uid:
+		return perm&0o100 != 0
+	case who.Gid == gid:
+		return perm&0o010 != 0
+	default:
+		return perm&0o001 != 0
+	}
+}
+
+func unreachableError(blocked, dataDir string) error {
+	return fmt.Errorf("pgcluster: the postgres system user cannot enter %s, a parent of the data directory %s; "+
+		"choose a data directory it can reach (e.g. under /var/lib or /srv) or open it with chmod o+x", blocked, dataDir)
+}
+
+// relocate makes the directory a cluster is kept in when its data directory
+// dir is out of owner's reach (blocked is the parent owner cannot enter):
+// FallbackRoot/<first 16 hex digits of dir's SHA-256>/pgdata, with a link at
+// dir pointing there, so that the next start, and a look in dir's parent,
+// find it. The same dir always gives the same directory, link or no link.
+// A dir that holds something else (a directory with files, a file, a link
+// elsewhere) is left alone and refused: canopy does not move data.
+func relocate(dir, blocked string, owner *syscall.Credential) (string, error) {
+	sum := sha256.Sum256([]byte(dir))
+	parent := filepath.Join(FallbackRoot, hex.EncodeToString(sum[:8]))
+	target := filepath.Join(parent, "pgdata")
+	refuse := func(what string) error {
+		return fmt.Errorf("pgcluster: the postgres system user cannot enter %s, a parent of the data directory %s, "+
+			"so the cluster would be kept in %s, but %s %s, which canopy leaves alone: move it away, "+
+			"or choose a data directory that user can reach (e.g. under /var/lib or /srv)", blocked, dir, target, dir, what)
+	}
+	st, err := os.Lstat(dir)
+	switch {
+	case err == nil && st.Mode()&os.ModeSymlink != 0:
+		if link, _ := os.Readlink(dir); link != target {
+			return "", refuse("is a link to " + link)
+		}
+	case err == nil && st.IsDir():
+		// An empty directory is what an earlier start refused for this
+		// reason left behind; it gives way to the link.
+		if os.Remove(dir) != nil {
+			return "", refuse("is a directory with files in it")
+		}
+	case err == nil:
+		return "", refuse("is a file")
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("pgcluster: %w", err)
+	}
+	for _, d := range []string{FallbackRoot, parent} {
+		if err := os.Mkdir(d, 0o755); err == nil {
+			// Made here: opened to the server's user whatever the umask.
+			if err := os.Chmod(d, 0o755); err != nil {
+				return "", fmt.Errorf("pgcluster: %w", err)
+			}
+		} else if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("pgcluster: %w", err)
+		}
+	}
+	if p := unreachableParent(target, owner); p != "" {
+		return "", unreachableError(p, target)
+	}
+	if err := os.WriteFile(filepath.Join(parent, "origin"), []byte(dir+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("pgcluster: %w", err)
+	}
+	if st == nil || st.Mode()&os.ModeSymlink == 0 {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return "", fmt.Errorf("pgcluster: %w", err)
+		}
+		// Another canopy starting at the same moment may have made the same link.
+		if err := os.Symlink(target, dir); err != nil {
+			if link, lerr := os.Readlink(dir); lerr != nil || link != target {
+				return "", fmt.Errorf("pgcluster: %w", err)
+			}
+		}
+	}
+	return target, nil
 }
 
 // socketDir is the data directory itself when the socket path fits the

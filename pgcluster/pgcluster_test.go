@@ -157,3 +157,157 @@ func TestStartReplica(t *testing.T) {
 		t.Errorf("a write on the replica: %v, want a read-only refusal", err)
 	}
 }
+
+// privateHome is a fresh 0700 directory, like root's /root on Debian.
+func privateHome(t *testing.T) string {
+	t.Helper()
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+// With Relocate, a data directory in a private home directory works: as root
+// (the server runs as postgres, who cannot enter the home directory) the
+// cluster is kept under FallbackRoot, the same directory on the next start,
+// with a link at the data directory; the home directory keeps its mode. Not
+// as root, the server runs as ourselves and stays in the data directory.
+func TestRelocateOutOfAPrivateHome(t *testing.T) {
+	ctx := context.Background()
+	root := os.Geteuid() == 0
+	home := privateHome(t)
+	dir := filepath.Join(home, "checkout", ".canopy", "pgdata")
+	// What an earlier start that refused this data directory left behind.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	start := func() *pgcluster.Cluster {
+		t.Helper()
+		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, Relocate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DataDir() != dir {
+			t.Cleanup(func() {
+				os.RemoveAll(filepath.Dir(c.DataDir()))
+				os.Remove(pgcluster.FallbackRoot) // if this test alone used it
+			})
+		}
+		return c
+	}
+	exec := func(c *pgcluster.Cluster, sql string) error {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+
+	first := start()
+	if err := exec(first, "CREATE TABLE kept (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	<-first.Exited()
+
+	if root {
+		if filepath.Dir(filepath.Dir(first.DataDir())) != pgcluster.FallbackRoot || first.Relocated() != home {
+			t.Errorf("the cluster is in %s (relocated for %q), want under %s for %s", first.DataDir(), first.Relocated(), pgcluster.FallbackRoot, home)
+		}
+		if link, err := os.Readlink(dir); err != nil || link != first.DataDir() {
+			t.Errorf("the data directory is no link to %s: %q, %v", first.DataDir(), link, err)
+		}
+	} else if first.DataDir() != dir || first.Relocated() != "" {
+		t.Errorf("not root, yet the cluster is in %s (relocated for %q)", first.DataDir(), first.Relocated())
+	}
+	if st, err := os.Stat(home); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("the home directory's mode is now %v (%v)", st.Mode(), err)
+	}
+
+	// The link is a convenience: the place follows from the data directory.
+	if root {
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := start()
+	defer second.Stop()
+	if second.DataDir() != first.DataDir() {
+		t.Errorf("the second start is in %s, the first was in %s", second.DataDir(), first.DataDir())
+	}
+	if err := exec(second, "INSERT INTO kept VALUES (1)"); err != nil {
+		t.Errorf("the second start does not find the first one's table: %v", err)
+	}
+}
+
+// Without Relocate, a data directory the server's user cannot reach is an
+// error that names the directory in the way and leaves it as it was; with
+// Relocate, a data directory holding files is not moved but refused.
+func TestUnreachableDataDirRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		// Not root: the server runs as ourselves, and our own directories are
+		// in reach; the refusal is root's (see TestUnreachableParent).
+		home := privateHome(t)
+		c, err := pgcluster.Start(context.Background(), pgcluster.Options{DataDir: filepath.Join(home, "pgdata")})
+		if err != nil {
+			t.Fatalf("not root, a data directory in a private home: %v", err)
+		}
+		c.Stop()
+		return
+	}
+	tests := []struct {
+		name     string
+		relocate bool
+		prepare  func(dir string) error
+		want     string
+	}{
+		{"chosen directory", false, func(string) error { return nil }, "cannot enter "},
+		{"directory with files", true, func(dir string) error {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "PG_VERSION"), []byte("15\n"), 0o600)
+		}, "is a directory with files in it"},
+		{"link elsewhere", true, func(dir string) error {
+			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+				return err
+			}
+			return os.Symlink("/nowhere", dir)
+		}, "is a link to /nowhere"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := privateHome(t)
+			dir := filepath.Join(home, "checkout", "pgdata")
+			if err := tt.prepare(dir); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.Lstat(dir)
+			c, err := pgcluster.Start(context.Background(), pgcluster.Options{DataDir: dir, Relocate: tt.relocate})
+			if err == nil {
+				c.Stop()
+				t.Fatalf("started in %s", c.DataDir())
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), home) {
+				t.Errorf("error %q, want one saying %q and naming %s", err, tt.want, home)
+			}
+			after, _ := os.Lstat(dir)
+			if (before == nil) != (after == nil) || before != nil && !os.SameFile(before, after) {
+				t.Errorf("%s changed: %v, then %v", dir, before, after)
+			}
+		})
+	}
+}

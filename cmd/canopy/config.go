@@ -29,10 +29,16 @@ type config struct {
 	Server        server.Config
 }
 
+// defaultDataDir is the embedded database's data directory unless one is
+// set. Unlike a chosen one, it moves under /var/lib/canopy when root's
+// cluster, run as the postgres system user, cannot reach it (pgcluster's
+// Options.Relocate).
+const defaultDataDir = ".canopy/pgdata"
+
 func defaultConfig() config {
 	return config{
 		Addr:             ":8080",
-		DataDir:          ".canopy/pgdata",
+		DataDir:          defaultDataDir,
 		Migrate:          true,
 		PoolSize:         10,
 		StatementTimeout: 5 * time.Second,
@@ -130,7 +136,7 @@ func fromEnv() (config, error) {
 // database shares.
 func (c *config) databaseFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL; empty runs the embedded database in --data-dir (env CANOPY_DATABASE_URL or DATABASE_URL)")
-	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory of the embedded database (env CANOPY_DATA_DIR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory of the embedded database (env CANOPY_DATA_DIR); as root, the default links to /var/lib/canopy/<hash>/pgdata when the postgres user cannot reach it")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json (env CANOPY_LOG_FORMAT)")
 }
 

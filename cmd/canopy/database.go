@@ -22,9 +22,16 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*database,
 		return &database{URL: cfg.DatabaseURL}, nil
 	}
 	log.Info("starting the embedded PostgreSQL", "data_dir", cfg.DataDir)
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: cfg.DataDir, Durable: true})
+	// Only the default may move: `make run` from a checkout in root's 0700
+	// home must just work, while a directory someone chose is theirs to fix.
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: cfg.DataDir, Durable: true, Relocate: cfg.DataDir == defaultDataDir})
 	if err != nil {
 		return nil, err
+	}
+	if blocked := cluster.Relocated(); blocked != "" {
+		log.Info("the postgres system user cannot enter "+blocked+", so the embedded PostgreSQL keeps its data in "+
+			cluster.DataDir()+", and "+cfg.DataDir+" links there (the same place on every run from this directory)",
+			"cluster_dir", cluster.DataDir())
 	}
 	db := &database{URL: cluster.URL(embeddedDatabase), cluster: cluster}
 	if err := cluster.EnsureDatabase(ctx, embeddedDatabase); err != nil {

@@ -51,8 +51,8 @@ func TestImportCommand(t *testing.T) {
 	}{
 		{"parents after children, a cycle", []string{"import", "departments", "--file", departments},
 			"3 2 2 0 0 1", filepath.Join(dir, "departments.rejects.csv")},
-		{"again: unchanged", []string{"import", "--file", departments, "departments"},
-			"3 2 0 0 2 1", filepath.Join(dir, "departments.rejects.csv")},
+		{"again: unchanged, rejects beside the first run's", []string{"import", "--file", departments, "departments"},
+			"3 2 0 0 2 1", filepath.Join(dir, "departments.rejects-2.csv")},
 		{"ndjson from the extension, rejects elsewhere", []string{"import", "wards", "--file", wards, "--rejects", filepath.Join(dir, "bad-wards.csv")},
 			"2 1 1 0 0 1", filepath.Join(dir, "bad-wards.csv")},
 		{"batches of one", []string{"import", "patients", "--file", patients, "--batch", "1"},
@@ -152,5 +152,94 @@ func TestSeedCommand(t *testing.T) {
 		if code, _, _ := runCLI(t, append([]string{"seed", "--database-url", db.URL, "--progress", "off"}, bad...)...); code == 0 {
 			t.Errorf("seed %v: exit 0", bad)
 		}
+	}
+}
+
+// import writes rejects only to a file it creates itself: a file already at the
+// default rejects path (or a link there) is neither truncated nor removed, the
+// rejects go to the next free name, and an existing --rejects file is refused.
+func TestImportNeverOverwritesAFile(t *testing.T) {
+	db := testdb.New(t)
+	dir := t.TempDir()
+	clean := writeFile(t, dir, "clean.csv", "legacy_id,parent_legacy_id,name,position\nc1,,Electronics,0\n")
+	mixed := writeFile(t, dir, "mixed.csv", "legacy_id,parent_legacy_id,name,position\nc2,c1,Computers,0\nc9,nowhere,Lost,0\n")
+	const precious = "kept by the user\n"
+	cleanRejects := writeFile(t, dir, "clean.rejects.csv", precious)
+	mixedRejects := writeFile(t, dir, "mixed.rejects.csv", precious)
+	target := writeFile(t, dir, "elsewhere.txt", precious)
+	link := filepath.Join(dir, "mixed.rejects-2.csv")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	mine := writeFile(t, dir, "mine.csv", precious)
+
+	steps := []struct {
+		name    string
+		args    []string
+		exit0   bool
+		summary string // read imported inserted updated unchanged rejected; "" for a refusal
+		say     string // in the output
+		rejects string // where the rejects must be, "" for nowhere new
+	}{
+		{"nothing rejected, a file at the default path", []string{"--file", clean}, true,
+			"1 1 1 0 0 0", "", ""},
+		{"rejects, a file and a link at the default paths", []string{"--file", mixed}, true,
+			"2 1 1 0 0 1", filepath.Join(dir, "mixed.rejects-3.csv") + " (" + mixedRejects + " exists and is left alone)",
+			filepath.Join(dir, "mixed.rejects-3.csv")},
+		{"an existing --rejects file", []string{"--file", mixed, "--rejects", mine}, false,
+			"", "--rejects " + mine + " exists", ""},
+		{"--rejects a device", []string{"--file", mixed, "--rejects", os.DevNull}, true,
+			"2 1 0 0 1 1", "rejected rows, with line numbers and reasons: " + os.DevNull, ""},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			args := append([]string{"import", "categories", "--database-url", db.URL, "--progress", "off"}, s.args...)
+			code, out, errOut := runCLI(t, args...)
+			if (code == 0) != s.exit0 {
+				t.Fatalf("exit %d: %s%s", code, out, errOut)
+			}
+			if s.summary != "" {
+				if got := summaryOf(t, out); got != s.summary {
+					t.Errorf("summary %s, want %s:\n%s", got, s.summary, out)
+				}
+			}
+			if !strings.Contains(out+errOut, s.say) {
+				t.Errorf("the output does not say %q:\n%s%s", s.say, out, errOut)
+			}
+			for _, f := range []string{cleanRejects, mixedRejects, target, mine} {
+				if b, err := os.ReadFile(f); err != nil || string(b) != precious {
+					t.Errorf("%s now holds %q (%v)", f, b, err)
+				}
+			}
+			if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+				t.Errorf("the link %s was replaced: %v", link, err)
+			}
+			if st, err := os.Stat(os.DevNull); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+				t.Errorf("%s is no longer a device: %v", os.DevNull, err)
+			}
+			if s.rejects != "" {
+				f, err := os.Open(s.rejects)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				rows, err := csv.NewReader(f).ReadAll()
+				if err != nil || len(rows) != 2 || rows[1][2] != "c9" {
+					t.Errorf("rejects file %q: %v", rows, err)
+				}
+			}
+		})
+	}
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM categories`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d categories, %v; want 2 (the refused import must import nothing)", n, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 8 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files left: %q; want the 7 made here and mixed.rejects-3.csv", names)
 	}
 }

@@ -341,3 +341,85 @@ func TestKilledServeLeavesNoPostgres(t *testing.T) {
 	cmd.Wait()
 	waitGone(t, pid)
 }
+
+// The default data directory works from a checkout in a private home
+// directory (root's /root is 0700 on Debian): as root, whose cluster runs as
+// the postgres system user, the cluster is kept where that user can reach it,
+// .canopy/pgdata points there, the log says where, the home directory keeps
+// its mode, and the next command finds the same data. An explicit data
+// directory out of reach stays an error that says why.
+func TestDefaultDataDirInAPrivateHome(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(home, 0o700); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	checkout := filepath.Join(home, "canopy")
+	if err := os.Mkdir(checkout, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(checkout)
+	for _, v := range []string{"CANOPY_DATABASE_URL", "DATABASE_URL", "CANOPY_DATA_DIR"} {
+		t.Setenv(v, "")
+	}
+	root := os.Geteuid() == 0
+
+	code, out, errOut := runCLI(t, "migrate", "up")
+	pointer := filepath.Join(checkout, ".canopy", "pgdata")
+	real, evalErr := filepath.EvalSymlinks(pointer)
+	if evalErr == nil && real != pointer {
+		t.Cleanup(func() {
+			os.RemoveAll(filepath.Dir(real))
+			os.Remove(filepath.Dir(filepath.Dir(real))) // /var/lib/canopy, if this test alone used it
+		})
+	}
+	if code != 0 {
+		t.Fatalf("migrate up with the default data directory: exit %d: %s%s", code, out, errOut)
+	}
+	if evalErr != nil {
+		t.Fatalf("no data directory at %s: %v", pointer, evalErr)
+	}
+	if _, err := os.Stat(filepath.Join(real, "PG_VERSION")); err != nil {
+		t.Errorf("no cluster in %s: %v", real, err)
+	}
+	if root {
+		if strings.HasPrefix(real, home+"/") {
+			t.Errorf("as root the cluster is in %s, inside the private %s", real, home)
+		}
+		for p := filepath.Dir(real); p != "/"; p = filepath.Dir(p) {
+			if st, err := os.Stat(p); err != nil || st.Mode().Perm()&0o001 == 0 {
+				t.Errorf("%s, a parent of the cluster's %s, is not open to the postgres user: %v %v", p, real, st.Mode(), err)
+			}
+		}
+		if !strings.Contains(errOut, real) || !strings.Contains(errOut, home) {
+			t.Errorf("the log does not say that %s is out of reach and the data is in %s:\n%s", home, real, errOut)
+		}
+	} else if real != pointer {
+		t.Errorf("not root, yet the cluster went to %s", real)
+	}
+	if st, err := os.Stat(home); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("the home directory's mode is now %v (%v)", st.Mode(), err)
+	}
+
+	if code, out, errOut := runCLI(t, "token", "create", "--name", "first", "--scopes", "admin"); code != 0 {
+		t.Fatalf("token create after migrate up: exit %d: %s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "token", "list")
+	if code != 0 || !strings.Contains(out, "first") {
+		t.Errorf("a third command does not find the second one's token: exit %d\n%s%s", code, out, errOut)
+	}
+	if again, err := filepath.EvalSymlinks(pointer); err != nil || again != real {
+		t.Errorf("the second command's data directory is %s (%v), the first's %s", again, err, real)
+	}
+
+	explicit := filepath.Join(home, "elsewhere", "pgdata")
+	code, out, errOut = runCLI(t, "token", "list", "--data-dir", explicit)
+	if root && (code == 0 || !strings.Contains(errOut, "cannot enter "+home)) {
+		t.Errorf("an explicit data directory out of the postgres user's reach: exit %d, want an error naming %s:\n%s%s", code, home, out, errOut)
+	}
+	if !root && code != 0 {
+		t.Errorf("an explicit data directory, not root: exit %d: %s%s", code, out, errOut)
+	}
+}
