@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -62,7 +63,17 @@ func newMetrics(pool *pgxpool.Pool, replicas *queries.Replicas) *metrics {
 	return m
 }
 
+// knownMethods are the HTTP methods that get a label value of their own.
+// Any other method a client makes up is counted as "other", and a path no
+// route matches as the route "unmatched": labels come from a fixed set, so
+// no client can grow /metrics without bound.
+var knownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
 func (m *metrics) observe(route, method string, status int, elapsed time.Duration, statements int) {
+	if !slices.Contains(knownMethods, method) {
+		method = "other"
+	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
 	m.statements.WithLabelValues(route).Observe(float64(statements))

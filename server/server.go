@@ -42,6 +42,10 @@ type Config struct {
 	// CORSOrigins are the browser origins (https://app.example) allowed to
 	// call the API from their pages, or "*" for any; none by default.
 	CORSOrigins []string
+	// PrivateMetrics leaves /metrics off the API's routes, for a caller
+	// that serves MetricsHandler on a listener of its own (canopy serve
+	// --metrics-addr), out of the public's reach.
+	PrivateMetrics bool
 	// Replicas, when set, serve the reads of GET and HEAD requests from a
 	// replica within its lag bound (see queries.Replicas); its checker is
 	// the caller's to run. Nil reads from the primary pool alone.
@@ -127,6 +131,14 @@ func New(cfg Config, pool *pgxpool.Pool, schemaVersion uint, log *slog.Logger) *
 	return s
 }
 
+// MetricsHandler serves the Prometheus metrics at /metrics, for a listener
+// apart from the API's (see Config.PrivateMetrics).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.handler())
+	return mux
+}
+
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
@@ -154,7 +166,9 @@ func (s *Server) routes() *gin.Engine {
 
 	e.Match(readMethods, "/healthz", s.healthz)
 	e.Match(readMethods, "/readyz", s.handle(s.readyz))
-	e.Match(readMethods, "/metrics", gin.WrapH(s.metrics.handler()))
+	if !s.cfg.PrivateMetrics {
+		e.Match(readMethods, "/metrics", gin.WrapH(s.metrics.handler()))
+	}
 	e.Match(readMethods, "/openapi.yaml", serveOpenAPI)
 
 	// The web front end: index.html and its assets, with the security headers.

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -309,6 +311,44 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// Made-up methods and paths cannot grow /metrics: each collapses to one
+// label value.
+func TestMetricsLabelsBounded(t *testing.T) {
+	ts := newTestServer(t)
+	for i := range 200 {
+		ts.send(fmt.Sprintf("M%dX", i), "/healthz", nil)
+		ts.send("GET", fmt.Sprintf("/nowhere/%d", i), nil)
+	}
+	body := string(ts.do("GET", "/metrics", nil).Body)
+	for _, want := range []string{
+		`canopy_http_requests_total{method="other",route="unmatched",status="405"} 200`,
+		`canopy_http_requests_total{method="GET",route="unmatched",status="404"} 200`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(body, "M17X") || strings.Contains(body, "/nowhere") {
+		t.Error("a made-up method or path is a label value")
+	}
+	if series := strings.Count(body, "canopy_http_requests_total{"); series > 10 {
+		t.Errorf("%d request series after 400 requests to two routes", series)
+	}
+}
+
+// With PrivateMetrics the API does not serve /metrics; MetricsHandler does.
+func TestPrivateMetrics(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.PrivateMetrics = true })
+	if r := ts.send("GET", "/metrics", nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API: %d, want 404", r.StatusCode)
+	}
+	rec := httptest.NewRecorder()
+	ts.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "canopy_http_requests_total") {
+		t.Errorf("MetricsHandler: %d %.200s", rec.Code, rec.Body)
 	}
 }
 

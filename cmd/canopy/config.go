@@ -15,7 +15,9 @@ import (
 // environment variable and a default (see the README's table); a flag wins
 // over the environment.
 type config struct {
-	Addr             string
+	Addr string
+	// MetricsAddr, when set, serves /metrics there and not on Addr.
+	MetricsAddr      string
 	DatabaseURL      string
 	DataDir          string
 	Migrate          bool
@@ -109,6 +111,7 @@ func fromEnv() (config, error) {
 	cfg := defaultConfig()
 	var e env
 	e.string(&cfg.Addr, "CANOPY_ADDR")
+	e.string(&cfg.MetricsAddr, "CANOPY_METRICS_ADDR")
 	e.string(&cfg.DatabaseURL, "CANOPY_DATABASE_URL", "DATABASE_URL")
 	e.string(&cfg.DataDir, "CANOPY_DATA_DIR")
 	e.bool(&cfg.Migrate, "CANOPY_MIGRATE")
@@ -144,6 +147,7 @@ func (c *config) databaseFlags(fs *flag.FlagSet) {
 func (c *config) serveFlags(fs *flag.FlagSet) {
 	c.databaseFlags(fs)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to serve HTTP on (env CANOPY_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address (such as 127.0.0.1:9090) and not on --addr (env CANOPY_METRICS_ADDR; default: on --addr)")
 	fs.BoolVar(&c.Migrate, "migrate", c.Migrate, "apply pending migrations on start (env CANOPY_MIGRATE)")
 	fs.IntVar(&c.PoolSize, "pool-size", c.PoolSize, "largest number of database connections (env CANOPY_POOL_SIZE)")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", c.StatementTimeout, "server-side limit on any one SQL statement (env CANOPY_STATEMENT_TIMEOUT)")

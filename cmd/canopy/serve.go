@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"canopy/migrations"
@@ -83,14 +84,35 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(net.
 		}()
 		cfg.Server.Replicas = replicas
 	}
+	cfg.Server.PrivateMetrics = cfg.MetricsAddr != ""
 	srv := server.New(cfg.Server, pool, migrations.Latest(), log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, srv.MetricsHandler(), log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	log.Info("canopy serving", "addr", ln.Addr().String())
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// serveMetrics serves h on addr until stop is called.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address: %w", err)
+	}
+	log.Info("metrics serving", "addr", ln.Addr().String())
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return func() { hs.Close() }, nil
 }

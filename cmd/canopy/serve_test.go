@@ -129,3 +129,35 @@ func closed(r io.Reader) error {
 	}
 	return nil
 }
+
+// --metrics-addr serves /metrics on a listener of its own and takes it off
+// the API's.
+func TestMetricsAddr(t *testing.T) {
+	db := testdb.NewEmpty(t)
+	cfg := defaultConfig()
+	cfg.DatabaseURL = db.URL
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MetricsAddr = free.Addr().String()
+	free.Close()
+	addr, stop := serveUntilReady(t, cfg)
+	defer stop()
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{
+		{"http://" + addr + "/metrics", http.StatusNotFound},
+		{"http://" + cfg.MetricsAddr + "/metrics", http.StatusOK},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s: %d, want %d", tc.url, resp.StatusCode, tc.want)
+		}
+	}
+}
