@@ -137,7 +137,7 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	if q.Root != nil {
 		ctes = append(ctes, t.walkUp(sq.Eq{"n.id": *q.Root}))
 		anchor = sq.Select(append([]string{"n.id", "top.path", "0", "cardinality(top.path) - 1"}, prefixed("n.", carry)...)...).
-			From("top").Join(t.table + " n ON n.id = top.id")
+			From(t.table + " n").Join("top ON top.id = n.id").Where(sq.Eq{"n.id": *q.Root})
 		stop = sq.Expr("n.id NOT IN (SELECT unnest(path) FROM top)")
 	}
 	ctes = append(ctes, t.walkDown(anchor, stop, q.Depth, carry...))
@@ -490,10 +490,13 @@ func (t TreeSpec) childCount(alias string) string {
 
 // nodeRows selects the Node columns of the tree nodes listed in rel r (with
 // an id column), with the given expressions for their depth, path and match.
+// Each node is read by a probe of the primary key (OFFSET 0 keeps the
+// planner from making it a hash join, which scans the whole table), so the
+// statement costs what it returns, whatever the size of the tree.
 func (t TreeSpec) nodeRows(rel, depth, path, match string) sq.SelectBuilder {
 	return sq.Select(quoteLiteral(t.kind), "n.id", "n.parent_id", "n.name", "n.position",
 		depth, path, t.childCount("n"), t.codeColumn("n"), "0", "0", match).
-		From(rel + " r").Join(t.table + " n ON n.id = r.id")
+		From(rel + " r").JoinClause("CROSS JOIN LATERAL (SELECT * FROM " + t.table + " n WHERE n.id = r.id OFFSET 0) n")
 }
 
 // codeColumn is the expression read into Node.Code for the node aliased alias.
