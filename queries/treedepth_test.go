@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"canopy/internal/testdb"
@@ -38,9 +39,18 @@ func chain(t testing.TB, db *testdb.DB, parent int64, n int) []int64 {
 // rowsRead runs sql in a transaction that it rolls back, and returns how
 // many rows of categories it read (fetched through an index or read by a
 // sequential scan), triggers included: pg_stat_xact_user_tables counts
-// them for the transaction so far. This is the work the triggers do, in a
+// them for the transaction so far. This is the work a statement does, in a
 // unit that does not depend on the machine.
-func rowsRead(t testing.TB, db *testdb.DB, sql string, args ...any) (read int64, err error) {
+func rowsRead(t testing.TB, db *testdb.DB, sql string, args ...any) (int64, error) {
+	t.Helper()
+	return rowsReadBy(t, db, func(tx pgx.Tx) error {
+		_, err := tx.Exec(context.Background(), sql, args...)
+		return err
+	})
+}
+
+// rowsReadBy is rowsRead for what run does in the transaction.
+func rowsReadBy(t testing.TB, db *testdb.DB, run func(pgx.Tx) error) (int64, error) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := db.Pool.Begin(ctx)
@@ -59,7 +69,7 @@ func rowsRead(t testing.TB, db *testdb.DB, sql string, args ...any) (read int64,
 		return n
 	}
 	before := counter()
-	if _, err := tx.Exec(ctx, sql, args...); err != nil {
+	if err := run(tx); err != nil {
 		return 0, err
 	}
 	return counter() - before, nil
@@ -304,6 +314,61 @@ func TestDeepReads(t *testing.T) {
 	t.Run("ancestors", func(t *testing.T) {
 		check(t, must(s.Ancestors(ctx, queries.Categories, ids[n-1])), n)
 	})
+	// Reads cost the rows they return (and, for a subtree, its root's
+	// ancestors, whose path it carries): the 10,000 other nodes are never read.
+	seed := `INSERT INTO categories (parent_id, name) SELECT NULL, 'other ' || g FROM generate_series(1, 10000) g`
+	if _, err := db.Pool.Exec(ctx, seed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ANALYZE categories`); err != nil {
+		t.Fatal(err)
+	}
+	// Finding the matches is the trigram index's or a scan's, as the planner
+	// likes: a search's walk is what it reads beyond a search for a name
+	// that matches nothing.
+	nothing, err := rowsReadBy(t, db, func(tx pgx.Tx) error {
+		_, _, _, err := queries.New(tx).Search(ctx, queries.Categories, "needlf", 10)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := []struct {
+		name string
+		rows int64 // rows returned, and ancestors walked
+		read func(s *queries.Store) error
+		base int64
+	}{
+		{name: "node at depth 1,199", rows: n, read: func(s *queries.Store) error {
+			_, err := s.Node(ctx, queries.Categories, ids[n-1])
+			return err
+		}},
+		{name: "search", rows: n, base: nothing, read: func(s *queries.Store) error {
+			_, _, _, err := s.Search(ctx, queries.Categories, "needle", 10)
+			return err
+		}},
+		{name: "subtree of 10 at depth 1,190", rows: n, read: func(s *queries.Store) error {
+			_, err := s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: &ids[n-10]})
+			return err
+		}},
+		{name: "two levels below depth 1,000", rows: 1003, read: func(s *queries.Store) error {
+			_, err := s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: &ids[1000], Depth: new(2)})
+			return err
+		}},
+	}
+	for _, w := range work {
+		t.Run("work of "+w.name, func(t *testing.T) {
+			read, err := rowsReadBy(t, db, func(tx pgx.Tx) error { return w.read(queries.New(tx)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			read -= w.base
+			t.Logf("%s: %d rows read", w.name, read)
+			if read > 3*w.rows+20 {
+				t.Errorf("read %d rows, want at most %d", read, 3*w.rows+20)
+			}
+		})
+	}
 	t.Run("subtree", func(t *testing.T) {
 		nodes := must(s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: &ids[1000]}))
 		for i := range nodes {
