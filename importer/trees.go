@@ -27,7 +27,8 @@ import (
 //     id map, not the rows): a tree import's memory grows with the tree.
 //  3. In Go, over the final parent mapping (file rows over stored rows):
 //     rows whose parent names nothing are rejected, then every cycle is
-//     found and the file rows on it rejected, until neither is left.
+//     found and the file rows on it rejected, then the rows that would put
+//     a node past the maximum depth, until none is left.
 //     Rejected rows leave the staging table for the rejects file.
 //  4. Set-based statements per batch of staged rows: upsert the nodes by
 //     legacy id (without their parents), detach every node whose parent
@@ -88,6 +89,10 @@ const (
 	treeLockSQL = `SELECT pg_advisory_xact_lock($1)`
 
 	treeLoadSQL = `SELECT id, parent_id, legacy_id, {codeLoad} FROM {table}`
+
+	// treeMaxDepthSQL is the maximum depth the database's triggers enforce
+	// (migration 000009).
+	treeMaxDepthSQL = `SELECT max_depth FROM tree_settings`
 
 	treeStageSQL = `DROP TABLE IF EXISTS import_tree_stage;
 CREATE TEMP TABLE import_tree_stage (
@@ -302,6 +307,7 @@ type treeNode struct {
 // forest is the stored tree and the file's rows, by index.
 type forest struct {
 	table    string
+	maxDepth int
 	nodes    []treeNode
 	byLegacy map[string]int32
 	byCode   map[string]int32 // stored departments by code
@@ -310,6 +316,9 @@ type forest struct {
 
 func loadForest(ctx context.Context, tx pgx.Tx, t *treeTable) (*forest, error) {
 	f := &forest{table: t.table, byLegacy: map[string]int32{}, byCode: map[string]int32{}, fileCode: map[string]int64{}}
+	if err := tx.QueryRow(ctx, treeMaxDepthSQL).Scan(&f.maxDepth); err != nil {
+		return nil, err
+	}
 	rows, err := tx.Query(ctx, t.loadSQL)
 	if err != nil {
 		return nil, err
@@ -426,7 +435,7 @@ func (f *forest) resolve() (map[int64]*rejection, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !changed && !broke {
+		if !changed && !broke && !f.tooDeep(drop) {
 			return rejected, nil
 		}
 	}
@@ -477,6 +486,50 @@ func (f *forest) breakCycles(drop func(int32, *rejection)) (bool, error) {
 		broke = true
 	}
 	return broke, nil
+}
+
+// tooDeep rejects, for every node that the tree as it would be written puts
+// past the maximum depth, the nearest file row at or above it (a stored
+// node moves with its ancestors), and reports whether it rejected any. The
+// tree has no cycle: breakCycles ran first.
+func (f *forest) tooDeep(drop func(int32, *rejection)) bool {
+	depth := make([]int32, len(f.nodes)) // depth + 1; 0 while unknown
+	var path []int32
+	// Rows are dropped after the pass, which walks the tree as it stands.
+	victims := map[int32]*rejection{}
+	for i := range f.nodes {
+		if f.nodes[i].id == 0 && !f.inFile(int32(i)) {
+			continue // a new node whose row is rejected: in no tree
+		}
+		path = path[:0]
+		x := int32(i)
+		for x >= 0 && depth[x] == 0 {
+			path = append(path, x)
+			x = f.parentOf(x)
+		}
+		d := int32(0)
+		if x >= 0 {
+			d = depth[x]
+		}
+		for j := len(path) - 1; j >= 0; j-- {
+			d++
+			depth[path[j]] = d
+		}
+		if int(depth[i]-1) <= f.maxDepth {
+			continue
+		}
+		x = int32(i)
+		for x >= 0 && !f.inFile(x) {
+			x = f.parentOf(x)
+		}
+		if _, seen := victims[x]; x >= 0 && !seen {
+			victims[x] = reject(reasonTooDeep, "%s would be at depth %d, past the maximum depth of %d", f.show(int32(i)), depth[i]-1, f.maxDepth)
+		}
+	}
+	for x, why := range victims {
+		drop(x, why)
+	}
+	return len(victims) > 0
 }
 
 func (f *forest) show(i int32) string {

@@ -203,3 +203,43 @@ func TestImportTreeInBatches(t *testing.T) {
 		t.Errorf("again: %s, want %s", got, want)
 	}
 }
+
+// Rows that would put a node past the maximum depth (tree_settings, which
+// the database enforces for every writer) are rejected, not the import.
+func TestImportTreeMaxDepth(t *testing.T) {
+	db := testdb.New(t)
+	if _, err := db.Pool.Exec(context.Background(), `UPDATE tree_settings SET max_depth = 2`); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		input   string
+		want    string
+		rejects map[int]string
+		parents map[string]string
+	}{
+		{"new rows", "legacy_id,parent_legacy_id,name\ne,d,E\nd,c,D\nc,b,C\nb,a,B\na,,A\np,,P\nq,p,Q\n",
+			"read 7 inserted 5 updated 0 unchanged 0 rejected 2",
+			map[int]string{2: "too deep: e would be at depth 4, past the maximum depth of 2", 3: "too deep: d would be at depth 3, past the maximum depth of 2"},
+			map[string]string{"c": "b", "q": "p"}},
+		{"a stored subtree moved too deep", "legacy_id,parent_legacy_id,name\np,b,P\n",
+			"read 1 inserted 0 updated 0 unchanged 0 rejected 1",
+			map[int]string{2: "too deep: q would be at depth 3, past the maximum depth of 2"}, map[string]string{"p": ""}},
+		{"moved where it fits", "legacy_id,parent_legacy_id,name\np,a,P\n",
+			"read 1 inserted 0 updated 1 unchanged 0 rejected 0", nil, map[string]string{"p": "a", "q": "p"}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			sum, rej := load(t, db, "categories", "csv", s.input, 0)
+			if got := counts(sum); got != s.want {
+				t.Errorf("%s, want %s", got, s.want)
+			}
+			checkRejects(t, rej, s.rejects)
+			for child, parent := range s.parents {
+				if got := parentOf(t, db, "categories", child); got != parent {
+					t.Errorf("parent of %s: %q, want %q", child, got, parent)
+				}
+			}
+		})
+	}
+}

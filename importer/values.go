@@ -23,6 +23,7 @@ const (
 	reasonDuplicate = "duplicate in file"  // the same natural key earlier in the file
 	reasonConflict  = "conflict"           // clashes with a different stored row
 	reasonCycle     = "would make a cycle" // a tree row whose parent chain comes back to it
+	reasonTooDeep   = "too deep"           // a tree row that would put a node past the maximum depth
 )
 
 // rejection is why one row is not imported.

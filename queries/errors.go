@@ -83,8 +83,10 @@ func translate(err error) error {
 		switch {
 		case pgErr.Code == "23505": // unique_violation
 			return fmt.Errorf("%w: %s", ErrConflict, pgErr.Detail)
-		case pgErr.Code == "CY001": // raised by the tree_refuse_cycle trigger
+		case pgErr.Code == "CY001": // raised by the tree triggers (migrations 000002, 000009)
 			return fmt.Errorf("%w: %s", ErrCycle, pgErr.Message)
+		case pgErr.Code == "DP001": // a node past tree_settings.max_depth (migration 000009)
+			return fmt.Errorf("%w: %w", &ValidationError{Errors: []FieldError{{Index: -1, Field: "parent_id", Message: pgErr.Detail}}}, err)
 		case pgErr.Code == "23503", // foreign_key_violation
 			pgErr.Code == "23514": // check_violation
 			// A single-column constraint is named <table>_<column>_fkey or

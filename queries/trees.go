@@ -78,6 +78,32 @@ func (s *Store) TreeVersion(ctx context.Context, t TreeSpec) (int64, error) {
 	return v, translate(err)
 }
 
+const (
+	maxTreeDepthSQL    = `SELECT max_depth FROM tree_settings`
+	setMaxTreeDepthSQL = `UPDATE tree_settings SET max_depth = $1`
+)
+
+// MaxTreeDepth is the greatest depth a tree node may have (a root is at
+// depth 0). The database holds it (tree_settings, migration 000009) and
+// its triggers refuse, for every writer, an insert or a move that would put
+// a node deeper: a ValidationError on parent_id. The default is 1000.
+func (s *Store) MaxTreeDepth(ctx context.Context) (int, error) {
+	var d int
+	err := s.db.QueryRow(ctx, maxTreeDepthSQL).Scan(&d)
+	return d, translate(err)
+}
+
+// SetMaxTreeDepth changes the maximum depth for every writer. Nodes
+// already deeper stay; nothing can be added below them, and a move can
+// only bring them up.
+func (s *Store) SetMaxTreeDepth(ctx context.Context, depth int) error {
+	if depth < 0 {
+		return invalidField("max_depth", "must not be negative")
+	}
+	_, err := s.db.Exec(ctx, setMaxTreeDepthSQL, depth)
+	return translate(err)
+}
+
 // TreeQuery selects part of a tree.
 type TreeQuery struct {
 	// Root is the node whose subtree is read; nil reads the whole forest.
@@ -111,8 +137,8 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	if q.Root != nil {
 		ctes = append(ctes, t.walkUp(sq.Eq{"n.id": *q.Root}))
 		anchor = sq.Select(append([]string{"n.id", "top.path", "0", "cardinality(top.path) - 1"}, prefixed("n.", carry)...)...).
-			From("top").Join(t.table + " n ON n.id = top.id")
-		stop = sq.Expr("(SELECT path FROM top)::bigint[]")
+			From(t.table + " n").Join("top ON top.id = n.id").Where(sq.Eq{"n.id": *q.Root})
+		stop = sq.Expr("n.id NOT IN (SELECT unnest(path) FROM top)")
 	}
 	ctes = append(ctes, t.walkDown(anchor, stop, q.Depth, carry...))
 	// Child counts come from the rows themselves (countChildren), except for
@@ -202,25 +228,27 @@ func (s *Store) Search(ctx context.Context, t TreeSpec, q string, limit int) (no
 		found = found.SuffixExpr(sq.Expr("UNION ALL ?", sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name").
 			From(l.table+" w").Where(`w.name ILIKE ? ESCAPE '\'`, pattern)))
 	}
-	hits := sq.Select("DISTINCT ON (p.id) p.id", "top.path[1:p.i]",
-		"p.id IN (SELECT id FROM m WHERE kind = "+quoteLiteral(t.kind)+")").
-		From("top, unnest(top.path) WITH ORDINALITY p(id, i)").OrderBy("p.id")
-	result := t.nodeRows("hits", "r.match")
+	// The rows carry their stored depth, and only the roots their path:
+	// completeTree derives the others' from their parents, all of which are
+	// among the rows. A path per row in SQL would cost an array the length
+	// of its depth per row: quadratic in the depth of a deep match.
+	result := t.nodeRows("anc", "n.depth", "CASE WHEN n.parent_id IS NULL THEN ARRAY[n.id] END",
+		"n.id IN (SELECT id FROM m WHERE kind = "+quoteLiteral(t.kind)+")")
 	if l := t.leaf; l != nil {
-		leaves := t.leafRows("hits", "cardinality(r.path)", "r.path || w.id", "true").Join("m ON m.kind = " + quoteLiteral(l.kind) + " AND m.id = w.id")
+		leaves := t.leafRows("anc", "r.depth + 1", "NULL", "true").Join("m ON m.kind = " + quoteLiteral(l.kind) + " AND m.id = w.id")
 		result = result.SuffixExpr(sq.Expr("UNION ALL ?", leaves))
 	}
 	ctes := withRecursive(
 		sq.Expr("found AS (? ORDER BY name, kind, id LIMIT ?)", found, limit+1),
 		sq.Expr("m AS (SELECT kind, id, node FROM found ORDER BY name, kind, id LIMIT ?)", limit),
-		t.walkUp(sq.Expr("n.id IN (SELECT node FROM m)")),
-		sq.Expr("hits(id, path, match) AS (?)", hits),
+		t.ancestors(sq.Expr("n.id IN (SELECT node FROM m)")),
 		sq.Expr("result AS (?)", result))
 	// The left join yields one row of nulls when nothing matched, which
 	// still carries the version.
 	statement := sq.Select("r.*", "v.version").Column(sq.Expr("(SELECT count(*) FROM found) > ?", limit)).
 		PrefixExpr(ctes).From("tree_versions v").LeftJoin("result r ON true").Where(sq.Eq{"v.tree": t.version})
 	nodes, err = s.queryNodes(ctx, statement, &version, &truncated)
+	completeTree(t, nodes)
 	return nodes, truncated, version, err
 }
 
@@ -231,7 +259,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // Node reads one node of the tree, with its depth, path and child count, in
 // one statement; an unknown id is ErrNotFound.
 func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (Node, error) {
-	nodes, err := s.queryNodes(ctx, t.nodeRows("top", "false").PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id}))))
+	nodes, err := s.queryNodes(ctx, t.nodeRows("top", "cardinality(r.path) - 1", "r.path", "false").PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id}))))
 	if err != nil {
 		return Node{}, err
 	}
@@ -242,14 +270,20 @@ func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (Node, error) {
 }
 
 // Ancestors reads the path to a node, root first and the node last, in one
-// statement; an unknown id is ErrNotFound.
+// statement; an unknown id is ErrNotFound. Each node's Path is a prefix of
+// the last one's, sharing its array: the rows and the paths are linear in
+// the depth.
 func (s *Store) Ancestors(ctx context.Context, t TreeSpec, id int64) ([]Node, error) {
-	path := sq.Select("p.id", "top.path[1:p.i]").From("top, unnest(top.path) WITH ORDINALITY p(id, i)")
-	rows := t.nodeRows("path", "false").OrderBy("cardinality(r.path)").
-		PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id}), sq.Expr("path(id, path) AS (?)", path)))
+	rows := t.nodeRows("up", "0", "NULL::bigint[]", "false").OrderBy("r.depth").
+		PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id})))
 	nodes, err := s.queryNodes(ctx, rows)
 	if err == nil && len(nodes) == 0 {
 		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
+	}
+	path := make([]int64, len(nodes))
+	for i := range nodes {
+		path[i] = nodes[i].ID
+		nodes[i].Depth, nodes[i].Path = i, path[:i+1:i+1]
 	}
 	return nodes, err
 }
@@ -348,7 +382,7 @@ func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bo
 	var statement sq.Sqlizer
 	if cascade {
 		anchor := sq.Select("id", "NULL::bigint[]", "0", "0").From(t.table).Where(sq.Eq{"id": id})
-		ctes := []sq.Sqlizer{t.walkDown(anchor, sq.Expr("ARRAY[?::bigint]", id), nil),
+		ctes := []sq.Sqlizer{t.walkDown(anchor, sq.Expr("n.id <> ?", id), nil),
 			sq.Expr("gone AS (DELETE FROM " + t.table + " WHERE id IN (SELECT id FROM down) RETURNING 1)")}
 		count := "(SELECT count(*) FROM gone)"
 		if l := t.leaf; l != nil {
@@ -372,16 +406,33 @@ func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bo
 }
 
 // walkUp is the CTE pair that walks from the nodes matching start up to
-// their roots: top(id, path) holds, for each start node id, its path from
-// the root. A node seen twice on one walk ends it, so a loop cannot hang it.
+// their roots: up(start, id, parent_id, depth) holds each start node and
+// its ancestors, with their stored depth, and top(id, path) each start
+// node's path from the root. Each step reads the parent by one probe of the
+// primary key (OFFSET 0 keeps the planner from making it a join that scans
+// the table at every level) and carries no array, so a walk is linear in
+// the depth. A step must reach a smaller stored depth: every parent has
+// one (the triggers of migration 000009 keep depths), and a loop written
+// by hand, with the triggers off, cannot have one all the way round, so
+// it cannot hang the walk.
 func (t TreeSpec) walkUp(start sq.Sqlizer) sq.Sqlizer {
-	anchor := sq.Select("n.parent_id", "ARRAY[n.id]").From(t.table + " n").Where(start)
-	step := sq.Select("n.parent_id", "n.id || u.path").From("up u").Join(t.table + " n ON n.id = u.next").
-		Where("n.id <> ALL (u.path)")
-	return sq.Expr(`up(next, path) AS (? UNION ALL ?),
-top(id, path) AS (
-    SELECT DISTINCT ON (path[cardinality(path)]) path[cardinality(path)], path FROM up
-    ORDER BY path[cardinality(path)], cardinality(path) DESC)`, anchor, step)
+	anchor := sq.Select("n.id", "n.id", "n.parent_id", "n.depth").From(t.table + " n").Where(start)
+	return sq.Expr(`up(start, id, parent_id, depth) AS (? UNION ALL
+    SELECT u.start, p.id, p.parent_id, p.depth FROM up u
+    CROSS JOIN LATERAL (SELECT p.id, p.parent_id, p.depth FROM `+t.table+` p
+        WHERE p.id = u.parent_id AND p.depth < u.depth OFFSET 0) p),
+top(id, path) AS (SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY start)`, anchor)
+}
+
+// ancestors is the CTE anc(id, parent_id, depth) of the nodes matching
+// start and all their ancestors, each once however many of the start nodes
+// it is above: a walk linear in the rows it returns. UNION ends it where it
+// has been, so a loop written by hand cannot hang it.
+func (t TreeSpec) ancestors(start sq.Sqlizer) sq.Sqlizer {
+	anchor := sq.Select("n.id", "n.parent_id", "n.depth").From(t.table + " n").Where(start)
+	return sq.Expr(`anc(id, parent_id, depth) AS (? UNION
+    SELECT p.id, p.parent_id, p.depth FROM anc a
+    CROSS JOIN LATERAL (SELECT p.id, p.parent_id, p.depth FROM `+t.table+` p WHERE p.id = a.parent_id OFFSET 0) p)`, anchor)
 }
 
 // walkDown is the CTE down(id, path, lvl, depth, carry...) that walks from
@@ -391,11 +442,13 @@ top(id, path) AS (
 // below it. The limit stops the recursion itself rather than filtering its
 // result.
 //
-// stop (an array of ids, or nil) is where a walk from a node in a loop
-// written by hand would come back: that node and the ancestors it was found
-// through. A walk can meet a loop only by starting in it, so that keeps any
-// walk from hanging or repeating a node, without the growing path of every
-// row checked at every step (that cost a third of a 10k-node forest's walk).
+// stop (a condition on the child n, or nil) keeps out where a walk from a
+// node in a loop written by hand would come back: that node and the
+// ancestors it was found through. A walk can meet a loop only by starting
+// in it, so that keeps any walk from hanging or repeating a node, without
+// the growing path of every row checked at every step (that cost a third of
+// a 10k-node forest's walk). It should cost a hash probe per row, not a
+// scan of an array as long as the start's depth.
 //
 // Each node's children are read by a LATERAL subquery that OFFSET 0 keeps
 // the planner from flattening: one probe of the (parent_id, ...) index per
@@ -407,7 +460,7 @@ func (t TreeSpec) walkDown(anchor, stop sq.Sqlizer, maxLevels *int, carry ...str
 	step := sq.Select(append([]string{"n.id", "NULL::bigint[]", "d.lvl + 1", "d.depth + 1"}, prefixed("n.", carry)...)...).
 		From("down d").JoinClause("CROSS JOIN LATERAL (" + children + ") n")
 	if stop != nil {
-		step = step.Where(sq.Expr("n.id <> ALL (?)", stop))
+		step = step.Where(stop)
 	}
 	if maxLevels != nil {
 		step = step.Where("d.lvl < ?", *maxLevels)
@@ -435,15 +488,23 @@ func (t TreeSpec) childCount(alias string) string {
 	return children
 }
 
-// nodeRows selects the Node columns of the tree nodes listed in rel(id, path).
-func (t TreeSpec) nodeRows(rel, match string) sq.SelectBuilder {
-	code := "''"
-	if t.code != "" {
-		code = "n." + t.code
-	}
+// nodeRows selects the Node columns of the tree nodes listed in rel r (with
+// an id column), with the given expressions for their depth, path and match.
+// Each node is read by a probe of the primary key (OFFSET 0 keeps the
+// planner from making it a hash join, which scans the whole table), so the
+// statement costs what it returns, whatever the size of the tree.
+func (t TreeSpec) nodeRows(rel, depth, path, match string) sq.SelectBuilder {
 	return sq.Select(quoteLiteral(t.kind), "n.id", "n.parent_id", "n.name", "n.position",
-		"cardinality(r.path) - 1", "r.path", t.childCount("n"), code, "0", "0", match).
-		From(rel + " r").Join(t.table + " n ON n.id = r.id")
+		depth, path, t.childCount("n"), t.codeColumn("n"), "0", "0", match).
+		From(rel + " r").JoinClause("CROSS JOIN LATERAL (SELECT * FROM " + t.table + " n WHERE n.id = r.id OFFSET 0) n")
+}
+
+// codeColumn is the expression read into Node.Code for the node aliased alias.
+func (t TreeSpec) codeColumn(alias string) string {
+	if t.code == "" {
+		return "''"
+	}
+	return alias + "." + t.code
 }
 
 // leafRows selects the Node columns of the leaves of the tree nodes in rel

@@ -600,6 +600,10 @@ func TestConcurrentMoves(t *testing.T) {
 	if refused.Load() == 0 {
 		t.Error("no move was refused: the cycle guard was not exercised")
 	}
+	var wrong int
+	if err := db.Pool.QueryRow(ctx, depthCheckSQL).Scan(&wrong); err != nil || wrong != 0 {
+		t.Errorf("%d nodes' stored depth is not their depth (%v)", wrong, err)
+	}
 }
 
 // Two moves that each are fine alone but together close a loop: a under b

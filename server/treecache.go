@@ -17,10 +17,13 @@ type treeCache struct {
 	maxBytes int
 }
 
+// treeCacheKey names one rendered answer. It holds the parsed parameters,
+// not their text, so that depth=1, depth=01 and depth=+1 share an entry.
 type treeCacheKey struct {
 	tree    string
 	version int64
-	query   string // the request's root and depth, canonical
+	root    int64 // -1: the whole forest
+	depth   int   // -1: no limit
 }
 
 func newTreeCache(maxBytes int) *treeCache {

@@ -124,7 +124,13 @@ func (t trees) getTree(c *gin.Context) error {
 	if notModified(c, t.etag(version)) {
 		return nil
 	}
-	key := treeCacheKey{tree: t.name, version: version, query: c.Query("root") + "/" + c.Query("depth")}
+	key := treeCacheKey{tree: t.name, version: version, root: -1, depth: -1}
+	if q.Root != nil {
+		key.root = *q.Root
+	}
+	if q.Depth != nil {
+		key.depth = *q.Depth
+	}
 	if body, ok := t.s.trees.get(key); ok {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 		return nil

@@ -28,7 +28,11 @@ type config struct {
 	// may read from; ReplicaMaxLag is how far one may trail and still be used.
 	ReplicaURLs   []string
 	ReplicaMaxLag time.Duration
-	Server        server.Config
+	// MaxTreeDepth, when positive, is written to the database at start as
+	// the greatest depth of a tree node, which the database then enforces
+	// for every writer; 0 keeps the database's (1000 unless changed).
+	MaxTreeDepth int
+	Server       server.Config
 }
 
 // defaultDataDir is the embedded database's data directory unless one is
@@ -132,6 +136,7 @@ func fromEnv() (config, error) {
 		cfg.ReplicaURLs = splitList(v)
 	}
 	e.duration(&cfg.ReplicaMaxLag, "CANOPY_REPLICA_MAX_LAG")
+	e.int(&cfg.MaxTreeDepth, "CANOPY_MAX_TREE_DEPTH")
 	return cfg, errors.Join(e.errs...)
 }
 
@@ -171,6 +176,7 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.DurationVar(&c.ReplicaMaxLag, "replica-max-lag", c.ReplicaMaxLag, "how far a replica may trail the primary and still be read from (env CANOPY_REPLICA_MAX_LAG)")
+	fs.IntVar(&c.MaxTreeDepth, "max-tree-depth", c.MaxTreeDepth, "greatest depth of a tree node (a root is 0), written to the database at start and enforced there for every writer; 0 keeps the database's, 1000 by default (env CANOPY_MAX_TREE_DEPTH)")
 }
 
 // validate reports the first setting that cannot work.
@@ -188,6 +194,8 @@ func (c config) validate() error {
 		return fmt.Errorf("log format %q: text or json", c.LogFormat)
 	case c.ReplicaMaxLag <= 0:
 		return errors.New("replica max lag must be positive")
+	case c.MaxTreeDepth < 0:
+		return fmt.Errorf("max tree depth %d cannot be negative (0 keeps the database's)", c.MaxTreeDepth)
 	}
 	return c.Server.Validate()
 }

@@ -156,6 +156,7 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny body limit", func(c *config) { c.Server.BodyLimit = 10 }},
 		{"read timeout below the header's", func(c *config) { c.Server.ReadTimeout = c.Server.ReadHeaderTimeout / 2 }},
 		{"no replica lag allowed", func(c *config) { c.ReplicaMaxLag = 0 }},
+		{"negative max tree depth", func(c *config) { c.MaxTreeDepth = -1 }},
 	}
 	if err := defaultConfig().validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
@@ -215,13 +216,19 @@ func waitReady(t *testing.T, addr string) {
 }
 
 // serve migrates an empty database on start and stops cleanly.
+// serve migrates a database of its own and writes --max-tree-depth to it.
 func TestServeMigratesExternalDatabase(t *testing.T) {
 	db := testdb.NewEmpty(t)
 	cfg := defaultConfig()
 	cfg.DatabaseURL = db.URL
+	cfg.MaxTreeDepth = 77
 	_, stop := serveUntilReady(t, cfg)
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v", err)
+	}
+	var depth int
+	if err := db.Pool.QueryRow(context.Background(), `SELECT max_depth FROM tree_settings`).Scan(&depth); err != nil || depth != 77 {
+		t.Errorf("max depth %d, %v; want 77", depth, err)
 	}
 }
 

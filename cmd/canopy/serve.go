@@ -66,6 +66,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(net.
 		return err
 	}
 	defer pool.Close()
+	if cfg.MaxTreeDepth > 0 {
+		if err := queries.New(pool).SetMaxTreeDepth(ctx, cfg.MaxTreeDepth); err != nil {
+			return fmt.Errorf("setting the maximum tree depth: %w", err)
+		}
+	}
 	if len(cfg.ReplicaURLs) > 0 {
 		replicas, err := queries.OpenReplicas(ctx, pool, poolCfg, queries.ReplicaConfig{URLs: cfg.ReplicaURLs, MaxLag: cfg.ReplicaMaxLag}, log)
 		if err != nil {
