@@ -9,11 +9,12 @@ import (
 )
 
 // Actor is whom a write is made for, as audit_log records it: the id of the
-// token it came with (0 for none) and the request's id ("" for none). It is
-// an id, never a token's secret.
+// token it came with (0 for none), the id canopy gave the request and the
+// one the client sent ("" for none). It is an id, never a token's secret.
 type Actor struct {
-	TokenID   int64
-	RequestID string
+	TokenID         int64
+	RequestID       string
+	ClientRequestID string
 }
 
 // Audited actions: the action column of audit_log.
@@ -29,15 +30,15 @@ const (
 // id), $arg+1 (request id) and $arg+2 (records received), filled by
 // Actor.auditArgs; inserted and updated are SQL expressions over the
 // statement's other WITH items, and written the condition under which the
-// batch was written (no audit row for a batch refused inside the statement).
+// batch was written; $arg+3 is the client's request id (no audit row for a batch refused inside the statement).
 // Every argument is a constant of this package, never request text.
 func auditCTE(action string, arg int, inserted, updated, written string) string {
 	return fmt.Sprintf(`
 audit AS (
-    INSERT INTO audit_log (token_id, request_id, action, record_count, inserted, updated)
-    SELECT $%[2]d::bigint, $%[3]d::text, '%[1]s', $%[4]d::int, %[5]s, %[6]s
+    INSERT INTO audit_log (token_id, request_id, action, record_count, inserted, updated, client_request_id)
+    SELECT $%[2]d::bigint, $%[3]d::text, '%[1]s', $%[4]d::int, %[5]s, %[6]s, $%[8]d::text
     WHERE %[7]s
-)`, action, arg, arg+1, arg+2, inserted, updated, written)
+)`, action, arg, arg+1, arg+2, inserted, updated, written, arg+3)
 }
 
 // auditArgs are the values of auditCTE's placeholders for a batch of n records.
@@ -46,24 +47,28 @@ func (a Actor) auditArgs(n int) []any {
 	if a.TokenID != 0 {
 		token = &a.TokenID
 	}
-	var request *string
+	var request, client *string
 	if a.RequestID != "" {
 		request = &a.RequestID
 	}
-	return []any{token, request, n}
+	if a.ClientRequestID != "" {
+		client = &a.ClientRequestID
+	}
+	return []any{token, request, n, client}
 }
 
 // AuditEntry is one row of audit_log.
 type AuditEntry struct {
-	ID          int64
-	TokenID     *int64
-	TokenName   *string
-	Action      string
-	RecordCount int
-	Inserted    int
-	Updated     *int
-	RequestID   *string
-	At          time.Time
+	ID              int64
+	TokenID         *int64
+	TokenName       *string
+	Action          string
+	RecordCount     int
+	Inserted        int
+	Updated         *int
+	RequestID       *string
+	ClientRequestID *string
+	At              time.Time
 }
 
 // AuditKey is where a page of the audit log starts after: the last entry
@@ -87,7 +92,7 @@ type AuditQuery struct {
 // descending), in one statement: a range scan of audit_log_at from the
 // page's key, whatever the filters.
 func (s *Store) AuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
-	statement := sq.Select("a.id", "a.token_id", "t.name", "a.action", "a.record_count", "a.inserted", "a.updated", "a.request_id", "a.at").
+	statement := sq.Select("a.id", "a.token_id", "t.name", "a.action", "a.record_count", "a.inserted", "a.updated", "a.request_id", "a.client_request_id", "a.at").
 		From("audit_log a").
 		LeftJoin("api_tokens t ON t.id = a.token_id").
 		OrderBy("a.at DESC", "a.id DESC").
@@ -115,7 +120,7 @@ func (s *Store) AuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, error
 	entries := []AuditEntry{}
 	for rows.Next() {
 		var e AuditEntry
-		if err := rows.Scan(&e.ID, &e.TokenID, &e.TokenName, &e.Action, &e.RecordCount, &e.Inserted, &e.Updated, &e.RequestID, &e.At); err != nil {
+		if err := rows.Scan(&e.ID, &e.TokenID, &e.TokenName, &e.Action, &e.RecordCount, &e.Inserted, &e.Updated, &e.RequestID, &e.ClientRequestID, &e.At); err != nil {
 			return nil, translate(err)
 		}
 		entries = append(entries, e)

@@ -24,7 +24,7 @@ type Observation struct {
 }
 
 // observationsResolveSQL resolves the patient uids a batch names, and adds
-// the batch's audit_log row ($2–$4, see auditCTE) in the same statement: it
+// the batch's audit_log row ($2–$5, see auditCTE) in the same statement: it
 // runs in the transaction of the COPY that writes the rows, so the row
 // commits exactly when they do.
 var observationsResolveSQL = `

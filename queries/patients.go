@@ -101,7 +101,7 @@ func PatientMergeSQL(source string) string {
 // Records naming unknown wards ($16, every ward id of the body) make the
 // statement write nothing and return those ids, so that each offending
 // record can be reported; the foreign key still guards a ward deleted
-// meanwhile. A written batch adds its audit_log row ($17–$19, see auditCTE). Inserted rows are told from updated ones by xmax: 0 in a row
+// meanwhile. A written batch adds its audit_log row ($17–$20, see auditCTE). Inserted rows are told from updated ones by xmax: 0 in a row
 // this statement inserted, while an update by ON CONFLICT leaves its row
 // lock in the new version's xmax.
 var patientUpsertSQL = `

@@ -29,7 +29,7 @@ type IngestCounts struct {
 // (0-based) indexes of the records naming them come back. Rows go in key
 // order, so that two batches sharing keys wait for each other in the same
 // order and cannot deadlock. A written batch adds its audit_log row
-// ($8–$10, see auditCTE).
+// ($8–$11, see auditCTE).
 var predictionsInsertSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::float8[]) WITH ORDINALITY

@@ -22,21 +22,24 @@ const (
 var auditActions = []string{queries.ActionPatientsBulk, queries.ActionObservationsBulk, queries.ActionPredictionsBulk}
 
 // actorOf is whom the request writes for: its token's id (never the token)
-// and its request id, as the audit log keeps them.
+// and its request ids, canopy's and the client's, as the audit log keeps them.
 func actorOf(c *gin.Context) queries.Actor {
-	return queries.Actor{TokenID: principalOf(c).TokenID, RequestID: requestIDOf(c)}
+	return queries.Actor{TokenID: principalOf(c).TokenID, RequestID: requestIDOf(c), ClientRequestID: c.GetString(clientRequestIDKey)}
 }
 
 type auditJSON struct {
-	ID          int64     `json:"id"`
-	TokenID     *int64    `json:"token_id"`
-	TokenName   *string   `json:"token_name"`
-	Action      string    `json:"action"`
-	RecordCount int       `json:"record_count"`
-	Inserted    int       `json:"inserted"`
-	Updated     *int      `json:"updated"`
-	RequestID   *string   `json:"request_id"`
-	At          time.Time `json:"at"`
+	ID          int64   `json:"id"`
+	TokenID     *int64  `json:"token_id"`
+	TokenName   *string `json:"token_name"`
+	Action      string  `json:"action"`
+	RecordCount int     `json:"record_count"`
+	Inserted    int     `json:"inserted"`
+	Updated     *int    `json:"updated"`
+	RequestID   *string `json:"request_id"`
+	// ClientRequestID is the X-Request-Id the client sent, if any: its own
+	// name for the request, not canopy's.
+	ClientRequestID *string   `json:"client_request_id"`
+	At              time.Time `json:"at"`
 }
 
 // listAudit serves a page of the audit log, newest first, from one
@@ -53,7 +56,7 @@ func (s *Server) listAudit(c *gin.Context) error {
 	out := make([]auditJSON, len(entries))
 	for i, e := range entries {
 		out[i] = auditJSON{ID: e.ID, TokenID: e.TokenID, TokenName: e.TokenName, Action: e.Action, RecordCount: e.RecordCount,
-			Inserted: e.Inserted, Updated: e.Updated, RequestID: e.RequestID, At: e.At.UTC()}
+			Inserted: e.Inserted, Updated: e.Updated, RequestID: e.RequestID, ClientRequestID: e.ClientRequestID, At: e.At.UTC()}
 	}
 	var next *string
 	if len(entries) == q.Limit {

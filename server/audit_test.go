@@ -40,30 +40,40 @@ func TestAuditLog(t *testing.T) {
 		records, inserted int
 		updated           *int
 		requestID         string
+		clientRequestID   string
 	}
 	var wants []want // oldest first
+	var client string // an X-Request-Id to send, kept as the client's
 	write := func(path, body string, status int, w *want) {
 		t.Helper()
-		r := h.do("POST", path, body, bearer(writer)...)
+		headers := bearer(writer)
+		if client != "" {
+			headers = append(headers, "X-Request-Id", client)
+		}
+		r := h.do("POST", path, body, headers...)
 		if r.StatusCode != status {
 			t.Fatalf("POST %s %s: %d %s", path, body, r.StatusCode, r.Body)
 		}
 		if w != nil {
-			w.requestID = r.Header.Get("X-Request-Id")
+			w.requestID, w.clientRequestID = r.Header.Get("X-Request-Id"), client
 			wants = append(wants, *w)
 		}
 	}
-	write("/api/v1/patients/bulk", `[{"uid":"a"},{"uid":"b"},{"uid":"a","name":"A"}]`, 200, &want{"patients.bulk", 3, 2, new(0), ""})
-	write("/api/v1/patients/bulk", `[{"uid":"a","sex":"F"}]`, 200, &want{"patients.bulk", 1, 0, new(1), ""})
+	write("/api/v1/patients/bulk", `[{"uid":"a"},{"uid":"b"},{"uid":"a","name":"A"}]`, 200, &want{"patients.bulk", 3, 2, new(0), "", ""})
+	// A client that sends the first batch's request id as its own gets an
+	// entry with canopy's id for its request, and its id apart.
+	client = wants[0].requestID
+	write("/api/v1/patients/bulk", `[{"uid":"a","sex":"F"}]`, 200, &want{"patients.bulk", 1, 0, new(1), "", ""})
+	client = ""
 	write("/api/v1/patients/bulk", `[{"uid":"c","ward_id":987654}]`, 422, nil)
 	write("/api/v1/patients/bulk", `[]`, 200, nil)
 	write("/api/v1/observations/bulk", `[
 		{"patient_uid":"a","code":"hr","observed_at":"2024-11-03T08:00:00Z","value":80},
 		{"patient_uid":"a","code":"hr","observed_at":"2024-11-03T08:00:00Z","value":81},
-		{"patient_uid":"b","code":"hr","observed_at":"2024-11-03T08:00:00Z","value":70}]`, 200, &want{"observations.bulk", 3, 2, nil, ""})
+		{"patient_uid":"b","code":"hr","observed_at":"2024-11-03T08:00:00Z","value":70}]`, 200, &want{"observations.bulk", 3, 2, nil, "", ""})
 	write("/api/v1/observations/bulk", `[{"patient_uid":"zz","code":"hr","observed_at":"2024-11-03T08:00:00Z","value":80}]`, 422, nil)
 	write("/api/v1/predictions/bulk", `[{"patient_uid":"b","model":"m","target":"t","predicted_at":"2024-11-03T08:00:00Z","horizon_hours":6,"probability":0.2}]`,
-		200, &want{"predictions.bulk", 1, 1, nil, ""})
+		200, &want{"predictions.bulk", 1, 1, nil, "", ""})
 	write("/api/v1/predictions/bulk", `[{"patient_uid":"zz","model":"m","target":"t","predicted_at":"2024-11-03T08:00:00Z","horizon_hours":6,"probability":0.2}]`, 422, nil)
 
 	all := h.audit(t, admin, "")
@@ -75,7 +85,8 @@ func TestAuditLog(t *testing.T) {
 		if e.Action != w.action || e.RecordCount != w.records || e.Inserted != w.inserted ||
 			(e.Updated == nil) != (w.updated == nil) || e.Updated != nil && *e.Updated != *w.updated ||
 			e.TokenID == nil || *e.TokenID != writerID || e.TokenName == nil || *e.TokenName != "test "+auth.ScopePatientsWrite ||
-			e.RequestID == nil || *e.RequestID != w.requestID {
+			e.RequestID == nil || *e.RequestID != w.requestID ||
+			(w.clientRequestID == "") != (e.ClientRequestID == nil) || e.ClientRequestID != nil && *e.ClientRequestID != w.clientRequestID {
 			t.Errorf("entry %d: %+v, want %+v from token %d", i, e, w, writerID)
 		}
 	}

@@ -16,18 +16,24 @@ import (
 	"canopy/queries"
 )
 
-const requestIDKey = "request_id"
+const (
+	requestIDKey       = "request_id"
+	clientRequestIDKey = "client_request_id"
+)
 
-// requestID takes the caller's X-Request-Id when it is a sane one, else
-// makes one, and echoes it on the response.
+// requestID gives the request an id of canopy's own, which the response's
+// X-Request-Id, its problem document, the log and the audit log carry. An
+// X-Request-Id the client sent (when it is a sane one) is kept beside it
+// as the client's, never in its place: a client could otherwise pass its
+// batch off as another request, say an earlier admin one.
 func (s *Server) requestID(c *gin.Context) {
-	id := c.GetHeader("X-Request-Id")
-	if !saneRequestID(id) {
-		var b [12]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
 	c.Set(requestIDKey, id)
+	if client := c.GetHeader("X-Request-Id"); saneRequestID(client) {
+		c.Set(clientRequestIDKey, client)
+	}
 	c.Header("X-Request-Id", id)
 	c.Next()
 }
@@ -133,6 +139,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 	s.log.LogAttrs(c.Request.Context(), level, "request",
 		slog.String("request_id", requestIDOf(c)),
+		slog.String("client_request_id", c.GetString(clientRequestIDKey)),
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
 		slog.String("path", c.Request.URL.Path),

@@ -119,18 +119,22 @@ func TestServerTiming(t *testing.T) {
 	}
 }
 
+// Every request gets an id of canopy's own, whatever the client sent; a
+// sane id the client sent is logged beside it as the client's.
 func TestRequestID(t *testing.T) {
 	ts := newTestServer(t)
+	earlier := ts.do("GET", "/healthz", nil).Header.Get("X-Request-Id")
 	tests := []struct {
 		name, sent string
-		kept       bool
+		logged     bool
 	}{
-		{"taken from the request", "trace-42", true},
-		{"made when missing", "", false},
-		{"made when it has spaces", "a b", false},
-		{"made when too long", strings.Repeat("x", 129), false},
+		{"a client's id", "trace-42", true},
+		{"an earlier request's id", earlier, true},
+		{"none", "", false},
+		{"with spaces", "a b", false},
+		{"too long", strings.Repeat("x", 129), false},
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{earlier: true}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var headers []string
@@ -138,13 +142,17 @@ func TestRequestID(t *testing.T) {
 				headers = []string{"X-Request-Id", tt.sent}
 			}
 			got := ts.do("GET", "/healthz", nil, headers...).Header.Get("X-Request-Id")
-			switch {
-			case tt.kept && got != tt.sent:
-				t.Errorf("X-Request-Id %q, want %q", got, tt.sent)
-			case !tt.kept && (got == "" || got == tt.sent || seen[got]):
+			if got == "" || got == tt.sent || seen[got] {
 				t.Errorf("X-Request-Id %q: want a fresh id", got)
 			}
 			seen[got] = true
+			logged := fmt.Sprintf(`"request_id":%q,"client_request_id":%q`, got, tt.sent)
+			if !tt.logged {
+				logged = fmt.Sprintf(`"request_id":%q,"client_request_id":""`, got)
+			}
+			if !strings.Contains(ts.logs.String(), logged) {
+				t.Errorf("the access log lacks %s", logged)
+			}
 		})
 	}
 }
@@ -382,7 +390,7 @@ func TestPanicRecovered(t *testing.T) {
 		t.Errorf("problem %s: want code internal and no detail of the panic", r.Body)
 	}
 	logs := ts.logs.String()
-	if !strings.Contains(logs, `"request_id":"panic-1"`) || !strings.Contains(logs, "boom") {
+	if !strings.Contains(logs, `"request_id":"`+p.RequestID+`"`) || !strings.Contains(logs, "boom") {
 		t.Errorf("panic not logged with its request id:\n%s", logs)
 	}
 	if got := ts.do("GET", "/healthz", nil).StatusCode; got != http.StatusOK {
