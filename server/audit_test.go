@@ -42,7 +42,7 @@ func TestAuditLog(t *testing.T) {
 		requestID         string
 		clientRequestID   string
 	}
-	var wants []want // oldest first
+	var wants []want  // oldest first
 	var client string // an X-Request-Id to send, kept as the client's
 	write := func(path, body string, status int, w *want) {
 		t.Helper()
