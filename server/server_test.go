@@ -158,6 +158,45 @@ func TestRequestID(t *testing.T) {
 }
 
 // A token works with its scopes, never with more, and stops working when revoked.
+// A token's user_id is a UUID or left out: sent but empty or null, it would
+// make a token for every user out of one meant for one, so it is refused.
+func TestTokenUserID(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.token(auth.ScopeAdmin)
+	for _, tc := range []struct {
+		name, userID string // userID is the member as sent, "" for none
+		status       int
+		bound        string
+	}{
+		{"left out", ``, 201, ""},
+		{"a UUID", `,"user_id":"0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00"`, 201, "0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00"},
+		{"a UUID in capitals", `,"user_id":"0B5F2B7E-51B4-4A4E-9F0E-8D6F3C2A1B00"`, 201, "0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00"},
+		{"empty", `,"user_id":""`, 422, ""},
+		{"null", `,"user_id":null`, 422, ""},
+		{"blank", `,"user_id":" "`, 422, ""},
+		{"not a UUID", `,"user_id":"alice"`, 422, ""},
+		{"a number", `,"user_id":7`, 422, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ts.do("POST", "/api/v1/tokens", `{"name":"t","scopes":["articles:read"]`+tc.userID+`}`, bearer(admin)...)
+			if r.StatusCode != tc.status {
+				t.Fatalf("%d %s, want %d", r.StatusCode, r.Body, tc.status)
+			}
+			if tc.status != 201 {
+				if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "user_id" {
+					t.Errorf("errors %+v, want one on user_id", p.Errors)
+				}
+				return
+			}
+			var created tokenJSON
+			r.decode(t, &created)
+			if got := deref(created.UserID); tc.bound != "" && got != tc.bound || tc.bound == "" && created.UserID != nil {
+				t.Errorf("user_id %s, want %q", got, tc.bound)
+			}
+		})
+	}
+}
+
 func TestTokenLifecycle(t *testing.T) {
 	ts := newTestServer(t)
 	admin := ts.token(auth.ScopeAdmin)

@@ -34,9 +34,9 @@ func toTokenJSON(t queries.Token) tokenJSON {
 // createToken issues a token; its text is in this answer and nowhere else.
 func (s *Server) createToken(c *gin.Context) error {
 	var req struct {
-		Name   string   `json:"name"`
-		Scopes []string `json:"scopes"`
-		UserID string   `json:"user_id"`
+		Name   string           `json:"name"`
+		Scopes []string         `json:"scopes"`
+		UserID optional[string] `json:"user_id"`
 	}
 	if err := decodeJSON(c.Request, &req); err != nil {
 		return err
@@ -47,13 +47,15 @@ func (s *Server) createToken(c *gin.Context) error {
 		return invalid("name", "a token needs a name")
 	case !validText(req.Name, 200):
 		return invalid("name", "at most 200 characters, without NUL")
-	case req.UserID != "" && !auth.ValidUUID(req.UserID):
-		return invalid("user_id", "not a UUID")
+	// Fail closed: a user_id that is sent but empty or null would make a
+	// token for every user's articles out of one meant for one user.
+	case req.UserID.Set && (req.UserID.Null || !auth.ValidUUID(req.UserID.Value)):
+		return invalid("user_id", "must be a UUID; leave user_id out for a token not bound to a user")
 	}
 	if err := auth.CheckScopes(req.Scopes); err != nil {
 		return invalid("scopes", "%v", err)
 	}
-	token, row, err := auth.NewToken(req.Name, req.Scopes, req.UserID)
+	token, row, err := auth.NewToken(req.Name, req.Scopes, strings.ToLower(req.UserID.Value))
 	if err != nil {
 		return err
 	}
