@@ -103,6 +103,7 @@ type Server struct {
 	metrics *metrics
 	trees   *treeCache
 	engine  *gin.Engine
+	table   *routeTable
 	// schemaVersion is the migration version this binary expects.
 	schemaVersion uint
 }
@@ -151,18 +152,16 @@ var readMethods = []string{http.MethodGet, http.MethodHead}
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	e.HandleMethodNotAllowed = true
+	// 405s are the allow middleware's, with a true Allow header: gin's
+	// own would send some of them to a parameter route.
+	e.HandleMethodNotAllowed = false
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	_ = e.SetTrustedProxies(nil)
 	e.NoRoute(s.handle(func(c *gin.Context) error {
 		return notFound("no route for %s %s", c.Request.Method, c.Request.URL.Path)
 	}))
-	e.NoMethod(s.handle(func(c *gin.Context) error {
-		return &apiError{status: http.StatusMethodNotAllowed, code: codeBadRequest,
-			detail: fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)}
-	}))
-	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.cors, s.timeout, s.limitBody)
+	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.cors, s.allow, s.timeout, s.limitBody)
 
 	e.Match(readMethods, "/healthz", s.healthz)
 	e.Match(readMethods, "/readyz", s.handle(s.readyz))
@@ -211,6 +210,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.Match(readMethods, "/tokens", s.require(auth.ScopeAdmin), s.handle(s.listTokens))
 	v1.DELETE("/tokens/:id", s.require(auth.ScopeAdmin), s.handle(s.revokeToken))
 	v1.Match(readMethods, "/audit", s.require(auth.ScopeAdmin), s.handle(s.listAudit))
+	s.table = newRouteTable(e.Routes())
 	return e
 }
 
