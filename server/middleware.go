@@ -1,15 +1,22 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -177,8 +184,32 @@ func (s *Server) recovery(c *gin.Context) {
 	c.Next()
 }
 
+// checkQuery refuses (400) a query string that does not parse (Go would
+// drop the pair it cannot read, and a corrupted cursor would quietly be no
+// cursor) and any parameter name or value that is not UTF-8 or holds NUL,
+// which PostgreSQL's text cannot take. It is the one place that checks them:
+// handlers read parameters that passed.
+func (s *Server) checkQuery(c *gin.Context) {
+	values, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		s.fail(c, badRequest("the query string does not parse: %v", err))
+		return
+	}
+	for name, vs := range values {
+		for _, v := range append(vs, name) {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				s.fail(c, badRequest("query parameter %q is not UTF-8 text without NUL", strings.ToValidUTF8(name, "\uFFFD")))
+				return
+			}
+		}
+	}
+	c.Next()
+}
+
 // timeout bounds the request's database work by the request timeout. A
-// client that goes away cancels it too, through the request's context.
+// client that goes away cancels it too, through the request's context. It
+// starts once readBody has the body: a slow upload is the read timeout's to
+// cut off (408), not a database that did not answer (503).
 func (s *Server) timeout(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
 	defer cancel()
@@ -186,16 +217,47 @@ func (s *Server) timeout(c *gin.Context) {
 	c.Next()
 }
 
-// limitBody refuses a body over the limit: at once when its declared length
-// says so, else when reading passes the limit.
-func (s *Server) limitBody(c *gin.Context) {
+// readBody reads the request's body whole before the handler runs. A body
+// over the limit is 413, at once when its declared length says so; one
+// still arriving at the server's read timeout is 408 and one the client
+// broke off 400: neither is the server's fault.
+func (s *Server) readBody(c *gin.Context) {
 	if c.Request.ContentLength > s.cfg.BodyLimit {
 		s.fail(c, &http.MaxBytesError{Limit: s.cfg.BodyLimit})
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+	if c.Request.Body == nil || c.Request.Body == http.NoBody {
+		c.Next()
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit))
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		s.fail(c, err)
+		return
+	case errors.As(err, &netErr) && netErr.Timeout():
+		s.fail(c, &apiError{status: http.StatusRequestTimeout, code: codeBadRequest,
+			detail: "the request body did not arrive within the read timeout"})
+		return
+	case err != nil:
+		s.fail(c, badRequest("the request body could not be read: %v", err))
+		return
+	}
+	c.Request.Body = readBodyOf(data)
 	c.Next()
 }
+
+// bodyRead is a request body readBody has read whole.
+type bodyRead struct {
+	*bytes.Reader
+	data []byte
+}
+
+func readBodyOf(data []byte) bodyRead { return bodyRead{bytes.NewReader(data), data} }
+
+func (bodyRead) Close() error { return nil }
 
 // pathID parses a positive integer id from the path.
 func pathID(c *gin.Context, name string) (int64, error) {

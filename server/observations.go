@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -88,9 +87,6 @@ func (s *Server) hourlyObservations(c *gin.Context) error {
 		return err
 	}
 	if uid, ok := c.GetQuery("patient_uid"); ok {
-		if !utf8.ValidString(uid) {
-			return badRequest("patient_uid is not valid UTF-8")
-		}
 		if msg := checkText(uid, uidMaxLength); msg != "" {
 			return invalid("patient_uid", "%s", msg)
 		}

@@ -161,7 +161,7 @@ func (s *Server) routes() *gin.Engine {
 	e.NoRoute(s.handle(func(c *gin.Context) error {
 		return notFound("no route for %s %s", c.Request.Method, c.Request.URL.Path)
 	}))
-	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.cors, s.allow, s.timeout, s.limitBody)
+	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.cors, s.allow, s.checkQuery, s.readBody, s.timeout)
 
 	e.Match(readMethods, "/healthz", s.healthz)
 	e.Match(readMethods, "/readyz", s.handle(s.readyz))
