@@ -33,7 +33,7 @@ for (const f of fs.readdirSync(dir).filter((f) => /^newman-.*\.json$/.test(f)).s
     const url = req.url ? "/" + (req.url.path || []).join("/") + (req.url.query && req.url.query.length ? "?" + req.url.query.map((q) => `${q.key}=${q.value}`).join("&") : "") : "?";
     const body = req.body && req.body.raw ? " " + req.body.raw.replace(/\s+/g, " ").slice(0, 300) : "";
     const line = `${who}: ${req.method || "?"} ${url}${body} → ${e.response ? e.response.code : "no answer"}: ${x.error.test || x.error.name}: ${x.error.message}`;
-    failures.push({ source: "newman", line, tag: tag(line) });
+    failures.push({ source: "newman", line, tag: tag(line), key: `${who} ${req.method} ${url.split("?")[0]} ${x.error.test || x.error.name}` });
   }
 }
 let exchanges = 0;
@@ -46,15 +46,22 @@ if (fs.existsSync(logPath)) {
     if (x.finding) {
       const f = x.finding;
       const line = `specproxy [${f.kind}]: ${f.request}${f.body ? " " + f.body.replace(/\s+/g, " ") : ""} → ${f.status}: ${f.detail}${f.response ? " — answer: " + f.response.replace(/\s+/g, " ") : ""}`;
-      failures.push({ source: "specproxy", line, tag: tag(line) });
+      failures.push({ source: "specproxy", line, tag: tag(line), key: `${f.kind} ${f.request.split("?")[0]} ${f.status}` });
     }
   }
 }
 const probes = path.join(dir, "probes.txt");
 if (fs.existsSync(probes)) {
-  for (const line of fs.readFileSync(probes, "utf8").split("\n").filter(Boolean)) failures.push({ source: "probe", line, tag: tag(line) });
+  for (const line of fs.readFileSync(probes, "utf8").split("\n").filter(Boolean)) failures.push({ source: "probe", line, tag: tag(line), key: line.replace(/: \{.*$/, "") });
 }
 const knownCount = failures.filter((f) => f.tag !== "NEW").length;
 console.log(`contract: ${operations.size} operations, ${requests} requests (${exchanges} checked by specproxy), ${assertions} newman assertions, ${failures.length} failures (${knownCount} from defects fixed elsewhere), in ${seconds} s`);
-for (const f of failures) console.log(`  [${f.tag}] ${f.line}`);
+// The same failure in every round is listed once, with its count and its first request.
+const seen = new Map();
+for (const f of failures) {
+  const first = seen.get(f.key);
+  if (first) first.count++;
+  else seen.set(f.key, { ...f, count: 1 });
+}
+for (const f of seen.values()) console.log(`  [${f.tag}]${f.count > 1 ? ` (×${f.count})` : ""} ${f.line}`);
 process.exit(failures.length ? 1 : 0);
