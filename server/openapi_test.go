@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,4 +51,30 @@ func TestOpenAPITreeNodeRecurses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A control character in a header value is refused by net/http itself, in
+// plain text, before canopy sees the request: openapi.yaml lists that answer
+// under every operation's 400.
+func TestOpenAPIGoPlainTextBadRequest(t *testing.T) {
+	ts := newTestServer(t)
+	conn, err := net.Dial("tcp", ts.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /api/v1/categories/tree HTTP/1.1\r\nHost: canopy\r\nX-Note: a\x01b\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", ts.http.URL+"/api/v1/categories/tree", nil)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("%d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	checkOpenAPI(t, response{Response: resp, Body: body})
 }
