@@ -32,7 +32,10 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
 	"github.com/pb33f/libopenapi-validator/paths"
+	"github.com/pb33f/libopenapi-validator/radix"
+	"github.com/pb33f/libopenapi-validator/router"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
@@ -88,6 +91,7 @@ func main() {
 type checker struct {
 	v        validator.Validator
 	model    *v3.Document
+	routes   *config.ValidationOptions // the validator's way of finding a request's path
 	upstream string
 	client   *http.Client
 
@@ -121,7 +125,10 @@ func newChecker(spec []byte, upstream string) (*checker, error) {
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
-	return &checker{v: v, model: &model.Model, upstream: strings.TrimRight(upstream, "/"),
+	routes := config.NewValidationOptions()
+	routes.PathTree = radix.BuildPathTree(&model.Model)
+	routes.Router = router.NewRouter(&model.Model, router.WithPathLookup(routes.PathTree), router.WithPathOnlyMatching())
+	return &checker{v: v, model: &model.Model, routes: routes, upstream: strings.TrimRight(upstream, "/"),
 		client: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		byOp:   map[string]int{}}, nil
 }
@@ -163,10 +170,24 @@ func (c *checker) judge(r *http.Request, body []byte, resp *http.Response, respB
 		return q
 	}
 	status := resp.StatusCode
-	pathItem, _, pathValue := paths.FindPath(req(), c.model, nil)
+	pathItem, errs, pathValue := paths.FindPath(req(), c.model, c.routes)
+	if len(errs) > 0 {
+		pathItem = nil
+	}
 	var op *v3.Operation
 	if pathItem != nil {
 		op = pathItem.GetOperations().GetOrZero(strings.ToLower(r.Method))
+	} else {
+		// FindPath finds no path for a method the path lacks: look the path up
+		// with the methods the document uses, to tell 405 from 404.
+		for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+			q := req()
+			q.Method = m
+			if item, errs, value := paths.FindPath(q, c.model, c.routes); item != nil && len(errs) == 0 {
+				pathItem, pathValue = item, value
+				break
+			}
+		}
 	}
 	opName := r.Method + " " + pathValue
 	_, queryErr := url.ParseQuery(r.URL.RawQuery)
