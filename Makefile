@@ -5,7 +5,7 @@
 GO  ?= go
 BIN := bin/canopy
 
-.PHONY: run test fuzz soak bench build vet postgres chromium pgbouncer wrk clean
+.PHONY: run test fuzz contract soak bench build vet postgres chromium pgbouncer wrk clean
 
 ## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through.
 ## An empty database gets the demo data first (never over data that is there), and every run
@@ -16,10 +16,12 @@ run: postgres build
 	./$(BIN) serve
 
 ## test: vet, formatting, and every test against real throwaway PostgreSQL clusters (the web
-## front end's in headless Chromium, one through PgBouncer), with the race detector
+## front end's in headless Chromium, one through PgBouncer), with the race detector; then the
+## fuzz targets for 3 s each and one round of the OpenAPI contract and fuzz run (about a minute)
 test: postgres chromium pgbouncer vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+	$(MAKE) --no-print-directory contract CONTRACT_ROUNDS=1
 
 ## fuzz: run every fuzz target for FUZZTIME each (make test runs them for 3 s)
 FUZZTIME ?= 1m
@@ -33,13 +35,25 @@ fuzz: postgres
 		grep -o 'elapsed: [0-9a-z]*, execs: [0-9]*' /tmp/canopy-fuzz.log | tail -1 | sed 's/^/  /'; \
 	done
 
+## contract: the OpenAPI contract and fuzz run: a typed TypeScript client generated from
+## server/openapi.yaml must compile, then portman's contract tests and fuzz variations of every
+## operation run by newman against a live canopy with the demo data, as an admin token, a narrow
+## user-bound token and no token, through bin/specproxy, which checks every exchange against
+## openapi.yaml. Zero failures or it fails. CONTRACT_ROUNDS rounds, each with new random values
+## (make test: 1, make soak: 20). The npm tools are pinned in scripts/contract/package-lock.json
+## and installed once into ~/.cache/canopy (scripts/ensure-contract-tools.sh).
+CONTRACT_ROUNDS ?= 1
+contract: postgres
+	@GO="$(GO)" ./scripts/contract.sh $(CONTRACT_ROUNDS)
+
 ## soak: the long versions of what make test runs short: PostgreSQL stopped and restarted a
 ## hundred times under writers, the pool exhaustion test, every fuzz target for FUZZTIME (1m),
-## and the bench's load scenario with wrk runs of SOAK_LOAD_DURATION (60s); the figures go
+## SOAK_CONTRACT_ROUNDS (20) rounds of the contract run, and the bench's load scenario with wrk runs of SOAK_LOAD_DURATION (60s); the figures go
 ## into bench/RESULTS.md (sections load and soak)
 SOAK_LOAD_DURATION ?= 60s
+SOAK_CONTRACT_ROUNDS ?= 20
 soak: postgres wrk
-	@GO="$(GO)" MAKE="$(MAKE)" FUZZTIME="$(FUZZTIME)" SOAK_LOAD_DURATION="$(SOAK_LOAD_DURATION)" ./scripts/soak.sh
+	@GO="$(GO)" MAKE="$(MAKE)" FUZZTIME="$(FUZZTIME)" SOAK_LOAD_DURATION="$(SOAK_LOAD_DURATION)" SOAK_CONTRACT_ROUNDS="$(SOAK_CONTRACT_ROUNDS)" ./scripts/soak.sh
 
 ## bench: every benchmark scenario in a throwaway cluster, beside its GORM peer (bench/peers, its own
 ## module, fetched through the Go proxy); rewrites bench/RESULTS.md and bench/charts/*.svg, then the

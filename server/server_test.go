@@ -412,6 +412,9 @@ func TestOpenAPIServed(t *testing.T) {
 	if ok, errs := v.ValidateDocument(); !ok {
 		for _, e := range errs {
 			t.Errorf("openapi.yaml is not a valid OpenAPI document: %s %s", e.Message, e.Reason)
+			for _, se := range e.SchemaValidationErrors {
+				t.Errorf("  %s (%s): %s", se.FieldPath, se.KeywordLocation, se.Reason)
+			}
 		}
 	}
 }

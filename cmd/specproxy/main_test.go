@@ -1,0 +1,82 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestChecker sends requests through the checker to a fake canopy whose answer
+// each case sets, and checks which exchanges become findings.
+func TestChecker(t *testing.T) {
+	spec, err := os.ReadFile("../../server/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problem := func(status int, field string) string {
+		return `{"type":"urn:canopy:problem:x","title":"x","status":` + itoa(status) + `,"code":"validation","errors":[{"field":"` + field + `","message":"bad"}]}`
+	}
+	for _, tc := range []struct {
+		name, method, target, body string
+		status                     int
+		contentType, answer        string
+		header                     [2]string
+		finding                    string // the kind, "" for none
+	}{
+		{"documented answer", "GET", "/healthz", "", 200, "application/json", `{"status":"ok"}`, [2]string{}, ""},
+		{"server error", "GET", "/healthz", "", 500, "application/problem+json", problem(500, "x"), [2]string{}, "5xx"},
+		{"answer off its schema", "GET", "/healthz", "", 200, "application/json", `{"status":"fine"}`, [2]string{}, "response"},
+		{"undocumented status", "GET", "/healthz", "", 418, "application/problem+json", problem(418, "x"), [2]string{}, "response"},
+		{"405 with Allow for a method the path lacks", "PATCH", "/api/v1/categories/search", "", 405, "application/problem+json", problem(405, "x"), [2]string{"Allow", "GET, HEAD"}, ""},
+		{"400 for a method the path lacks", "PATCH", "/api/v1/categories/search", "", 400, "application/problem+json", problem(400, "x"), [2]string{}, "undocumented"},
+		{"valid request refused by a listed rule", "POST", "/api/v1/wards", `{"department_id": 9, "name": "W", "beds": 1}`, 422, "application/problem+json", problem(422, "department_id"), [2]string{}, ""},
+		{"valid request refused by an unlisted rule", "POST", "/api/v1/wards", `{"department_id": 9, "name": "W", "beds": 1}`, 422, "application/problem+json", problem(422, "beds"), [2]string{}, "spec-accepts"},
+		{"invalid request accepted", "POST", "/api/v1/wards", `{"department_id": 0, "name": "W", "beds": 1}`, 201, "application/json",
+			`{"id":1,"kind":"ward","department_id":0,"name":"W","beds":1,"occupied":0,"created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z"}`, [2]string{"Location", "/api/v1/wards/1"}, "spec-refuses"},
+		{"unparsable query answered 200", "GET", "/api/v1/categories/search?q=a%zz", "", 200, "application/json", `{}`, [2]string{}, "query"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				if tc.header[0] != "" {
+					w.Header().Set(tc.header[0], tc.header[1])
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.answer)
+			}))
+			defer upstream.Close()
+			c, err := newChecker(spec, upstream.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httptest.NewServer(c)
+			defer proxy.Close()
+			req, _ := http.NewRequest(tc.method, proxy.URL+tc.target, strings.NewReader(tc.body))
+			if tc.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			req.Header.Set("Authorization", "Bearer t")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("the proxy answered %d, canopy %d", resp.StatusCode, tc.status)
+			}
+			got := ""
+			if len(c.findings) > 0 {
+				got = c.findings[0].Kind
+			}
+			if got != tc.finding || len(c.findings) > 1 {
+				t.Errorf("findings %+v, want kind %q", c.findings, tc.finding)
+			}
+		})
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
