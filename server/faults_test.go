@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"canopy/auth"
 	"canopy/migrations"
 	"canopy/pgcluster"
@@ -45,6 +47,19 @@ func privateCluster(t *testing.T) (*pgcluster.Cluster, pgcluster.Options) {
 	return c, opts
 }
 
+// serveCluster serves canopy on a pool of its own to cluster's canopy
+// database, whose connections give up after a second while it is down.
+func serveCluster(t *testing.T, cluster *pgcluster.Cluster) (*testServer, *pgxpool.Pool) {
+	t.Helper()
+	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: cluster.URL("canopy"), ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	srv := New(DefaultConfig(), pool, migrations.Latest(), discardLogger())
+	return &testServer{t: t, srv: srv, http: httptestServer(t, srv), store: queries.New(pool)}, pool
+}
+
 func shmDir() string {
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		return "/dev/shm"
@@ -57,14 +72,7 @@ func shmDir() string {
 // what it acknowledged before the stop is still there after it.
 func TestDatabaseStopAndRecovery(t *testing.T) {
 	cluster, opts := privateCluster(t)
-	url := cluster.URL("canopy")
-	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: url, ConnectTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	srv := New(DefaultConfig(), pool, migrations.Latest(), discardLogger())
-	ts := &testServer{t: t, srv: srv, http: httptestServer(t, srv), store: queries.New(pool)}
+	ts, _ := serveCluster(t, cluster)
 	writer := ts.token(auth.ScopeTreesWrite)
 
 	acknowledged := ts.do("POST", "/api/v1/categories", `{"name":"kept"}`, bearer(writer)...)
@@ -225,14 +233,8 @@ func TestFaultCycles(t *testing.T) {
 	}
 	const writers = 8
 	cluster, opts := privateCluster(t)
-	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: cluster.URL("canopy"), ConnectTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	srv := New(DefaultConfig(), pool, migrations.Latest(), discardLogger())
-	hs := httptestServer(t, srv)
-	ts := &testServer{t: t, srv: srv, http: hs, store: queries.New(pool)}
+	ts, pool := serveCluster(t, cluster)
+	hs := ts.http
 	writer := ts.token(auth.ScopeTreesWrite)
 
 	var mu sync.Mutex
@@ -269,6 +271,7 @@ func TestFaultCycles(t *testing.T) {
 
 	current := cluster
 	t.Cleanup(func() { current.Stop() })
+	var err error
 	for cycle := range cycles {
 		before := acked()
 		poll(t, fmt.Sprintf("writes acknowledged before stop %d", cycle+1), func() bool { return acked() >= before+writers })
@@ -378,13 +381,7 @@ func TestLostPooledConnections(t *testing.T) {
 // are 503 with Retry-After, reads and writes alike, and never a 500.
 func TestImmediateShutdownUnderIdlePool(t *testing.T) {
 	cluster, _ := privateCluster(t)
-	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: cluster.URL("canopy"), ConnectTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	srv := New(DefaultConfig(), pool, migrations.Latest(), discardLogger())
-	ts := &testServer{t: t, srv: srv, http: httptestServer(t, srv), store: queries.New(pool)}
+	ts, _ := serveCluster(t, cluster)
 	writer := ts.token(auth.ScopeAdmin)
 	var wg sync.WaitGroup
 	for range 4 {
