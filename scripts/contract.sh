@@ -16,7 +16,7 @@
 #   scripts/contract.sh [ROUNDS]   (default 1; each round generates the
 #   collections anew, with new random values, and runs all three identities)
 # Settings: GO (go), CONTRACT_LOG (the summary is also written there).
-set -eu
+set -eu -o pipefail
 
 GO=${GO:-go}
 rounds=${1:-1}
@@ -53,7 +53,7 @@ admin=$(./bin/canopy token create --name "contract admin" --scopes admin $db 2>/
 canopy_pid=$!
 addr=""
 for _ in $(seq 1 300); do
-	addr=$(sed -n 's/.*canopy serving.*addr[=":]*\([0-9.]*:[0-9]*\).*/\1/p' "$work/canopy.log" | head -n 1)
+	addr=$(sed -n 's/.*canopy serving.*addr[=":]*\([0-9.]*:[0-9]*\).*/\1/p' "$work/canopy.log" | head -n 1) || true
 	[ -n "$addr" ] && break
 	kill -0 "$canopy_pid" 2>/dev/null || { cat "$work/canopy.log"; exit 1; }
 	sleep 0.2

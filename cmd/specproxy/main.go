@@ -191,6 +191,8 @@ func (c *checker) judge(r *http.Request, body []byte, resp *http.Response, respB
 	}
 	opName := r.Method + " " + pathValue
 	_, queryErr := url.ParseQuery(r.URL.RawQuery)
+	query := unescaped(r.URL.RawQuery)
+	badText := !utf8.ValidString(query) || strings.ContainsRune(query, 0)
 	switch {
 	case status >= 500:
 		c.record(r, body, status, respBody, "5xx", "the server failed")
@@ -198,8 +200,12 @@ func (c *checker) judge(r *http.Request, body []byte, resp *http.Response, respB
 	case queryErr != nil && status != http.StatusBadRequest:
 		c.record(r, body, status, respBody, "query", "a query string that does not parse is 400: "+queryErr.Error())
 		return
-	case !utf8.ValidString(unescaped(r.URL.RawQuery)) && status != http.StatusBadRequest:
-		c.record(r, body, status, respBody, "query", "a query parameter that is not UTF-8 is 400")
+	case badText && status != http.StatusBadRequest:
+		c.record(r, body, status, respBody, "query", "a query parameter that is not UTF-8 or holds NUL is 400")
+		return
+	case queryErr != nil || badText:
+		// Refused as it should be: the document cannot say "UTF-8".
+		c.record(r, body, status, respBody, "", opName)
 		return
 	case pathItem == nil:
 		if status != http.StatusNotFound {
