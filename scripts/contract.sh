@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # The OpenAPI-driven contract and fuzz run (make contract; make test runs it
 # short, make soak long). From server/openapi.yaml:
 #  1. openapi-typescript generates a TypeScript client and tsc --noEmit --strict
