@@ -38,7 +38,7 @@ $GO run ./bench -only load -load-duration "$SOAK_LOAD_DURATION"
 faults=$(sed -n 's/.*SOAK faults: //p' "$logs/faults")
 passed=$(grep -E '^--- PASS' "$logs/faults" | sed 's/^--- PASS: \([A-Za-z]*\).*/`\1`/' | paste -sd, - | sed 's/,/, /g')
 contract=$(head -n 1 "$logs/contract" | sed 's/^contract: //')
-contract_failures=$(tail -n +2 "$logs/contract" | sed 's/^  /  - /' | cut -c1-400)
+contract_failures=$(tail -n +2 "$logs/contract" | sed 's/^ /  - /' | cut -c1-400)
 fuzz=$(awk '
 	function flush() { if (name != "") print "  - `" name "`: " (got != "" ? got : "still gathering its baseline coverage (seed corpus and cache) when the time ran out") }
 	/^fuzz / { flush(); name = $2; got = "" }
@@ -62,7 +62,7 @@ $fuzz
 - **Contract and fuzz run** (\`scripts/contract.sh $SOAK_CONTRACT_ROUNDS\`: portman's contract tests and fuzz
   variations of every operation in openapi.yaml, run by newman as admin, a user-bound token and no
   token, each exchange checked by specproxy; every round with new random values): $contract.
-${contract_failures:+  Failures, tagged with the issue 14 item that fixes them or NEW:
+${contract_failures:+  Failures:
 $contract_failures
 }- **Load**: the load section above, written by the same run (zero 5xx and zero connection errors
   at 64 connections, and no acknowledged upsert lost, where it says met).

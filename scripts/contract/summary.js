@@ -1,22 +1,9 @@
 // Sums up a contract run from newman's JSON reports and specproxy's exchange
 // log in DIR: node summary.js DIR SECONDS. Prints the operations, requests and
-// failures, each failure with its request; failures caused by a defect already
-// being fixed elsewhere are tagged with its number in issue 14's list. Exits 1
-// on any failure.
+// failures, each failure with its request. Exits 1 on any failure.
 const fs = require("fs");
 const path = require("path");
 const [dir, seconds] = process.argv.slice(2);
-
-// Defects fixed in another branch: a failure matching one is tagged, not hidden.
-const known = [
-  [/bound token writes|bound token.*(articles\/bulk|newsletters)/i, "(2) bound tokens write other users' articles and newsletters: 403 due"],
-  [/year (0|10000) in UTC|"created_at": ?"(0000|0001-01-01T00|9999-12-31T2)/i, "(3) timestamps outside years 1-9999 in UTC: 422 due"],
-  [/POST \/api\/v1\/tokens.*"user_id": ?(""|null)/s, "(12) POST /tokens with user_id \"\" or null: 422 due"],
-  [/(PATCH|DELETE|PUT|POST) \/api\/v1\/(categories|departments)\/(search|tree|\d+)\b.*want 405|(PATCH|DELETE|PUT) \/api\/v1\/(categories|departments)\/(search|tree)\b/, "(13) unsupported methods on /search and /tree: 405 with Allow due"],
-  [/not UTF-8|q=%ff/, "(7) query parameters that are not UTF-8: 400 due"],
-  [/\?\S*%(?![0-9A-Fa-f]{2})|does not parse is 400/, "(8) query strings that do not parse: 400 due"],
-];
-const tag = (text) => (known.find(([re]) => re.test(text)) || [null, "NEW"])[1];
 
 const failures = [];
 let requests = 0, assertions = 0;
@@ -33,7 +20,7 @@ for (const f of fs.readdirSync(dir).filter((f) => /^newman-.*\.json$/.test(f)).s
     const url = req.url ? "/" + (req.url.path || []).join("/") + (req.url.query && req.url.query.length ? "?" + req.url.query.map((q) => `${q.key}=${q.value}`).join("&") : "") : "?";
     const body = req.body && req.body.raw ? " " + req.body.raw.replace(/\s+/g, " ").slice(0, 300) : "";
     const line = `${who}: ${req.method || "?"} ${url}${body} → ${e.response ? e.response.code : "no answer"}: ${x.error.test || x.error.name}: ${x.error.message}`;
-    failures.push({ source: "newman", line, tag: tag(line), key: `${who} ${req.method} ${url.split("?")[0]} ${x.error.test || x.error.name}` });
+    failures.push({ source: "newman", line, key: `${who} ${req.method} ${url.split("?")[0]} ${x.error.test || x.error.name}` });
   }
 }
 let exchanges = 0;
@@ -46,16 +33,15 @@ if (fs.existsSync(logPath)) {
     if (x.finding) {
       const f = x.finding;
       const line = `specproxy [${f.kind}]: ${f.request}${f.body ? " " + f.body.replace(/\s+/g, " ") : ""} → ${f.status}: ${f.detail}${f.response ? " — answer: " + f.response.replace(/\s+/g, " ") : ""}`;
-      failures.push({ source: "specproxy", line, tag: tag(line), key: `${f.kind} ${f.request.split("?")[0]} ${f.status}` });
+      failures.push({ source: "specproxy", line, key: `${f.kind} ${f.request.split("?")[0]} ${f.status}` });
     }
   }
 }
 const probes = path.join(dir, "probes.txt");
 if (fs.existsSync(probes)) {
-  for (const line of fs.readFileSync(probes, "utf8").split("\n").filter(Boolean)) failures.push({ source: "probe", line, tag: tag(line), key: line.replace(/: \{.*$/, "") });
+  for (const line of fs.readFileSync(probes, "utf8").split("\n").filter(Boolean)) failures.push({ source: "probe", line, key: line.replace(/: \{.*$/, "") });
 }
-const knownCount = failures.filter((f) => f.tag !== "NEW").length;
-console.log(`contract: ${operations.size} operations, ${requests} requests (${exchanges} checked by specproxy), ${assertions} newman assertions, ${failures.length} failures (${knownCount} from defects fixed elsewhere), in ${seconds} s`);
+console.log(`contract: ${operations.size} operations, ${requests} requests (${exchanges} checked by specproxy), ${assertions} newman assertions, ${failures.length} failures, in ${seconds} s`);
 // The same failure in every round is listed once, with its count and its first request.
 const seen = new Map();
 for (const f of failures) {
@@ -63,5 +49,5 @@ for (const f of failures) {
   if (first) first.count++;
   else seen.set(f.key, { ...f, count: 1 });
 }
-for (const f of seen.values()) console.log(`  [${f.tag}]${f.count > 1 ? ` (×${f.count})` : ""} ${f.line}`);
+for (const f of seen.values()) console.log(` ${f.count > 1 ? ` (×${f.count})` : ""} ${f.line}`);
 process.exit(failures.length ? 1 : 0);
