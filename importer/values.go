@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -81,26 +80,14 @@ func (c *checker) value(i int) (string, bool) {
 // carried says whether the record carried field i, as a value or as null.
 func (c *checker) carried(i int) bool { return c.fields[i].is != absent }
 
-func validText(s string, max int) string {
-	switch {
-	case strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > max:
-		return fmt.Sprintf("must be 1 to %d characters, not blank", max)
-	case strings.ContainsRune(s, 0):
-		return "must not contain NUL characters"
-	case !utf8.ValidString(s):
-		return "must be UTF-8"
-	}
-	return ""
-}
-
 // text is field i, 1 to max characters; nil without a value.
 func (c *checker) text(i, max int) *string {
 	s, ok := c.value(i)
 	if !ok {
 		return nil
 	}
-	if msg := validText(s, max); msg != "" {
-		c.fail(i, "%s", msg)
+	if err := rules.Text(s, max); err != nil {
+		c.fail(i, "%v", err)
 	}
 	return &s
 }

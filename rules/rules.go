@@ -5,7 +5,10 @@ package rules
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The reasons a timestamp is refused, in the words both the API and the
@@ -29,4 +32,18 @@ func Timestamp(s string) (time.Time, error) {
 		return time.Time{}, ErrTimestampYears
 	}
 	return t, nil
+}
+
+// Text checks a text field of at most max characters (runes): UTF-8, not
+// blank, and without NUL, which PostgreSQL's text cannot hold.
+func Text(s string, max int) error {
+	switch {
+	case !utf8.ValidString(s):
+		return errors.New("must be UTF-8 text")
+	case strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > max:
+		return fmt.Errorf("must be 1 to %d characters, not blank", max)
+	case strings.ContainsRune(s, 0):
+		return errors.New("must not contain NUL characters")
+	}
+	return nil
 }

@@ -56,3 +56,25 @@ func TestTimestampRoundTripsThroughJSON(t *testing.T) {
 		}
 	})
 }
+
+func TestText(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"a word", "ward", true},
+		{"at the limit", "ééééé", true},
+		{"past the limit", "éééééé", false},
+		{"empty", "", false},
+		{"blank", " \t\n", false},
+		{"NUL", "a\x00b", false},
+		{"not UTF-8", "a\xffb", false},
+		{"SQL-looking", "'--", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Text(tc.in, 5); (err == nil) != tc.ok {
+				t.Errorf("Text(%q, 5) = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+		})
+	}
+}

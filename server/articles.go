@@ -9,12 +9,12 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"canopy/auth"
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // Limits on article requests.
@@ -135,15 +135,15 @@ type articleRecord struct {
 // article to store.
 func (r *articleRecord) record(i int, errs *batchErrors) queries.NewArticle {
 	text := func(field string, v *string, max int) string {
-		switch {
-		case v == nil:
+		if v == nil {
 			errs.add(i, field, "is required")
-		case !validText(*v, max):
-			errs.add(i, field, "must be 1 to %d characters, not blank, without NUL", max)
-		default:
-			return *v
+			return ""
 		}
-		return ""
+		if err := rules.Text(*v, max); err != nil {
+			errs.add(i, field, "%v", err)
+			return ""
+		}
+		return *v
 	}
 	a := queries.NewArticle{
 		FromName:   text("from_name", r.FromName, articleNameMax),
@@ -258,14 +258,19 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 		errs = append(errs, queries.FieldError{Index: -1, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if !validText(req.Name, articleNameMax) {
-		bad("name", "must be 1 to %d characters, not blank, without NUL", articleNameMax)
+	if err := rules.Text(req.Name, articleNameMax); err != nil {
+		bad("name", "%v", err)
 	}
-	if req.Domain != nil && !validText(*req.Domain, articleNameMax) {
-		bad("domain", "must be 1 to %d characters, not blank, without NUL", articleNameMax)
-	}
-	if req.MailingList != nil && !validText(*req.MailingList, articleNameMax) {
-		bad("mailing_list", "must be 1 to %d characters, not blank, without NUL", articleNameMax)
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{{"domain", req.Domain}, {"mailing_list", req.MailingList}} {
+		if f.value == nil {
+			continue
+		}
+		if err := rules.Text(*f.value, articleNameMax); err != nil {
+			bad(f.name, "%v", err)
+		}
 	}
 	if req.Domain == nil && req.MailingList == nil {
 		bad("domain", "a newsletter needs a domain or a mailing_list")
@@ -284,12 +289,6 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 	}
 	c.JSON(http.StatusCreated, newsletterJSON{ID: n.ID, Name: n.Name, Domain: n.Domain, MailingList: n.MailingList, ImageURL: n.ImageURL})
 	return nil
-}
-
-// validText reports whether v is a non-blank text of at most max characters
-// that PostgreSQL can store (text cannot hold NUL).
-func validText(v string, max int) bool {
-	return strings.TrimSpace(v) != "" && utf8.RuneCountInString(v) <= max && !strings.ContainsRune(v, 0)
 }
 
 // principalOf is the request's authenticated principal; the zero Principal

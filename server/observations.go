@@ -33,13 +33,13 @@ type observationRecord struct {
 func (r *observationRecord) record(i int, errs *batchErrors) queries.Observation {
 	o := queries.Observation{PatientUID: r.PatientUID.Value, Code: r.Code.Value, Value: r.Value.Value}
 	if required(r.PatientUID, i, "patient_uid", errs) {
-		if msg := checkText(r.PatientUID.Value, uidMaxLength); msg != "" {
-			errs.add(i, "patient_uid", "%s", msg)
+		if err := rules.Text(r.PatientUID.Value, uidMaxLength); err != nil {
+			errs.add(i, "patient_uid", "%v", err)
 		}
 	}
 	if required(r.Code, i, "code", errs) {
-		if msg := checkText(r.Code.Value, codeTextMaxLength); msg != "" {
-			errs.add(i, "code", "%s", msg)
+		if err := rules.Text(r.Code.Value, codeTextMaxLength); err != nil {
+			errs.add(i, "code", "%v", err)
 		}
 	}
 	if required(r.ObservedAt, i, "observed_at", errs) {
@@ -87,8 +87,8 @@ func (s *Server) hourlyObservations(c *gin.Context) error {
 		return err
 	}
 	if uid, ok := c.GetQuery("patient_uid"); ok {
-		if msg := checkText(uid, uidMaxLength); msg != "" {
-			return invalid("patient_uid", "%s", msg)
+		if err := rules.Text(uid, uidMaxLength); err != nil {
+			return invalid("patient_uid", "%v", err)
 		}
 		q.PatientUID = &uid
 	}

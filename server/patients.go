@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -227,18 +226,6 @@ func trimSpace(b []byte, end int) int {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// checkText reports what is wrong with a text field of at most max
-// characters (not blank), or "". PostgreSQL's text cannot hold NUL.
-func checkText(s string, max int) string {
-	switch {
-	case strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > max:
-		return fmt.Sprintf("must be 1 to %d characters, not blank", max)
-	case strings.ContainsRune(s, 0):
-		return "must not contain NUL characters"
-	}
-	return ""
-}
-
 // carried turns a decoded field into a queries.Field: absent, null or a value.
 func carried[T any](o optional[T]) queries.Field[T] {
 	switch {
@@ -301,14 +288,14 @@ type patientRecord struct {
 func (r *patientRecord) record(i int, errs *batchErrors) queries.PatientRecord {
 	rec := queries.PatientRecord{UID: r.UID.Value}
 	if required(r.UID, i, "uid", errs) {
-		if msg := checkText(r.UID.Value, uidMaxLength); msg != "" {
-			errs.add(i, "uid", "%s", msg)
+		if err := rules.Text(r.UID.Value, uidMaxLength); err != nil {
+			errs.add(i, "uid", "%v", err)
 		}
 	}
 	if r.Name.Set && !r.Name.Null {
 		r.Name.Value = strings.TrimSpace(r.Name.Value)
-		if msg := checkText(r.Name.Value, nameMaxLength); msg != "" {
-			errs.add(i, "name", "%s or null", msg)
+		if err := rules.Text(r.Name.Value, nameMaxLength); err != nil {
+			errs.add(i, "name", "%v, or null", err)
 		}
 	}
 	rec.Name = carried(r.Name)
@@ -416,7 +403,7 @@ func toPatientJSON(p queries.Patient) patientJSON {
 // and the latest predictions, from one statement.
 func (s *Server) getPatient(c *gin.Context) error {
 	uid := c.Param("uid")
-	if !utf8.ValidString(uid) || checkText(uid, uidMaxLength) != "" {
+	if rules.Text(uid, uidMaxLength) != nil {
 		return notFound("no patient has uid %q", uid)
 	}
 	p, err := s.store.Patient(c.Request.Context(), uid)

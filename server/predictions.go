@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // Limits of prediction requests.
@@ -28,8 +29,8 @@ func (r *predictionRecord) record(i int, errs *batchErrors) queries.Prediction {
 	p := queries.Prediction{PatientUID: r.PatientUID.Value, Model: r.Model.Value, Target: r.Target.Value,
 		HorizonHours: r.HorizonHours.Value, Probability: r.Probability.Value}
 	if required(r.PatientUID, i, "patient_uid", errs) {
-		if msg := checkText(r.PatientUID.Value, uidMaxLength); msg != "" {
-			errs.add(i, "patient_uid", "%s", msg)
+		if err := rules.Text(r.PatientUID.Value, uidMaxLength); err != nil {
+			errs.add(i, "patient_uid", "%v", err)
 		}
 	}
 	for _, f := range []struct {
@@ -37,8 +38,8 @@ func (r *predictionRecord) record(i int, errs *batchErrors) queries.Prediction {
 		value optional[string]
 	}{{"model", r.Model}, {"target", r.Target}} {
 		if required(f.value, i, f.name, errs) {
-			if msg := checkText(f.value.Value, codeTextMaxLength); msg != "" {
-				errs.add(i, f.name, "%s", msg)
+			if err := rules.Text(f.value.Value, codeTextMaxLength); err != nil {
+				errs.add(i, f.name, "%v", err)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"canopy/auth"
 	"canopy/queries"
+	"canopy/rules"
 )
 
 type tokenJSON struct {
@@ -45,8 +46,8 @@ func (s *Server) createToken(c *gin.Context) error {
 	switch {
 	case req.Name == "":
 		return invalid("name", "a token needs a name")
-	case !validText(req.Name, 200):
-		return invalid("name", "at most 200 characters, without NUL")
+	case rules.Text(req.Name, nameMaxLength) != nil:
+		return invalid("name", "%v", rules.Text(req.Name, nameMaxLength))
 	// Fail closed: a user_id that is sent but empty or null would make a
 	// token for every user's articles out of one meant for one user.
 	case req.UserID.Set && (req.UserID.Null || !auth.ValidUUID(req.UserID.Value)):

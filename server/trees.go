@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/queries"
+	"canopy/rules"
 	"canopy/tree"
 )
 
@@ -265,8 +266,8 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if f.Name.Null || !validText(f.Name.Value, nameMaxLength) {
-			bad("name", fmt.Sprintf("must be 1 to %d characters, without NUL", nameMaxLength))
+		if err := rules.Text(f.Name.Value, nameMaxLength); err != nil { // null is "": refused too
+			bad("name", err.Error())
 		}
 	}
 	if f.ParentID.Set && !f.ParentID.Null && f.ParentID.Value < 1 {
@@ -278,8 +279,8 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	if f.Code.Set {
 		if t.spec.Kind() != "department" {
 			bad("code", "unknown field")
-		} else if f.Code.Null || !validText(f.Code.Value, codeMaxLength) {
-			bad("code", fmt.Sprintf("must be 1 to %d characters, without NUL", codeMaxLength))
+		} else if err := rules.Text(f.Code.Value, codeMaxLength); err != nil {
+			bad("code", err.Error())
 		}
 	}
 	if len(errs) > 0 {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/queries"
+	"canopy/rules"
 )
 
 type wardJSON struct {
@@ -52,8 +52,8 @@ func (f *wardFields) check(create bool) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if f.Name.Null || !validText(f.Name.Value, nameMaxLength) {
-			bad("name", fmt.Sprintf("must be 1 to %d characters, without NUL", nameMaxLength))
+		if err := rules.Text(f.Name.Value, nameMaxLength); err != nil { // null is "": refused too
+			bad("name", err.Error())
 		}
 	}
 	if f.Beds.Set && (f.Beds.Null || f.Beds.Value < 0 || f.Beds.Value > 100_000) {
