@@ -233,15 +233,16 @@ var (
 )
 
 // drawForest draws a forest: nodes under random earlier nodes (the nearest
-// most likely, so chains form), sometimes with a chain hundreds of levels
-// deep in the middle, ids a random permutation, names and positions that tie.
+// most likely, so chains form), sometimes with a chain of 100 to 900 levels
+// in the middle (at most 980 in all, within the maximum depth of 1000), ids
+// a random permutation, names and positions that tie.
 func drawForest(t *rapid.T) *forestModel {
 	m := &forestModel{parent: map[int64]int64{}, name: map[int64]string{}, position: map[int64]int32{},
 		stored: map[int64]int{}, children: map[int64][]int64{}}
 	before := rapid.IntRange(0, 40).Draw(t, "nodes before the chain")
 	chain := 0
 	if rapid.IntRange(0, 4).Draw(t, "deep") == 4 {
-		chain = rapid.IntRange(100, 700).Draw(t, "chain length")
+		chain = rapid.IntRange(100, 900).Draw(t, "chain length")
 	}
 	after := rapid.IntRange(0, 40).Draw(t, "nodes after the chain")
 	total := before + chain + after
