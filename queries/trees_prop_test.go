@@ -309,7 +309,7 @@ func (m *forestModel) descendants(id int64) []int64 {
 
 // The SQL tree reads agree with a Go model on random forests: small and
 // bushy, with chains hundreds of levels deep, with names and positions that
-// tie, and in half the cases with loops written by hand (triggers off).
+// tie, and most with loops written by hand (triggers off).
 // Each read of a forest with loops must also end and return each row once:
 // the walk from the roots never meets a loop; one from a node on or below a
 // loop goes up while the stored depth falls and down never back into the
