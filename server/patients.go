@@ -116,7 +116,13 @@ func decodeRecords[T, R any](body []byte, spans [][2]int, first int, out []R, er
 		i := first + k
 		var record *T // stays nil for a null record
 		err := dec.Decode(&record)
-		if err == nil && dec.InputOffset() != ends[k] {
+		// The decoder reads a whole value before it decodes it, so it has
+		// read one unless the error is the syntax's: a record of the wrong
+		// type must end where its span does too, or the records that follow
+		// would be read from the wrong spans.
+		var syntax *json.SyntaxError
+		readWhole := !errors.As(err, &syntax) && !errors.Is(err, io.ErrUnexpectedEOF)
+		if readWhole && dec.InputOffset() != ends[k] {
 			return badRequest("malformed JSON: record %d is followed by more than a comma", i)
 		}
 		if err != nil {

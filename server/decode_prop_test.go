@@ -1,0 +1,197 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"pgregory.net/rapid"
+
+	"canopy/queries"
+)
+
+// propRecord is a record of the kinds of fields the bulk records have.
+type propRecord struct {
+	Name optional[string] `json:"name"`
+	N    *int32           `json:"n"`
+	Tags []string         `json:"tags"`
+	Sub  *struct {
+		A bool `json:"a"`
+	} `json:"sub"`
+}
+
+var (
+	jsonSpace = rapid.SampledFrom([]string{"", "", " ", "\n", "\t", "\r\n  "})
+	// String pieces: escapes, surrogates (a lone one too), brackets and
+	// commas that must not end a record, and UTF-8 of several lengths.
+	jsonStringPiece = rapid.SampledFrom([]string{"a", `\"`, `\\`, `\n`, `\/`, `\u00e9`, `\ud800`, `\ud83d\ude00`,
+		"[", "]", "{", "}", ",", ":", "é", "€", "😀", " "})
+	jsonNumber = rapid.SampledFrom([]string{"0", "-1", "7", "1.5e3", "2147483648", "-0.0", "1e400"})
+	// Field names: propRecord's, one in other case (encoding/json matches
+	// it), and unknown ones.
+	jsonField = rapid.SampledFrom([]string{`"name"`, `"n"`, `"tags"`, `"sub"`, `"NAME"`, `"x"`, `"a]b"`, `"\"}"`})
+)
+
+// drawJSON draws the text of a JSON value, nesting at most depth more levels.
+func drawJSON(t *rapid.T, depth int) string {
+	kinds := 6
+	if depth == 0 {
+		kinds = 4
+	}
+	ws := func() string { return jsonSpace.Draw(t, "space") }
+	switch rapid.IntRange(0, kinds-1).Draw(t, "kind") {
+	case 0:
+		return "null"
+	case 1:
+		return rapid.SampledFrom([]string{"true", "false"}).Draw(t, "bool")
+	case 2:
+		return jsonNumber.Draw(t, "number")
+	case 3:
+		return `"` + strings.Join(rapid.SliceOfN(jsonStringPiece, 0, 6).Draw(t, "string"), "") + `"`
+	case 4:
+		var elems []string
+		for range rapid.IntRange(0, 3).Draw(t, "array length") {
+			elems = append(elems, ws()+drawJSON(t, depth-1)+ws())
+		}
+		return "[" + ws() + strings.Join(elems, ",") + "]"
+	default:
+		var members []string
+		for range rapid.IntRange(0, 4).Draw(t, "members") {
+			members = append(members, ws()+jsonField.Draw(t, "field")+ws()+":"+ws()+drawJSON(t, depth-1)+ws())
+		}
+		return "{" + ws() + strings.Join(members, ",") + "}"
+	}
+}
+
+// drawBatch draws a JSON array body; repeating its elements makes
+// batches of hundreds of records, with more errors than are reported.
+func drawBatch(t *rapid.T) string {
+	var elems []string
+	for range rapid.IntRange(0, 6).Draw(t, "elements") {
+		elems = append(elems, jsonSpace.Draw(t, "space")+drawJSON(t, 3)+jsonSpace.Draw(t, "space"))
+	}
+	repeat := 1
+	if rapid.Bool().Draw(t, "many") {
+		repeat = rapid.IntRange(20, 60).Draw(t, "repeat")
+	}
+	var all []string
+	for range repeat {
+		all = append(all, elems...)
+	}
+	return jsonSpace.Draw(t, "space") + "[" + strings.Join(all, ",") + jsonSpace.Draw(t, "space") + "]" + jsonSpace.Draw(t, "space")
+}
+
+// mutate breaks (or not) a body: a byte deleted, a byte of JSON syntax
+// inserted, the end cut, or something appended.
+func mutate(t *rapid.T, body string) string {
+	at := rapid.IntRange(0, len(body)).Draw(t, "at")
+	switch rapid.IntRange(0, 3).Draw(t, "mutation") {
+	case 0:
+		if at < len(body) {
+			return body[:at] + body[at+1:]
+		}
+		return body
+	case 1:
+		return body[:at] + rapid.SampledFrom([]string{"[", "]", "{", "}", ",", `"`, ":", `\`, "x", " "}).Draw(t, "insert") + body[at:]
+	case 2:
+		return body[:at]
+	default:
+		return body + rapid.SampledFrom([]string{"]", ",", " x", "[]", "null"}).Draw(t, "append")
+	}
+}
+
+// decodeBatch agrees with encoding/json, which decodes each element on its
+// own: on what is an array and how many elements it has, on which records
+// are refused (each once, in order, at most maxBatchErrors of them), and
+// it refuses a batch of more than the limit with a 413. 100 bodies by
+// default (-rapid.checks=N for more).
+func TestDecodeBatchMatchesEncodingJSON(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		body := drawBatch(t)
+		mutated := rapid.IntRange(0, 3).Draw(t, "mutate") == 3
+		if mutated {
+			body = mutate(t, body)
+		}
+		var elements []json.RawMessage
+		isArray := utf8.ValidString(body) && json.Unmarshal([]byte(body), &elements) == nil && elements != nil
+		if !mutated && !isArray {
+			t.Fatalf("the generator made %q, which is not a JSON array", body)
+		}
+		limit := math.MaxInt
+		if !mutated {
+			limit = rapid.IntRange(0, len(elements)+1).Draw(t, "limit")
+		}
+
+		out, err := decodeBatch(bodyRequest([]byte(body)), limit, func(_ *propRecord, i int, _ *batchErrors) int { return i })
+		var api *apiError
+		var ve *queries.ValidationError
+		if !isArray {
+			switch {
+			case errors.As(err, &api) && api.status == http.StatusBadRequest:
+			case errors.As(err, &ve) && len(ve.Errors) == 1 && ve.Errors[0].Field == "(body)":
+			default:
+				t.Fatalf("%q is not a JSON array, but decodeBatch answered %v", body, err)
+			}
+			return
+		}
+		if len(elements) > limit {
+			if !errors.As(err, &api) || api.status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%d records past the limit of %d: %v, want a 413", len(elements), limit, err)
+			}
+			return
+		}
+		var refused []int
+		for i, e := range elements {
+			var record *propRecord
+			dec := json.NewDecoder(bytes.NewReader(e))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&record); err != nil || record == nil {
+				refused = append(refused, i)
+			}
+		}
+		if len(refused) == 0 {
+			if err != nil {
+				t.Fatalf("%q: %v, want its %d records", body, err, len(elements))
+			}
+		} else {
+			if !errors.As(err, &ve) {
+				t.Fatalf("%q: records %v do not decode, but decodeBatch answered %v", body, refused, err)
+			}
+			var got []int
+			for _, f := range ve.Errors {
+				got = append(got, f.Index)
+			}
+			if want := refused[:min(len(refused), maxBatchErrors)]; !slices.Equal(got, want) {
+				t.Fatalf("%q: errors at records %v, want %v", body, got, want)
+			}
+		}
+		if len(out) != len(elements) {
+			t.Fatalf("%q has %d elements, decodeBatch found %d", body, len(elements), len(out))
+		}
+		for i, r := range out {
+			if r != i && !slices.Contains(refused, i) {
+				t.Fatalf("%q: record %d came out as %d", body, i, r)
+			}
+		}
+	})
+}
+
+// Two values where a record should be are malformed JSON (400), also when
+// the first is not an object: decodeBatch once reported it as a record of
+// the wrong type (422) and read the records after it from the wrong spans.
+func TestDecodeBatchTwoValuesInOneRecord(t *testing.T) {
+	for _, body := range []string{`[1 2]`, `[true,falsetrue]`, `[{"n":"x"} {"n":1}, {"x":1}]`, `[{"x":1}{}]`, `["a" {}]`} {
+		t.Run(body, func(t *testing.T) {
+			_, err := decodeBatch(bodyRequest([]byte(body)), 10, func(_ *propRecord, i int, _ *batchErrors) int { return i })
+			if api := (*apiError)(nil); !errors.As(err, &api) || api.status != http.StatusBadRequest {
+				t.Fatalf("decodeBatch(%s): %v, want a 400", body, err)
+			}
+		})
+	}
+}
