@@ -57,8 +57,10 @@ func (p Principal) Has(scope string) bool {
 	return slices.Contains(p.Scopes, scope) || slices.Contains(p.Scopes, ScopeAdmin)
 }
 
-// CheckScopes returns an error naming the first unknown scope, if any.
-func CheckScopes(scopes []string) error {
+// CheckScopes returns an error naming the first unknown scope, if any, or
+// admin on a token bound to a user (userID not ""): admin manages tokens,
+// so a bound admin token could mint itself an unbound one.
+func CheckScopes(scopes []string, userID string) error {
 	if len(scopes) == 0 {
 		return errors.New("a token needs at least one scope")
 	}
@@ -66,6 +68,9 @@ func CheckScopes(scopes []string) error {
 		if !slices.Contains(Scopes, s) {
 			return fmt.Errorf("unknown scope %q (known: %s)", s, strings.Join(Scopes, ", "))
 		}
+	}
+	if userID != "" && slices.Contains(scopes, ScopeAdmin) {
+		return errors.New("a token bound to a user cannot hold admin, which manages every token")
 	}
 	return nil
 }

@@ -83,18 +83,22 @@ func TestScopes(t *testing.T) {
 	if (auth.Principal{Scopes: []string{auth.ScopeArticlesRead}}).Has(auth.ScopeArticlesWrite) {
 		t.Error("articles:read grants articles:write")
 	}
+	const user = "0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00"
 	for _, tt := range []struct {
 		scopes []string
+		userID string
 		ok     bool
 	}{
-		{[]string{"admin"}, true},
-		{[]string{"trees:write", "patients:read"}, true},
-		{nil, false},
-		{[]string{"trees:read"}, false},
-		{[]string{"ADMIN"}, false},
+		{[]string{"admin"}, "", true},
+		{[]string{"trees:write", "patients:read"}, "", true},
+		{[]string{"articles:read", "articles:write"}, user, true},
+		{[]string{"articles:read", "admin"}, user, false}, // it could mint itself an unbound token
+		{nil, "", false},
+		{[]string{"trees:read"}, "", false},
+		{[]string{"ADMIN"}, "", false},
 	} {
-		if err := auth.CheckScopes(tt.scopes); (err == nil) != tt.ok {
-			t.Errorf("CheckScopes(%v) = %v", tt.scopes, err)
+		if err := auth.CheckScopes(tt.scopes, tt.userID); (err == nil) != tt.ok {
+			t.Errorf("CheckScopes(%v, %q) = %v", tt.scopes, tt.userID, err)
 		}
 	}
 }

@@ -311,7 +311,9 @@ func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, er
 		if n.ParentID != nil {
 			siblings = sq.Eq{"parent_id": *n.ParentID}
 		}
-		position = sq.Expr("(?)", sq.Select("coalesce(max(position) + 1, 0)").From(t.table).Where(siblings))
+		// After the last sibling; one at the largest position stays last
+		// by name and id, rather than overflowing.
+		position = sq.Expr("(?)", sq.Select("coalesce(least(max(position), 2147483646) + 1, 0)").From(t.table).Where(siblings))
 	}
 	insert := sq.Insert(t.table).Columns("parent_id", "name", "position").Suffix("RETURNING id")
 	if t.code == "" {

@@ -46,6 +46,10 @@ func (s *Server) require(scope string) gin.HandlerFunc {
 			return unauthenticated(c)
 		case !p.Has(scope):
 			return &apiError{status: http.StatusForbidden, code: codeForbidden, detail: "the token lacks the " + scope + " scope"}
+		case scope == auth.ScopeAdmin && p.UserID != "":
+			// Tokens and the audit log span every user; a bound admin token
+			// (made before such tokens were refused) reaches neither.
+			return forbidden("a token bound to a user cannot manage tokens or read the audit log")
 		}
 		c.Next()
 		return nil

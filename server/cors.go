@@ -18,6 +18,11 @@ const corsExposed = "Server-Timing, X-Request-Id, ETag, Location, Retry-After, C
 // here, before routing.
 func (s *Server) cors(c *gin.Context) {
 	origin := c.GetHeader("Origin")
+	if len(s.cfg.CORSOrigins) > 0 {
+		// Answers differ by Origin: a shared cache must not hand one
+		// made for no origin (or another) to a browser page.
+		c.Writer.Header().Add("Vary", "Origin")
+	}
 	if len(s.cfg.CORSOrigins) == 0 || origin == "" ||
 		!slices.Contains(s.cfg.CORSOrigins, origin) && !slices.Contains(s.cfg.CORSOrigins, "*") {
 		c.Next()
@@ -25,7 +30,6 @@ func (s *Server) cors(c *gin.Context) {
 	}
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Add("Vary", "Origin")
 	h.Set("Access-Control-Expose-Headers", corsExposed)
 	if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")

@@ -186,10 +186,14 @@ func (s *Server) recovery(c *gin.Context) {
 
 // checkQuery refuses (400) a query string that does not parse (Go would
 // drop the pair it cannot read, and a corrupted cursor would quietly be no
-// cursor) and any parameter name or value that is not UTF-8 or holds NUL,
-// which PostgreSQL's text cannot take. It is the one place that checks them:
-// handlers read parameters that passed.
+// cursor) and a path or any parameter name or value that is not UTF-8 or
+// holds NUL, which PostgreSQL's text cannot take. It is the one place that
+// checks them: handlers read parameters that passed.
 func (s *Server) checkQuery(c *gin.Context) {
+	if p := c.Request.URL.Path; !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
+		s.fail(c, badRequest("the path is not UTF-8 text without NUL"))
+		return
+	}
 	values, err := url.ParseQuery(c.Request.URL.RawQuery)
 	if err != nil {
 		s.fail(c, badRequest("the query string does not parse: %v", err))

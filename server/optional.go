@@ -20,7 +20,9 @@ type optional[T any] struct {
 // field was most of their cost; anything else (escapes, exponents, other
 // types) goes to encoding/json, so the result is always the same.
 func (o *optional[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
+	// A member named twice is read as its last value, null or not: what an
+	// earlier one set is forgotten.
+	*o = optional[T]{Set: true}
 	if string(b) == "null" {
 		o.Null = true
 		return nil

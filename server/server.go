@@ -156,6 +156,9 @@ func (s *Server) routes() *gin.Engine {
 	// own would send some of them to a parameter route.
 	e.HandleMethodNotAllowed = false
 	e.RedirectTrailingSlash = false
+	// Route on the path as sent, so that an escaped slash stays inside its
+	// segment: a patient uid may hold "/" (GET /patients/a%2Fb).
+	e.UseRawPath = true
 	e.RedirectFixedPath = false
 	_ = e.SetTrustedProxies(nil)
 	e.NoRoute(s.handle(func(c *gin.Context) error {

@@ -53,7 +53,7 @@ func (s *Server) createToken(c *gin.Context) error {
 	case req.UserID.Set && (req.UserID.Null || !auth.ValidUUID(req.UserID.Value)):
 		return invalid("user_id", "must be a UUID; leave user_id out for a token not bound to a user")
 	}
-	if err := auth.CheckScopes(req.Scopes); err != nil {
+	if err := auth.CheckScopes(req.Scopes, req.UserID.Value); err != nil {
 		return invalid("scopes", "%v", err)
 	}
 	token, row, err := auth.NewToken(req.Name, req.Scopes, strings.ToLower(req.UserID.Value))

@@ -185,7 +185,9 @@ func (t trees) search(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Header("ETag", t.etag(version))
+	if notModified(c, t.etag(version)) {
+		return nil
+	}
 	roots := forest(rows)
 	matches := []searchMatch{}
 	var trail []crumbJSON

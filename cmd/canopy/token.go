@@ -49,7 +49,7 @@ func tokenCommand(ctx context.Context, cfg config, args []string, stdout io.Writ
 		case *userID != "" && !auth.ValidUUID(*userID):
 			return fmt.Errorf("token create: --user %q is not a UUID", *userID)
 		}
-		if err := auth.CheckScopes(list); err != nil {
+		if err := auth.CheckScopes(list, *userID); err != nil {
 			return fmt.Errorf("token create: %w", err)
 		}
 		run = func(store *queries.Store) error {
