@@ -25,6 +25,15 @@ func TestTimestamp(t *testing.T) {
 		{"date only", "2024-11-03", ErrTimestamp},
 		{"empty", "", ErrTimestamp},
 		{"garbage", "yesterday", ErrTimestamp},
+		{"lower-case t and z", "2024-11-03t08:15:00z", nil},
+		{"microseconds", "2024-11-03T08:15:00.123456Z", nil},
+		{"nanoseconds of zero", "2024-11-03T08:15:00.123456000Z", nil},
+		{"finer than microseconds", "2024-11-03T08:15:00.0000001Z", ErrTimestamp},
+		{"offset of 24 hours", "2024-11-03T08:15:00+24:00", ErrTimestamp},
+		{"offset of 60 minutes", "2024-11-03T08:15:00+05:60", ErrTimestamp},
+		{"comma before the fraction", "2024-11-03T08:15:00,5Z", ErrTimestamp},
+		{"offset without a colon", "2024-11-03T08:15:00+0900", ErrTimestamp},
+		{"space for T", "2024-11-03 08:15:00Z", ErrTimestamp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Timestamp(tc.in)

@@ -177,7 +177,7 @@ func TestHospitalFeed(t *testing.T) {
 		{"unknown patient", "GET", "/api/v1/patients/nobody", h.reader, 404},
 		{"uid too long to exist", "GET", "/api/v1/patients/" + strings.Repeat("x", 65), h.reader, 404},
 		{"uid with a NUL", "GET", "/api/v1/patients/a%00b", h.reader, 404},
-		{"uid not UTF-8", "GET", "/api/v1/patients/a%FFb", h.reader, 404},
+		{"uid not UTF-8", "GET", "/api/v1/patients/a%FFb", h.reader, 400},
 		{"unknown ward", "GET", "/api/v1/wards/999999/patients", h.reader, 404},
 		{"ward id not a number", "GET", "/api/v1/wards/x/patients", h.reader, 400},
 		{"observations without a token", "GET", "/api/v1/observations/hourly?from=2024-11-03T08:00:00Z&to=2024-11-03T09:00:00Z", "", 401},
