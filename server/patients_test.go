@@ -176,7 +176,7 @@ func TestHospitalFeed(t *testing.T) {
 		{"write token cannot read", "GET", "/api/v1/patients/p1", h.writer, 403},
 		{"unknown patient", "GET", "/api/v1/patients/nobody", h.reader, 404},
 		{"uid too long to exist", "GET", "/api/v1/patients/" + strings.Repeat("x", 65), h.reader, 404},
-		{"uid with a NUL", "GET", "/api/v1/patients/a%00b", h.reader, 404},
+		{"uid with a NUL", "GET", "/api/v1/patients/a%00b", h.reader, 400},
 		{"uid not UTF-8", "GET", "/api/v1/patients/a%FFb", h.reader, 400},
 		{"unknown ward", "GET", "/api/v1/wards/999999/patients", h.reader, 404},
 		{"ward id not a number", "GET", "/api/v1/wards/x/patients", h.reader, 400},
