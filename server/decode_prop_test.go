@@ -123,6 +123,13 @@ func TestDecodeBatchMatchesEncodingJSON(t *testing.T) {
 		if !mutated && !isArray {
 			t.Fatalf("the generator made %q, which is not a JSON array", body)
 		}
+		if hasLoneSurrogate([]byte(body)) { // no character: refused unread
+			_, err := decodeBatch(bodyRequest([]byte(body)), math.MaxInt, func(_ *propRecord, i int, _ *batchErrors) int { return i })
+			if api := (*apiError)(nil); !errors.As(err, &api) || api.status != http.StatusBadRequest {
+				t.Fatalf("%q escapes a lone surrogate, but: %v", body, err)
+			}
+			return
+		}
 		limit := math.MaxInt
 		if !mutated {
 			limit = rapid.IntRange(0, len(elements)+1).Draw(t, "limit")

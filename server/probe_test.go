@@ -77,6 +77,18 @@ func TestOutsideProbeFindings(t *testing.T) {
 		}
 	})
 
+	t.Run("half a surrogate pair is 400, not another uid's", func(t *testing.T) {
+		before := ts.fingerprint(t)
+		for _, body := range []string{`[{"uid":"sur-\ud800"}]`, `[{"uid":"sur-\udfff"}]`} {
+			if r := ts.do("POST", "/api/v1/patients/bulk", body, bearer(admin)...); r.StatusCode != http.StatusBadRequest {
+				t.Errorf("%s: %d %s, want 400", body, r.StatusCode, r.Body)
+			}
+		}
+		if ts.fingerprint(t) != before {
+			t.Error("a refused body wrote")
+		}
+	})
+
 	t.Run("search answers If-None-Match with 304", func(t *testing.T) {
 		r := ts.do("GET", "/api/v1/categories/search?q=a", nil)
 		again := ts.send("GET", "/api/v1/categories/search?q=a", nil, "If-None-Match", r.Header.Get("ETag"))
