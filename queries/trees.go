@@ -313,7 +313,7 @@ func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, er
 		}
 		// After the last sibling; one at the largest position stays last
 		// by name and id, rather than overflowing.
-		position = sq.Expr("(?)", sq.Select("coalesce(least(max(position), 2147483646) + 1, 0)").From(t.table).Where(siblings))
+		position = sq.Expr("(?)", sq.Select("least(coalesce(max(position)::bigint + 1, 0), 2147483647)").From(t.table).Where(siblings))
 	}
 	insert := sq.Insert(t.table).Columns("parent_id", "name", "position").Suffix("RETURNING id")
 	if t.code == "" {
