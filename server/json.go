@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,11 @@ func decodeJSON(r *http.Request, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("malformed JSON: %v", errTrailingData)
+	}
+	if names := jsonNames(reflect.TypeOf(v).Elem()); names != nil {
+		if name := inexactMember(body, names); name != "" {
+			return &queries.ValidationError{Errors: []queries.FieldError{{Index: -1, Field: name, Message: "unknown field"}}}
+		}
 	}
 	return nil
 }
@@ -187,3 +193,62 @@ func jsonEncode(w io.Writer, v any) error {
 }
 
 var errTrailingData = errors.New("trailing data after the JSON value")
+
+// jsonNames are the member names encoding/json decodes struct type t from,
+// by its fields' json tags; nil when t is not a struct.
+func jsonNames(t reflect.Type) map[string]bool {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case name == "":
+			names[f.Name] = true
+		default:
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// inexactMember is the first member of the JSON object obj (already
+// decoded, so well formed) whose name is not one of names as written, or
+// "". encoding/json matches names whatever their case, so {"Name": ...}
+// would pass for {"name": ...}: an unknown field all the same.
+func inexactMember(obj []byte, names map[string]bool) string {
+	depth, key := 0, false
+	for i := 0; i < len(obj); i++ {
+		switch c := obj[i]; {
+		case c == '"':
+			j := i + 1
+			for j < len(obj) && obj[j] != '"' {
+				if obj[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if depth == 1 && key {
+				name := string(obj[i+1 : j])
+				if bytes.IndexByte(obj[i+1:j], '\\') >= 0 {
+					_ = json.Unmarshal(obj[i:j+1], &name)
+				}
+				if !names[name] {
+					return name
+				}
+				key = false
+			}
+			i = j
+		case c == '{' || c == '[':
+			depth++
+			key = depth == 1 && c == '{'
+		case c == '}' || c == ']':
+			depth--
+		case c == ',' && depth == 1:
+			key = true
+		}
+	}
+	return ""
+}

@@ -56,3 +56,21 @@ func TestLoneSurrogate(t *testing.T) {
 		})
 	}
 }
+
+func TestInexactMember(t *testing.T) {
+	names := map[string]bool{"name": true, "parent_id": true}
+	for _, tt := range []struct{ obj, want string }{
+		{`{"name":"a","parent_id":1}`, ""},
+		{`{"Name":"a"}`, "Name"},
+		{`{"name":"a", "PARENT_ID" : 1}`, "PARENT_ID"},
+		{`{"name":{"Deep":1},"parent_id":[{"X":2}]}`, ""},
+		{`{"name":"a,\"Name\":1"}`, ""},
+		{`{"n\u0061me":"a"}`, ""},
+		{`{"N\u0061me":"a"}`, "Name"},
+		{`{}`, ""},
+	} {
+		if got := inexactMember([]byte(tt.obj), names); got != tt.want {
+			t.Errorf("inexactMember(%s) = %q, want %q", tt.obj, got, tt.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -112,7 +113,8 @@ func decodeRecords[T, R any](body []byte, spans [][2]int, first int, out []R, er
 	}
 	dec := json.NewDecoder(bytes.NewReader(stream))
 	dec.DisallowUnknownFields()
-	for k := range spans {
+	names := jsonNames(reflect.TypeFor[T]())
+	for k, span := range spans {
 		i := first + k
 		var record *T // stays nil for a null record
 		err := dec.Decode(&record)
@@ -143,6 +145,12 @@ func decodeRecords[T, R any](body []byte, spans [][2]int, first int, out []R, er
 		if record == nil {
 			errs.add(i, "(record)", "must be a JSON object")
 			continue
+		}
+		if names != nil {
+			if name := inexactMember(body[span[0]:span[1]], names); name != "" {
+				errs.add(i, name, "unknown field")
+				continue
+			}
 		}
 		out[k] = convert(record, i, errs)
 	}

@@ -89,6 +89,29 @@ func TestOutsideProbeFindings(t *testing.T) {
 		}
 	})
 
+	t.Run("a field named in another case is unknown", func(t *testing.T) {
+		before := ts.fingerprint(t)
+		for _, tc := range []struct{ method, path, body, field string }{
+			{"POST", "/api/v1/categories", `{"Name":"x"}`, "Name"},
+			{"POST", "/api/v1/categories", `{"name":"x","PARENT_ID":1}`, "PARENT_ID"},
+			{"POST", "/api/v1/patients/bulk", `[{"uid":"ok"},{"UID":"x"}]`, "UID"},
+			{"POST", "/api/v1/tokens", `{"name":"t","scopes":["articles:read"],"User_Id":"` + alice + `"}`, "User_Id"},
+			{"POST", "/api/v1/articles/bulk", `[{"to_user_id":"` + alice + `","from_name":"N","from_domain":"d","title":"t","created_at":"2024-11-01T00:00:00Z","ID":"44444444-4444-4444-8444-444444444444"}]`, "ID"},
+		} {
+			r := ts.do(tc.method, tc.path, tc.body, bearer(admin)...)
+			if r.StatusCode != http.StatusUnprocessableEntity {
+				t.Errorf("%s %s: %d %s, want 422", tc.path, tc.body, r.StatusCode, r.Body)
+				continue
+			}
+			if p := r.problem(t); len(p.Errors) != 1 || p.Errors[0].Field != tc.field || p.Errors[0].Message != "unknown field" {
+				t.Errorf("%s %s: errors %+v, want %s unknown", tc.path, tc.body, p.Errors, tc.field)
+			}
+		}
+		if ts.fingerprint(t) != before {
+			t.Error("a refused body wrote")
+		}
+	})
+
 	t.Run("search answers If-None-Match with 304", func(t *testing.T) {
 		r := ts.do("GET", "/api/v1/categories/search?q=a", nil)
 		again := ts.send("GET", "/api/v1/categories/search?q=a", nil, "If-None-Match", r.Header.Get("ETag"))
