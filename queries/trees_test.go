@@ -1022,3 +1022,24 @@ func TestSearchUsesTrigramIndex(t *testing.T) {
 		t.Errorf("the search does not use the trigram index:\n%s", plan)
 	}
 }
+
+// A deleted ward's patients stay, with no ward and an updated_at that says
+// they changed.
+func TestDeleteWardUnassignsPatients(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	f.exec(`UPDATE patients SET updated_at = now() - interval '1 day'`)
+	if err := f.s.DeleteWard(ctx, f.id["icu"]); err != nil {
+		t.Fatal(err)
+	}
+	var unwarded, touched, others int
+	if err := f.db.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE ward_id IS NULL),
+		count(*) FILTER (WHERE ward_id IS NULL AND updated_at > now() - interval '1 hour'),
+		count(*) FILTER (WHERE ward_id IS NOT NULL AND updated_at > now() - interval '1 hour') FROM patients`).
+		Scan(&unwarded, &touched, &others); err != nil {
+		t.Fatal(err)
+	}
+	if unwarded != 5 || touched != 5 || others != 0 {
+		t.Errorf("%d patients without a ward, %d of them touched, %d others touched; want 5, 5, 0", unwarded, touched, others)
+	}
+}

@@ -76,10 +76,17 @@ func (s *Store) UpdateWard(ctx context.Context, id int64, p WardPatch) (Ward, er
 	return scanWard(s.db.QueryRow(ctx, wardUpdateSQL, id, p.Name, p.Beds, p.DepartmentID))
 }
 
-const wardDeleteSQL = `DELETE FROM wards WHERE id = $1`
+// wardDeleteSQL takes the ward's patients out of it itself, rather than
+// leave it to the foreign key's SET NULL, so that their updated_at says
+// they changed; the key then finds nothing left to do.
+const wardDeleteSQL = `
+WITH unwarded AS (
+    UPDATE patients SET ward_id = NULL, updated_at = now() WHERE ward_id = $1
+)
+DELETE FROM wards WHERE id = $1`
 
-// DeleteWard deletes a ward; its patients stay, with no ward. An unknown id
-// is ErrNotFound.
+// DeleteWard deletes a ward; its patients stay, with no ward (and a new
+// updated_at). An unknown id is ErrNotFound.
 func (s *Store) DeleteWard(ctx context.Context, id int64) error {
 	tag, err := s.db.Exec(ctx, wardDeleteSQL, id)
 	if err != nil {
