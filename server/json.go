@@ -161,7 +161,7 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "(body)"
 		}
-		return invalid(field, "expected %s, got JSON %s", typ.Type, typ.Value)
+		return invalid(field, "must be %s, not JSON %s", jsonKind(typ.Type), typ.Value)
 	}
 	// encoding/json reports an unknown field only as text; this is the one
 	// place that reads it.
@@ -193,6 +193,30 @@ func jsonEncode(w io.Writer, v any) error {
 }
 
 var errTrailingData = errors.New("trailing data after the JSON value")
+
+// jsonKind names what JSON value decodes into t, in the words of a client
+// who never saw canopy's Go types.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	}
+	return "a value of another type"
+}
 
 // jsonNames are the member names encoding/json decodes struct type t from,
 // by its fields' json tags; nil when t is not a struct.

@@ -112,6 +112,19 @@ func TestOutsideProbeFindings(t *testing.T) {
 		}
 	})
 
+	t.Run("a value of the wrong type is named in JSON's words, not Go's", func(t *testing.T) {
+		for _, tc := range []struct{ path, body, want string }{
+			{"/api/v1/categories", `[]`, "must be a JSON object, not JSON array"},
+			{"/api/v1/categories", `{"name":"x","parent_id":"7"}`, "must be an integer in range, not JSON string"},
+			{"/api/v1/patients/bulk", `[{"uid":7}]`, "must be a string, not JSON number"},
+		} {
+			r := ts.do("POST", tc.path, tc.body, bearer(admin)...)
+			if p := r.problem(t); r.StatusCode != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Message != tc.want {
+				t.Errorf("%s %s: %d %s, want 422 saying %q", tc.path, tc.body, r.StatusCode, r.Body, tc.want)
+			}
+		}
+	})
+
 	t.Run("search answers If-None-Match with 304", func(t *testing.T) {
 		r := ts.do("GET", "/api/v1/categories/search?q=a", nil)
 		again := ts.send("GET", "/api/v1/categories/search?q=a", nil, "If-None-Match", r.Header.Get("ETag"))
