@@ -93,13 +93,7 @@ func TestImportCategoryMoves(t *testing.T) {
 	}
 	handMade := scalar[int64](t, db, `SELECT id FROM categories WHERE name = 'Made by hand'`)
 
-	steps := []struct {
-		name    string
-		input   string
-		want    string
-		rejects map[int]string
-		parents map[string]string
-	}{
+	steps := []treeStep{
 		{"under a stored descendant", "legacy_id,parent_legacy_id,name\nc1,c3,Electronics\n",
 			"read 1 inserted 0 updated 0 unchanged 0 rejected 1",
 			map[int]string{2: "would make a cycle: c1 → c3 → c2 → c1"}, map[string]string{"c1": ""}},
@@ -115,20 +109,7 @@ func TestImportCategoryMoves(t *testing.T) {
 		{"a new root above a stored one", "legacy_id,parent_legacy_id,name\nc3,top,Laptops and notebooks\ntop,,Everything\n",
 			"read 2 inserted 1 updated 1 unchanged 0 rejected 0", nil, map[string]string{"c3": "top", "c1": "c3", "top": ""}},
 	}
-	for _, s := range steps {
-		t.Run(s.name, func(t *testing.T) {
-			sum, rej := load(t, db, "categories", "csv", s.input, 0)
-			if got := counts(sum); got != s.want {
-				t.Errorf("%s, want %s", got, s.want)
-			}
-			checkRejects(t, rej, s.rejects)
-			for child, parent := range s.parents {
-				if got := parentOf(t, db, "categories", child); got != parent {
-					t.Errorf("parent of %s: %q, want %q", child, got, parent)
-				}
-			}
-		})
-	}
+	runTreeSteps(t, db, steps)
 }
 
 func TestImportDepartments(t *testing.T) {
@@ -211,13 +192,7 @@ func TestImportTreeMaxDepth(t *testing.T) {
 	if _, err := db.Pool.Exec(context.Background(), `UPDATE tree_settings SET max_depth = 2`); err != nil {
 		t.Fatal(err)
 	}
-	steps := []struct {
-		name    string
-		input   string
-		want    string
-		rejects map[int]string
-		parents map[string]string
-	}{
+	steps := []treeStep{
 		{"new rows", "legacy_id,parent_legacy_id,name\ne,d,E\nd,c,D\nc,b,C\nb,a,B\na,,A\np,,P\nq,p,Q\n",
 			"read 7 inserted 5 updated 0 unchanged 0 rejected 2",
 			map[int]string{2: "too deep: e would be at depth 4, past the maximum depth of 2", 3: "too deep: d would be at depth 3, past the maximum depth of 2"},
@@ -228,6 +203,23 @@ func TestImportTreeMaxDepth(t *testing.T) {
 		{"moved where it fits", "legacy_id,parent_legacy_id,name\np,a,P\n",
 			"read 1 inserted 0 updated 1 unchanged 0 rejected 0", nil, map[string]string{"p": "a", "q": "p"}},
 	}
+	runTreeSteps(t, db, steps)
+}
+
+// treeStep is one import of categories in a sequence: its CSV input, the
+// summary's counts, the rejects by line, and parents to check afterwards
+// (legacy id to its parent's, "" for a root).
+type treeStep struct {
+	name    string
+	input   string
+	want    string
+	rejects map[int]string
+	parents map[string]string
+}
+
+// runTreeSteps imports each step's categories in turn, each a subtest.
+func runTreeSteps(t *testing.T, db *testdb.DB, steps []treeStep) {
+	t.Helper()
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			sum, rej := load(t, db, "categories", "csv", s.input, 0)
