@@ -22,8 +22,9 @@ var queryPieces = rapid.SampledFrom([]string{"a", "b", "x", "=", "=", "&", "&", 
 // (empty ones skipped); a pair holding ';' is refused, and so is a name or
 // value (split at the first '=') whose escapes do not all read as '%' and
 // two hex digits, or that decodes ('+' being a space) to text that is not
-// UTF-8 or holds NUL.
+// UTF-8 or holds NUL, and a name given twice is refused.
 func queryRefused(raw string) bool {
+	names := map[string]bool{"q": true} // the search's own parameter, before raw
 	for _, pair := range strings.Split(raw, "&") {
 		if strings.Contains(pair, ";") {
 			return true
@@ -32,7 +33,7 @@ func queryRefused(raw string) bool {
 			continue
 		}
 		name, value, _ := strings.Cut(pair, "=")
-		for _, part := range []string{name, value} {
+		for k, part := range []string{name, value} {
 			var decoded []byte
 			for i := 0; i < len(part); i++ {
 				switch c := part[i]; c {
@@ -50,6 +51,12 @@ func queryRefused(raw string) bool {
 			}
 			if !utf8.Valid(decoded) || strings.ContainsRune(string(decoded), 0) {
 				return true
+			}
+			if k == 0 {
+				if names[string(decoded)] {
+					return true
+				}
+				names[string(decoded)] = true
 			}
 		}
 	}

@@ -24,6 +24,7 @@ func TestQueryStringsRefused(t *testing.T) {
 		{"a corrupted cursor", month + "&cursor=%%%garbage"},
 		{"a bad escape", month + "&tz=Asia%2"},
 		{"a semicolon separator", month + ";limit=5"},
+		{"a parameter given twice", month + "&year=2025"},
 		{"a patient uid not UTF-8", "/api/v1/observations/hourly?from=2024-11-03T00:00:00Z&to=2024-11-04T00:00:00Z&patient_uid=%c3"},
 		{"a token filter not UTF-8", "/api/v1/audit?action=%fe"},
 		{"the front end", "/?x=%ff"},
