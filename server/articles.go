@@ -188,10 +188,10 @@ func (s *Server) bulkArticles(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if bound := principalOf(c).UserID; bound != "" {
+	if bound := strings.ToLower(principalOf(c).UserID); bound != "" {
 		for i, a := range batch {
 			switch {
-			case a.ToUserID != strings.ToLower(bound):
+			case a.ToUserID != bound:
 				return forbidden("record %d: the token may write only its own user's articles", i)
 			case a.ID != "":
 				return forbidden("record %d: a token bound to a user cannot choose article ids; leave id out and canopy assigns one", i)

@@ -45,7 +45,7 @@ func (s *Server) require(scope string) gin.HandlerFunc {
 		case !ok:
 			return unauthenticated(c)
 		case !p.Has(scope):
-			return &apiError{status: http.StatusForbidden, code: codeForbidden, detail: "the token lacks the " + scope + " scope"}
+			return forbidden("the token lacks the %s scope", scope)
 		case scope == auth.ScopeAdmin && p.UserID != "":
 			// Tokens and the audit log span every user; a bound admin token
 			// (made before such tokens were refused) reaches neither.

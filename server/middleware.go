@@ -187,8 +187,9 @@ func (s *Server) recovery(c *gin.Context) {
 // checkQuery refuses (400) a query string that does not parse (Go would
 // drop the pair it cannot read, and a corrupted cursor would quietly be no
 // cursor), a parameter given twice, and a path or any parameter name or
-// value that is not UTF-8 or holds NUL, which PostgreSQL's text cannot take. It is the one place that
-// checks them: handlers read parameters that passed.
+// value that is not UTF-8 or holds NUL, which PostgreSQL's text cannot
+// take. It is the one place that checks them: handlers read parameters
+// that passed.
 func (s *Server) checkQuery(c *gin.Context) {
 	if p := c.Request.URL.Path; !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
 		s.fail(c, badRequest("the path is not UTF-8 text without NUL"))
@@ -200,15 +201,16 @@ func (s *Server) checkQuery(c *gin.Context) {
 		return
 	}
 	for name, vs := range values {
+		shown := strings.ToValidUTF8(name, "\uFFFD")
 		if len(vs) > 1 {
 			// Every parameter canopy reads has one value: which of two
 			// was meant cannot be told.
-			s.fail(c, badRequest("query parameter %q is given %d times; give it once", strings.ToValidUTF8(name, "\uFFFD"), len(vs)))
+			s.fail(c, badRequest("query parameter %q is given %d times; give it once", shown, len(vs)))
 			return
 		}
 		for _, v := range append(vs, name) {
 			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-				s.fail(c, badRequest("query parameter %q is not UTF-8 text without NUL", strings.ToValidUTF8(name, "\uFFFD")))
+				s.fail(c, badRequest("query parameter %q is not UTF-8 text without NUL", shown))
 				return
 			}
 		}

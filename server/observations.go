@@ -111,8 +111,8 @@ func (s *Server) hourlyObservations(c *gin.Context) error {
 }
 
 // queryTime parses a required RFC 3339 query parameter: 400 when it is
-// missing or does not parse, 422 outside years 1 to 9999 in UTC. (A "+" in a query string is a space: offsets
-// are sent as Z or %2B.)
+// missing or does not parse, 422 outside years 1 to 9999 in UTC. (A "+"
+// in a query string is a space: offsets are sent as Z or %2B.)
 func queryTime(c *gin.Context, name string) (time.Time, error) {
 	raw, ok := c.GetQuery(name)
 	if !ok {

@@ -43,11 +43,12 @@ func (s *Server) createToken(c *gin.Context) error {
 		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
+	nameErr := rules.Text(req.Name, nameMaxLength)
 	switch {
 	case req.Name == "":
 		return invalid("name", "a token needs a name")
-	case rules.Text(req.Name, nameMaxLength) != nil:
-		return invalid("name", "%v", rules.Text(req.Name, nameMaxLength))
+	case nameErr != nil:
+		return invalid("name", "%v", nameErr)
 	// Fail closed: a user_id that is sent but empty or null would make a
 	// token for every user's articles out of one meant for one user.
 	case req.UserID.Set && (req.UserID.Null || !auth.ValidUUID(req.UserID.Value)):
