@@ -27,11 +27,12 @@ const (
 // auditCTE is the WITH item a batch write adds to its own statement to
 // record itself in audit_log, so that the row commits exactly when the batch
 // does and costs no statement of its own. Its placeholders are $arg (token
-// id), $arg+1 (request id) and $arg+2 (records received), filled by
-// Actor.auditArgs; inserted and updated are SQL expressions over the
-// statement's other WITH items, and written the condition under which the
-// batch was written; $arg+3 is the client's request id (no audit row for a batch refused inside the statement).
-// Every argument is a constant of this package, never request text.
+// id), $arg+1 (request id), $arg+2 (records received) and $arg+3 (the
+// client's request id), filled by Actor.auditArgs; inserted and updated are
+// SQL expressions over the statement's other WITH items, and written the
+// condition under which the batch was written (no audit row for a batch
+// refused inside the statement). Every argument is a constant of this
+// package, never request text.
 func auditCTE(action string, arg int, inserted, updated, written string) string {
 	return fmt.Sprintf(`
 audit AS (
