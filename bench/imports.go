@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"canopy/importer"
+	"canopy/queries"
 )
 
 // writeCSV writes n rows made by row(i) under header to a file in dir.
@@ -85,7 +86,7 @@ func (e *env) importFile(kind, path string) (importer.Summary, int64, error) {
 			}
 		}
 	}()
-	sum, err := importer.Import(e.ctx, e.raw, kind, f, importer.Options{})
+	sum, err := importer.Import(e.ctx, queries.Wrap(e.raw), kind, f, importer.Options{})
 	close(done)
 	return sum, peak.Load(), err
 }

@@ -40,7 +40,7 @@ import (
 // server on it, and an HTTP client.
 type env struct {
 	ctx    context.Context
-	pool   *pgxpool.Pool // canopy's own pool (statements counted per request)
+	pool   *queries.DB   // canopy's own pool (statements counted per request)
 	raw    *pgxpool.Pool // for seeding and the baselines
 	base   string        // canopy's base URL
 	client *http.Client

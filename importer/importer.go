@@ -40,7 +40,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"canopy/queries"
 )
 
 // DefaultBatch is the number of rows per batch when Options.Batch is 0.
@@ -142,8 +143,8 @@ func kindNamed(name string) (*kind, error) {
 // ends the import early (an unknown kind, a bad header, the input or the
 // database failing); rejected rows are counted in the summary and written to
 // opts.Rejects. Batches written before an error stay written.
-func Import(ctx context.Context, pool *pgxpool.Pool, kind string, r io.Reader, opts Options) (Summary, error) {
-	return run(ctx, pool, kind, opts, func(cols []column) (source, error) {
+func Import(ctx context.Context, db *queries.DB, kind string, r io.Reader, opts Options) (Summary, error) {
+	return run(ctx, db, kind, opts, func(cols []column) (source, error) {
 		switch opts.Format {
 		case "", "csv":
 			return newCSVSource(r, opts.Size, cols)
@@ -159,13 +160,13 @@ func Import(ctx context.Context, pool *pgxpool.Pool, kind string, r io.Reader, o
 // order of columns, with the CSV conventions (empty is absent, \N is null),
 // and io.EOF after the last. Line numbers in rejects count the rows from 2,
 // as in a CSV file with a header.
-func ImportRows(ctx context.Context, pool *pgxpool.Pool, kind string, columns []string, next func() ([]string, error), opts Options) (Summary, error) {
-	return run(ctx, pool, kind, opts, func(cols []column) (source, error) {
+func ImportRows(ctx context.Context, db *queries.DB, kind string, columns []string, next func() ([]string, error), opts Options) (Summary, error) {
+	return run(ctx, db, kind, opts, func(cols []column) (source, error) {
 		return newRowSource(columns, opts.Total, next, cols)
 	})
 }
 
-func run(ctx context.Context, pool *pgxpool.Pool, kindName string, opts Options, open func([]column) (source, error)) (sum Summary, err error) {
+func run(ctx context.Context, db *queries.DB, kindName string, opts Options, open func([]column) (source, error)) (sum Summary, err error) {
 	k, err := kindNamed(kindName)
 	if err != nil {
 		return Summary{}, err
@@ -179,7 +180,7 @@ func run(ctx context.Context, pool *pgxpool.Pool, kindName string, opts Options,
 		opts.Batch = DefaultBatch
 	}
 	start := time.Now()
-	conn, err := pool.Acquire(ctx)
+	conn, err := db.Pool().Acquire(ctx)
 	if err != nil {
 		return sum, err
 	}

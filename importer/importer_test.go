@@ -14,6 +14,7 @@ import (
 
 	"canopy/importer"
 	"canopy/internal/testdb"
+	"canopy/queries"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -29,7 +30,7 @@ type rejected struct {
 func load(t *testing.T, db *testdb.DB, kind, format, input string, batch int) (importer.Summary, []rejected) {
 	t.Helper()
 	var rejects bytes.Buffer
-	sum, err := importer.Import(context.Background(), db.Pool, kind, strings.NewReader(input),
+	sum, err := importer.Import(context.Background(), queries.Wrap(db.Pool), kind, strings.NewReader(input),
 		importer.Options{Format: format, Batch: batch, Rejects: &rejects})
 	if err != nil {
 		t.Fatalf("import %s: %v", kind, err)
@@ -157,5 +158,5 @@ func ndjsonLines(want map[int]string) map[int]string {
 }
 
 func importString(db *testdb.DB, kind, input string) (importer.Summary, error) {
-	return importer.Import(context.Background(), db.Pool, kind, strings.NewReader(input), importer.Options{})
+	return importer.Import(context.Background(), queries.Wrap(db.Pool), kind, strings.NewReader(input), importer.Options{})
 }

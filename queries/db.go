@@ -49,9 +49,53 @@ type PoolConfig struct {
 	Name string
 }
 
+// DB is a connection pool with a Store on it. It is all a program outside
+// this package holds of the database: the pool itself (closing it, dropping
+// its dead connections, its statistics) is reached through DB, so that no
+// other package handles pgx.
+type DB struct {
+	*Store
+	pool *pgxpool.Pool
+}
+
 // Open creates a connection pool whose statements are counted by the
 // request's Stats (see WithStats). It does not wait for a connection.
-func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
+func Open(ctx context.Context, cfg PoolConfig) (*DB, error) {
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(pool), nil
+}
+
+// Wrap makes a DB of a pool opened elsewhere: by a test or a benchmark.
+func Wrap(pool *pgxpool.Pool) *DB { return &DB{Store: New(pool), pool: pool} }
+
+// Close closes the pool's connections, waiting for those in use.
+func (d *DB) Close() { d.pool.Close() }
+
+// Reset drops the pool's idle connections, after one was found dead: they
+// died together (a restart, a failover), and the next statements should
+// not each pay for finding out.
+func (d *DB) Reset() { d.pool.Reset() }
+
+// PoolStat is a snapshot of the pool, for metrics.
+type PoolStat struct {
+	MaxConns, TotalConns, AcquiredConns, IdleConns int32
+	Acquires, EmptyAcquires                        int64
+	AcquireWait                                    time.Duration
+}
+
+// Stat reports the pool's size and use.
+func (d *DB) Stat() PoolStat {
+	s := d.pool.Stat()
+	return PoolStat{
+		MaxConns: s.MaxConns(), TotalConns: s.TotalConns(), AcquiredConns: s.AcquiredConns(), IdleConns: s.IdleConns(),
+		Acquires: s.AcquireCount(), EmptyAcquires: s.EmptyAcquireCount(), AcquireWait: s.AcquireDuration(),
+	}
+}
+
+func openPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("queries: database url: %w", err)
@@ -82,3 +126,6 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
+
+// Pool is the pool itself, for the importer until its statements move here.
+func (d *DB) Pool() *pgxpool.Pool { return d.pool }

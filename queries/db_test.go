@@ -29,10 +29,26 @@ func TestOpenSettings(t *testing.T) {
 			defer pool.Close()
 			for setting, want := range c.want {
 				var got string
-				if err := pool.QueryRow(context.Background(), "SELECT current_setting($1)", setting).Scan(&got); err != nil || got != want {
+				if err := pool.Raw().QueryRow(context.Background(), "SELECT current_setting($1)", setting).Scan(&got); err != nil || got != want {
 					t.Errorf("%s = %q (%v), want %q", setting, got, err, want)
 				}
 			}
 		})
+	}
+}
+
+func TestHoldsData(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	ctx := context.Background()
+	store := queries.New(db.Pool)
+	if holds, err := store.HoldsData(ctx); err != nil || holds {
+		t.Fatalf("a fresh database: holds data %v, %v", holds, err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO teachers (name, commission_rate) VALUES ('Kim', 0.1)`); err != nil {
+		t.Fatal(err)
+	}
+	if holds, err := store.HoldsData(ctx); err != nil || !holds {
+		t.Fatalf("with a teacher: holds data %v, %v", holds, err)
 	}
 }

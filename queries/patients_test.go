@@ -194,7 +194,7 @@ func TestConcurrentPatientBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	s := queries.New(pool)
+	s := pool.Store
 	var department, wards = int64(0), make([]int64, 4)
 	if err := db.Pool.QueryRow(ctx, `INSERT INTO departments (name, code) VALUES ('hospital', 'H') RETURNING id`).Scan(&department); err != nil {
 		t.Fatal(err)
@@ -584,7 +584,7 @@ func TestUpsertRetriesADeadlock(t *testing.T) {
 	counted, stats := queries.WithStats(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := queries.New(pool).UpsertPatients(counted, queries.Actor{}, []queries.PatientRecord{
+		_, err := pool.UpsertPatients(counted, queries.Actor{}, []queries.PatientRecord{
 			{UID: "a", Name: queries.Carry("batch")}, {UID: "b", Sex: queries.Carry("F")}})
 		done <- err
 	}()

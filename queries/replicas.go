@@ -74,17 +74,17 @@ type ReplicaStatus struct {
 // OpenReplicas opens a pool per replica URL, configured as pc is (statement
 // timeout, size), named replica-1, replica-2 ... in Stats.ServedBy. Nothing is
 // read from a replica until Run has checked it.
-func OpenReplicas(ctx context.Context, primary *pgxpool.Pool, pc PoolConfig, cfg ReplicaConfig, log *slog.Logger) (*Replicas, error) {
+func OpenReplicas(ctx context.Context, primary *DB, pc PoolConfig, cfg ReplicaConfig, log *slog.Logger) (*Replicas, error) {
 	if cfg.MaxLag <= 0 {
 		cfg.MaxLag = time.Second
 	}
 	if cfg.CheckInterval <= 0 {
 		cfg.CheckInterval = 250 * time.Millisecond
 	}
-	r := &Replicas{primary: primary, cfg: cfg, log: log}
+	r := &Replicas{primary: primary.pool, cfg: cfg, log: log}
 	for i, u := range cfg.URLs {
 		pc.URL, pc.Name = u, fmt.Sprintf("replica-%d", i+1)
-		pool, err := Open(ctx, pc)
+		pool, err := openPool(ctx, pc)
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("%s: %w", pc.Name, err)

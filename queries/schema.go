@@ -21,3 +21,17 @@ func (s *Store) SchemaVersion(ctx context.Context) (version uint, dirty bool, er
 	}
 	return uint(v), dirty, nil
 }
+
+// holdsDataSQL says whether any table the seed fills has a row (observations,
+// predictions, courses and the rest need rows in these first).
+const holdsDataSQL = `SELECT EXISTS (SELECT FROM categories) OR EXISTS (SELECT FROM departments)
+    OR EXISTS (SELECT FROM wards) OR EXISTS (SELECT FROM patients) OR EXISTS (SELECT FROM newsletters)
+    OR EXISTS (SELECT FROM articles) OR EXISTS (SELECT FROM teachers) OR EXISTS (SELECT FROM purchases)`
+
+// HoldsData reports whether the database holds any of the data canopy seed
+// writes, so that `canopy seed --if-empty` leaves a used database alone.
+func (s *Store) HoldsData(ctx context.Context) (bool, error) {
+	var holds bool
+	err := s.db.QueryRow(ctx, holdsDataSQL).Scan(&holds)
+	return holds, translate(err)
+}

@@ -960,7 +960,7 @@ func TestQueryBudgets(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pool.Close()
-		s := queries.New(pool)
+		s := pool.Store
 		for _, o := range ops {
 			ctx, stats := queries.WithStats(context.Background())
 			if err := o.run(ctx, s); err != nil {

@@ -35,9 +35,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"canopy/importer"
+	"canopy/queries"
 )
 
 // Options says what to generate.
@@ -66,7 +65,7 @@ type Result struct {
 }
 
 // Run generates every table and imports it, references first.
-func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Result, error) {
+func Run(ctx context.Context, db *queries.DB, opts Options) (Result, error) {
 	p, err := newPlan(opts)
 	if err != nil {
 		return Result{}, err
@@ -75,7 +74,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (Result, error) 
 	for _, t := range p.tables() {
 		next, stop := iter.Pull(t.rows)
 		var rejects bytes.Buffer
-		sum, err := importer.ImportRows(ctx, pool, t.kind, t.columns, func() ([]string, error) {
+		sum, err := importer.ImportRows(ctx, db, t.kind, t.columns, func() ([]string, error) {
 			row, ok := next()
 			if !ok {
 				return nil, io.EOF
@@ -130,19 +129,6 @@ func writeCSV(path string, t table) error {
 	}
 	w.Flush()
 	return errors.Join(w.Error(), f.Close())
-}
-
-// emptySQL says whether every table the seed writes is empty (observations,
-// predictions, courses and the rest need rows in these first).
-const emptySQL = `SELECT NOT (EXISTS (SELECT FROM categories) OR EXISTS (SELECT FROM departments)
-    OR EXISTS (SELECT FROM wards) OR EXISTS (SELECT FROM patients) OR EXISTS (SELECT FROM newsletters)
-    OR EXISTS (SELECT FROM articles) OR EXISTS (SELECT FROM teachers) OR EXISTS (SELECT FROM purchases))`
-
-// Empty reports whether the database holds none of the data the seed writes.
-func Empty(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
-	var empty bool
-	err := pool.QueryRow(ctx, emptySQL).Scan(&empty)
-	return empty, err
 }
 
 // limitedWriter keeps the first left bytes written to it.

@@ -49,7 +49,7 @@ func privateCluster(t *testing.T) (*pgcluster.Cluster, pgcluster.Options) {
 
 // serveCluster serves canopy on a pool of its own to cluster's canopy
 // database, whose connections give up after a second while it is down.
-func serveCluster(t *testing.T, cluster *pgcluster.Cluster) (*testServer, *pgxpool.Pool) {
+func serveCluster(t *testing.T, cluster *pgcluster.Cluster) *testServer {
 	t.Helper()
 	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: cluster.URL("canopy"), ConnectTimeout: time.Second})
 	if err != nil {
@@ -57,7 +57,7 @@ func serveCluster(t *testing.T, cluster *pgcluster.Cluster) (*testServer, *pgxpo
 	}
 	t.Cleanup(pool.Close)
 	srv := New(DefaultConfig(), pool, migrations.Latest(), discardLogger())
-	return &testServer{t: t, srv: srv, http: httptestServer(t, srv), store: queries.New(pool)}, pool
+	return &testServer{t: t, srv: srv, http: httptestServer(t, srv), store: pool.Store}
 }
 
 func shmDir() string {
@@ -72,7 +72,7 @@ func shmDir() string {
 // what it acknowledged before the stop is still there after it.
 func TestDatabaseStopAndRecovery(t *testing.T) {
 	cluster, opts := privateCluster(t)
-	ts, _ := serveCluster(t, cluster)
+	ts := serveCluster(t, cluster)
 	writer := ts.token(auth.ScopeTreesWrite)
 
 	acknowledged := ts.do("POST", "/api/v1/categories", `{"name":"kept"}`, bearer(writer)...)
@@ -233,7 +233,7 @@ func TestFaultCycles(t *testing.T) {
 	}
 	const writers = 8
 	cluster, opts := privateCluster(t)
-	ts, pool := serveCluster(t, cluster)
+	ts := serveCluster(t, cluster)
 	hs := ts.http
 	writer := ts.token(auth.ScopeTreesWrite)
 
@@ -292,7 +292,12 @@ func TestFaultCycles(t *testing.T) {
 	wg.Wait()
 
 	stored := map[string]bool{}
-	rows, err := pool.Query(context.Background(), `SELECT name FROM categories`)
+	raw, err := pgxpool.New(context.Background(), cluster.URL("canopy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query(context.Background(), `SELECT name FROM categories`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +386,7 @@ func TestLostPooledConnections(t *testing.T) {
 // are 503 with Retry-After, reads and writes alike, and never a 500.
 func TestImmediateShutdownUnderIdlePool(t *testing.T) {
 	cluster, _ := privateCluster(t)
-	ts, _ := serveCluster(t, cluster)
+	ts := serveCluster(t, cluster)
 	writer := ts.token(auth.ScopeAdmin)
 	var wg sync.WaitGroup
 	for range 4 {

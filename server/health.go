@@ -22,7 +22,7 @@ func (s *Server) healthz(c *gin.Context) {
 func (s *Server) readyz(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	version, dirty, err := queries.New(s.pool).SchemaVersion(ctx) // the primary's, which writes need
+	version, dirty, err := s.db.SchemaVersion(ctx) // the primary's, which writes need
 	if err != nil {
 		return fmt.Errorf("%w: %w", queries.ErrUnavailable, err)
 	}

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
@@ -50,7 +49,7 @@ func newTestServer(t *testing.T, configure ...func(*Config)) *testServer {
 }
 
 // openPool opens a counted pool (queries.Open) on url for the test's duration.
-func openPool(t *testing.T, url string) *pgxpool.Pool {
+func openPool(t *testing.T, url string) *queries.DB {
 	t.Helper()
 	pool, err := queries.Open(context.Background(), queries.PoolConfig{URL: url})
 	if err != nil {
@@ -61,7 +60,7 @@ func openPool(t *testing.T, url string) *pgxpool.Pool {
 }
 
 // newServerOn is newTestServer on database db, served through pool.
-func newServerOn(t *testing.T, db *testdb.DB, pool *pgxpool.Pool, configure ...func(*Config)) *testServer {
+func newServerOn(t *testing.T, db *testdb.DB, pool *queries.DB, configure ...func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.TokenCacheTTL = 0

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,7 +23,7 @@ type metrics struct {
 	servedBy   *prometheus.CounterVec
 }
 
-func newMetrics(pool *pgxpool.Pool, replicas *queries.Replicas) *metrics {
+func newMetrics(db *queries.DB, replicas *queries.Replicas) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -45,21 +44,21 @@ func newMetrics(pool *pgxpool.Pool, replicas *queries.Replicas) *metrics {
 	m.registerReplicas(replicas)
 	m.reg.MustRegister(m.requests, m.latency, m.statements, m.servedBy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gauge := func(name, help string, f func(*pgxpool.Stat) float64) {
+	gauge := func(name, help string, f func(queries.PoolStat) float64) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-			func() float64 { return f(pool.Stat()) }))
+			func() float64 { return f(db.Stat()) }))
 	}
-	gauge("canopy_db_pool_max_conns", "Largest size of the connection pool.", func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) })
-	gauge("canopy_db_pool_total_conns", "Connections open in the pool.", func(s *pgxpool.Stat) float64 { return float64(s.TotalConns()) })
-	gauge("canopy_db_pool_acquired_conns", "Connections in use.", func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) })
-	gauge("canopy_db_pool_idle_conns", "Idle connections.", func(s *pgxpool.Stat) float64 { return float64(s.IdleConns()) })
-	counter := func(name, help string, f func(*pgxpool.Stat) float64) {
+	gauge("canopy_db_pool_max_conns", "Largest size of the connection pool.", func(s queries.PoolStat) float64 { return float64(s.MaxConns) })
+	gauge("canopy_db_pool_total_conns", "Connections open in the pool.", func(s queries.PoolStat) float64 { return float64(s.TotalConns) })
+	gauge("canopy_db_pool_acquired_conns", "Connections in use.", func(s queries.PoolStat) float64 { return float64(s.AcquiredConns) })
+	gauge("canopy_db_pool_idle_conns", "Idle connections.", func(s queries.PoolStat) float64 { return float64(s.IdleConns) })
+	counter := func(name, help string, f func(queries.PoolStat) float64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return f(pool.Stat()) }))
+			func() float64 { return f(db.Stat()) }))
 	}
-	counter("canopy_db_pool_acquires_total", "Connections acquired from the pool.", func(s *pgxpool.Stat) float64 { return float64(s.AcquireCount()) })
-	counter("canopy_db_pool_empty_acquires_total", "Acquires that had to wait for a connection.", func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) })
-	counter("canopy_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", func(s *pgxpool.Stat) float64 { return s.AcquireDuration().Seconds() })
+	counter("canopy_db_pool_acquires_total", "Connections acquired from the pool.", func(s queries.PoolStat) float64 { return float64(s.Acquires) })
+	counter("canopy_db_pool_empty_acquires_total", "Acquires that had to wait for a connection.", func(s queries.PoolStat) float64 { return float64(s.EmptyAcquires) })
+	counter("canopy_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", func(s queries.PoolStat) float64 { return s.AcquireWait.Seconds() })
 	return m
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"canopy/auth"
 	"canopy/internal/testdb"
 	"canopy/queries"
@@ -33,13 +35,18 @@ func TestThroughPgBouncer(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	ts := newServerOn(t, db, pool)
+	raw, err := pgxpool.New(context.Background(), through+"&default_query_exec_mode=cache_describe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
 	admin := bearer(ts.token(auth.ScopeAdmin))
 	seedAcademy(t, ts)
 	const user = "0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00"
 
 	for setting, want := range map[string]string{"statement_timeout": "5s", "jit": "off"} {
 		var got string
-		if err := pool.QueryRow(context.Background(), "SELECT current_setting($1)", setting).Scan(&got); err != nil || got != want {
+		if err := raw.QueryRow(context.Background(), "SELECT current_setting($1)", setting).Scan(&got); err != nil || got != want {
 			t.Errorf("%s through PgBouncer: %q, %v; want %s", setting, got, err, want)
 		}
 	}

@@ -121,7 +121,7 @@ func TestPoolExhaustion(t *testing.T) {
 			if stored != created {
 				t.Errorf("%d categories stored, %d creates acknowledged", stored, created)
 			}
-			poll(t, "the pool to give back every connection", func() bool { return pool.Stat().AcquiredConns() == 0 })
+			poll(t, "the pool to give back every connection", func() bool { return pool.Stat().AcquiredConns == 0 })
 			if r := ts.do("GET", "/api/v1/categories/tree", nil); r.StatusCode != http.StatusOK {
 				t.Errorf("after the storm: %d %s", r.StatusCode, r.Body)
 			}

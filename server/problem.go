@@ -92,7 +92,7 @@ func (s *Server) handle(h func(c *gin.Context) error) gin.HandlerFunc {
 		if err != nil && errors.Is(err, queries.ErrConnectionLost) && readOnly(c.Request) && !c.Writer.Written() {
 			s.log.LogAttrs(c.Request.Context(), slog.LevelWarn, "read retried on a fresh connection",
 				slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
-			s.pool.Reset()
+			s.db.Reset()
 			err = h(c)
 		}
 		if err == nil && len(c.Errors) > 0 && !c.Writer.Written() {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"canopy/auth"
 	"canopy/queries"
@@ -96,7 +95,7 @@ const treeCacheBytes = 64 << 20
 // Server serves canopy's HTTP API.
 type Server struct {
 	cfg     Config
-	pool    *pgxpool.Pool
+	db      *queries.DB
 	store   *queries.Store
 	tokens  *auth.Verifier
 	log     *slog.Logger
@@ -110,21 +109,21 @@ type Server struct {
 
 // New builds the server on a pool opened with queries.Open, expecting the
 // database at migration version schemaVersion.
-func New(cfg Config, pool *pgxpool.Pool, schemaVersion uint, log *slog.Logger) *Server {
+func New(cfg Config, db *queries.DB, schemaVersion uint, log *slog.Logger) *Server {
 	// Tokens are checked on the primary, so that a new token works and a
 	// revoked one stops at once whatever a replica's lag.
-	primary := queries.New(pool)
+	primary := db.Store
 	store := primary
 	if cfg.Replicas != nil {
 		store = queries.New(cfg.Replicas)
 	}
 	s := &Server{
 		cfg:           cfg,
-		pool:          pool,
+		db:            db,
 		store:         store,
 		tokens:        auth.NewVerifier(primary, cfg.TokenCacheTTL),
 		log:           log,
-		metrics:       newMetrics(pool, cfg.Replicas),
+		metrics:       newMetrics(db, cfg.Replicas),
 		trees:         newTreeCache(treeCacheBytes),
 		schemaVersion: schemaVersion,
 	}

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"canopy/importer"
 	"canopy/migrations"
 	"canopy/queries"
@@ -264,7 +262,7 @@ func progressTo(w *io.Writer, tty *bool, mode string) error {
 // openPool opens the database (the embedded one, or the URL), migrates it
 // when cfg.Migrate says so, and returns a small pool on it: the import and
 // the seed use one connection at a time.
-func openPool(ctx context.Context, cfg config, log *slog.Logger) (*pgxpool.Pool, func(), error) {
+func openPool(ctx context.Context, cfg config, log *slog.Logger) (*queries.DB, func(), error) {
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err

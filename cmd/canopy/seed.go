@@ -66,11 +66,11 @@ func seedCommand(ctx context.Context, cfg config, args []string, stdout io.Write
 	}
 	defer closeDB()
 	if *ifEmpty {
-		empty, err := seed.Empty(ctx, pool)
+		holds, err := pool.HoldsData(ctx)
 		if err != nil {
 			return err
 		}
-		if !empty {
+		if holds {
 			fmt.Fprintln(stdout, "the database already holds data: nothing seeded")
 			return nil
 		}

@@ -67,7 +67,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(net.
 	}
 	defer pool.Close()
 	if cfg.MaxTreeDepth > 0 {
-		if err := queries.New(pool).SetMaxTreeDepth(ctx, cfg.MaxTreeDepth); err != nil {
+		if err := pool.SetMaxTreeDepth(ctx, cfg.MaxTreeDepth); err != nil {
 			return fmt.Errorf("setting the maximum tree depth: %w", err)
 		}
 	}

@@ -11,8 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"canopy/auth"
 	"canopy/queries"
 )
@@ -110,12 +108,12 @@ func tokenCommand(ctx context.Context, cfg config, args []string, stdout io.Writ
 		return err
 	}
 	defer db.Close()
-	conn, err := pgx.Connect(ctx, db.URL)
+	pool, err := queries.Open(ctx, queries.PoolConfig{URL: db.URL, MaxConns: 1})
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
-	return run(queries.New(conn))
+	defer pool.Close()
+	return run(pool.Store)
 }
 
 func splitList(s string) []string {
