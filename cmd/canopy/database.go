@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 
+	"canopy/migrations"
 	"canopy/pgcluster"
+	"canopy/queries"
 )
 
 // embeddedDatabase is the database canopy creates in its embedded cluster.
@@ -46,4 +48,26 @@ func (d *database) Close() {
 	if d.cluster != nil {
 		d.cluster.Stop()
 	}
+}
+
+// openPool opens the database (the embedded one, or the URL), migrates it
+// when cfg.Migrate says so, and returns a small pool on it: the import and
+// the seed use one connection at a time.
+func openPool(ctx context.Context, cfg config, log *slog.Logger) (*queries.DB, func(), error) {
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Migrate {
+		if err := migrations.Up(db.URL); err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+	}
+	pool, err := queries.Open(ctx, queries.PoolConfig{URL: db.URL, MaxConns: 2})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return pool, func() { pool.Close(); db.Close() }, nil
 }

@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"canopy/importer"
-	"canopy/migrations"
-	"canopy/queries"
 )
 
 const importUsage = `usage: canopy import KIND --file F [--format csv|ndjson] [--rejects R] [--batch N] [flags]
@@ -45,19 +43,22 @@ func importCommand(ctx context.Context, cfg config, args []string, stdout io.Wri
 		fmt.Fprintf(fs.Output(), importUsage, strings.Join(importer.Kinds(), ", "))
 		fs.PrintDefaults()
 	}
-	kind, err := parseWithArg(fs, args, stdout)
+	args, err := parseArgs(fs, args, stdout)
 	if err != nil {
 		return err
 	}
 	switch {
-	case kind == "":
+	case len(args) == 0:
 		fs.Usage()
 		return errUsage
+	case len(args) > 1:
+		return fmt.Errorf("import: unexpected arguments %q", args[1:])
 	case *file == "":
 		return errors.New("import: --file is required (- for standard input)")
 	case *batch < 1:
 		return fmt.Errorf("import: --batch %d: at least 1", *batch)
 	}
+	kind := args[0]
 	if _, err := importer.Columns(kind); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -216,67 +217,4 @@ func sameFile(a, b string) bool {
 	sa, errA := os.Stat(a)
 	sb, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
-}
-
-// parseWithArg parses flags that may stand before or after one positional
-// argument, and returns that argument ("" if none). More than one is an error.
-func parseWithArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, error) {
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	arg := fs.Arg(0)
-	if err := parseFlags(fs, fs.Args()[1:], stderr); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return arg, nil
-}
-
-// progressTo sets where progress goes: standard error, drawn as a bar when
-// it is a terminal (a character device) unless mode says otherwise.
-func progressTo(w *io.Writer, tty *bool, mode string) error {
-	isTerminal := false
-	if st, err := os.Stderr.Stat(); err == nil {
-		isTerminal = st.Mode()&os.ModeCharDevice != 0
-	}
-	switch mode {
-	case "auto":
-		*w, *tty = os.Stderr, isTerminal
-	case "bar":
-		*w, *tty = os.Stderr, true
-	case "lines":
-		*w, *tty = os.Stderr, false
-	case "off":
-		*w = nil
-	default:
-		return fmt.Errorf("--progress %q: auto, bar, lines or off", mode)
-	}
-	return nil
-}
-
-// openPool opens the database (the embedded one, or the URL), migrates it
-// when cfg.Migrate says so, and returns a small pool on it: the import and
-// the seed use one connection at a time.
-func openPool(ctx context.Context, cfg config, log *slog.Logger) (*queries.DB, func(), error) {
-	db, err := openDatabase(ctx, cfg, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.Migrate {
-		if err := migrations.Up(db.URL); err != nil {
-			db.Close()
-			return nil, nil, err
-		}
-	}
-	pool, err := queries.Open(ctx, queries.PoolConfig{URL: db.URL, MaxConns: 2})
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return pool, func() { pool.Close(); db.Close() }, nil
 }

@@ -103,8 +103,13 @@ func TestMigrateCommand(t *testing.T) {
 		{[]string{"down", "1"}, fmt.Sprintf("version %d ", migrations.Latest()-1)},
 		{[]string{"force", strconv.Itoa(int(migrations.Latest()))}, fmt.Sprintf("version %d ", migrations.Latest())},
 	}
-	for _, s := range steps {
-		code, out, errOut := runCLI(t, append([]string{"migrate", "--database-url", db.URL}, s.args...)...)
+	for i, s := range steps {
+		// Flags stand before the action or after it, alternately.
+		args := append([]string{"migrate", "--database-url", db.URL}, s.args...)
+		if i%2 == 1 {
+			args = append(append([]string{"migrate"}, s.args...), "--database-url", db.URL)
+		}
+		code, out, errOut := runCLI(t, args...)
 		if code != 0 || !strings.HasPrefix(out, s.want) {
 			t.Errorf("migrate %v: exit %d, %q %s; want %q", s.args, code, out, errOut, s.want)
 		}

@@ -18,12 +18,13 @@ func migrateCommand(ctx context.Context, cfg config, args []string, stdout io.Wr
 		fmt.Fprintln(fs.Output(), "usage: canopy migrate [flags] up | down N | version | force V")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, stdout); err != nil {
+	args, err := parseArgs(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	action, rest := fs.Arg(0), fs.Args()
+	action, rest := "", args
 	if len(rest) > 0 {
-		rest = rest[1:]
+		action, rest = rest[0], rest[1:]
 	}
 	var n int
 	switch {

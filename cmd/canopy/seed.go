@@ -31,11 +31,12 @@ func seedCommand(ctx context.Context, cfg config, args []string, stdout io.Write
 		fmt.Fprintln(fs.Output(), "usage: canopy seed [--profile demo|bench] [--scale N] [--seed S] [--if-empty] [--out DIR] [flags]")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, stdout); err != nil {
+	args, err := parseArgs(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("seed takes no arguments, got %q", fs.Args())
+	if len(args) > 0 {
+		return fmt.Errorf("seed takes no arguments, got %q", args)
 	}
 	if *now != "" {
 		t, err := time.Parse(time.RFC3339, *now)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,25 +15,15 @@ import (
 	"canopy/server"
 )
 
-// errUsage is returned when a flag set has already said what was wrong.
-var errUsage = errors.New("usage")
-
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	return nil
-}
-
 func serveCommand(ctx context.Context, cfg config, args []string, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("canopy serve", flag.ContinueOnError)
 	cfg.serveFlags(fs)
-	if err := parseFlags(fs, args, stdout); err != nil {
+	args, err := parseArgs(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	if len(args) > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", args)
 	}
 	if err := cfg.validate(); err != nil {
 		return err

@@ -25,19 +25,20 @@ func tokenCommand(ctx context.Context, cfg config, args []string, stdout io.Writ
 		fmt.Fprintln(fs.Output(), "usage: canopy token create --name NAME --scopes a,b [--user UUID] | list | revoke ID")
 		fs.PrintDefaults()
 	}
-	// Flags may stand before or after the action.
-	if err := parseFlags(fs, args, stdout); err != nil {
+	args, err := parseArgs(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	action, rest := fs.Arg(0), fs.Args()
+	action, rest := "", args
 	if len(rest) > 0 {
-		if err := parseFlags(fs, rest[1:], stdout); err != nil {
-			return err
-		}
-		rest = fs.Args()
+		action, rest = rest[0], rest[1:]
 	}
 
 	var run func(*queries.Store) error
+	if (action == "create" || action == "list") && len(rest) > 0 {
+		fs.Usage()
+		return errUsage
+	}
 	switch action {
 	case "create":
 		list := splitList(*scopes)
