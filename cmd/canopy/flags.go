@@ -36,6 +36,16 @@ func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, err
 	}
 }
 
+// parseAction is parseArgs for a subcommand whose first argument is an
+// action (migrate up, token list): the action ("" if none) and the rest.
+func parseAction(fs *flag.FlagSet, args []string, stderr io.Writer) (action string, rest []string, err error) {
+	rest, err = parseArgs(fs, args, stderr)
+	if err != nil || len(rest) == 0 {
+		return "", nil, err
+	}
+	return rest[0], rest[1:], nil
+}
+
 // progressTo sets where progress goes: standard error, drawn as a bar when
 // it is a terminal (a character device) unless mode says otherwise.
 func progressTo(w *io.Writer, tty *bool, mode string) error {

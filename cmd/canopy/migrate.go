@@ -18,13 +18,9 @@ func migrateCommand(ctx context.Context, cfg config, args []string, stdout io.Wr
 		fmt.Fprintln(fs.Output(), "usage: canopy migrate [flags] up | down N | version | force V")
 		fs.PrintDefaults()
 	}
-	args, err := parseArgs(fs, args, stdout)
+	action, rest, err := parseAction(fs, args, stdout)
 	if err != nil {
 		return err
-	}
-	action, rest := "", args
-	if len(rest) > 0 {
-		action, rest = rest[0], rest[1:]
 	}
 	var n int
 	switch {

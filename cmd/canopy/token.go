@@ -25,13 +25,9 @@ func tokenCommand(ctx context.Context, cfg config, args []string, stdout io.Writ
 		fmt.Fprintln(fs.Output(), "usage: canopy token create --name NAME --scopes a,b [--user UUID] | list | revoke ID")
 		fs.PrintDefaults()
 	}
-	args, err := parseArgs(fs, args, stdout)
+	action, rest, err := parseAction(fs, args, stdout)
 	if err != nil {
 		return err
-	}
-	action, rest := "", args
-	if len(rest) > 0 {
-		action, rest = rest[0], rest[1:]
 	}
 
 	var run func(*queries.Store) error
