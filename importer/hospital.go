@@ -167,7 +167,7 @@ func parsePatient(c *checker, wards map[string]int64, now time.Time) ([]any, str
 		c.fail(patientBirthDate, "must be between %s and today", earliestBirthDate.Format(time.DateOnly))
 	}
 	wardName, department := c.fields[patientWardName], c.fields[patientDepartmentCode]
-	if wardName.is != department.is {
+	if wardName.Set != department.Set || wardName.Null != department.Null {
 		c.fail(patientWardName, "ward_name and department_code go together: both values, both \\N, or both empty")
 	}
 	admitted := c.timestamp(patientAdmittedAt)
@@ -185,10 +185,10 @@ func parsePatient(c *checker, wards map[string]int64, now time.Time) ([]any, str
 		return nil, "", nil
 	}
 	var ward *int64
-	if wardName.is == present {
-		id, ok := wards[key(department.s, wardName.s)]
+	if wardName.Present() {
+		id, ok := wards[key(department.Value, wardName.Value)]
 		if !ok {
-			return nil, "", reject(reasonUnknown, "no ward %q in department %q", wardName.s, department.s)
+			return nil, "", reject(reasonUnknown, "no ward %q in department %q", wardName.Value, department.Value)
 		}
 		ward = &id
 	}

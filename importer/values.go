@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"canopy/optional"
 	"canopy/rules"
 )
 
@@ -54,7 +55,7 @@ var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 // that a kind's parser reads as a list of its columns.
 type checker struct {
 	cols   []column
-	fields []field
+	fields []optional.Field[string]
 	err    *rejection
 }
 
@@ -68,17 +69,17 @@ func (c *checker) fail(i int, format string, args ...any) {
 // without one is a problem.
 func (c *checker) value(i int) (string, bool) {
 	f := c.fields[i]
-	if f.is != present {
+	if !f.Present() {
 		if c.cols[i].required {
 			c.fail(i, "required")
 		}
 		return "", false
 	}
-	return f.s, true
+	return f.Value, true
 }
 
 // carried says whether the record carried field i, as a value or as null.
-func (c *checker) carried(i int) bool { return c.fields[i].is != absent }
+func (c *checker) carried(i int) bool { return c.fields[i].Set }
 
 // text is field i, 1 to max characters; nil without a value.
 func (c *checker) text(i, max int) *string {
@@ -166,7 +167,7 @@ func (c *checker) timestamp(i int) *time.Time {
 	}
 	t, err := rules.Timestamp(s)
 	if err != nil {
-		c.fail(i, "%v, not %q", err, c.fields[i].s)
+		c.fail(i, "%v, not %q", err, c.fields[i].Value)
 	}
 	return &t
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/auth"
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -119,58 +120,53 @@ func (s *Server) articleCalendar(c *gin.Context) error {
 	return nil
 }
 
-// articleRecord is one record of a bulk body; pointers tell a missing field
-// from an empty one.
+// articleRecord is one record of an articles batch, as sent.
 type articleRecord struct {
-	ID          *string `json:"id"`
-	ToUserID    *string `json:"to_user_id"`
-	FromName    *string `json:"from_name"`
-	FromDomain  *string `json:"from_domain"`
-	MailingList *string `json:"mailing_list"`
-	Title       *string `json:"title"`
-	CreatedAt   *string `json:"created_at"`
+	ID          optional.Field[string] `json:"id"`
+	ToUserID    optional.Field[string] `json:"to_user_id"`
+	FromName    optional.Field[string] `json:"from_name"`
+	FromDomain  optional.Field[string] `json:"from_domain"`
+	MailingList optional.Field[string] `json:"mailing_list"`
+	Title       optional.Field[string] `json:"title"`
+	CreatedAt   optional.Field[string] `json:"created_at"`
 }
 
 // record validates the record at index i of a batch and returns it as an
-// article to store.
+// article to store. An id or mailing_list sent as null is one not sent.
 func (r *articleRecord) record(i int, errs *batchErrors) queries.NewArticle {
-	text := func(field string, v *string, max int) string {
-		if v == nil {
-			errs.add(i, field, "is required")
+	text := func(field string, f optional.Field[string], max int) string {
+		if !required(f, i, field, errs) {
 			return ""
 		}
-		if err := rules.Text(*v, max); err != nil {
+		if err := rules.Text(f.Value, max); err != nil {
 			errs.add(i, field, "%v", err)
 			return ""
 		}
-		return *v
+		return f.Value
 	}
 	a := queries.NewArticle{
 		FromName:   text("from_name", r.FromName, articleNameMax),
 		FromDomain: text("from_domain", r.FromDomain, articleNameMax),
 		Title:      text("title", r.Title, articleTextMax),
 	}
-	if r.ID != nil {
-		if !auth.ValidUUID(*r.ID) {
+	if r.ID.Present() {
+		if !auth.ValidUUID(r.ID.Value) {
 			errs.add(i, "id", "must be a UUID")
 		}
-		a.ID = *r.ID
+		a.ID = r.ID.Value
 	}
-	switch {
-	case r.ToUserID == nil:
-		errs.add(i, "to_user_id", "is required")
-	case !auth.ValidUUID(*r.ToUserID):
-		errs.add(i, "to_user_id", "must be a UUID")
-	default:
-		a.ToUserID = strings.ToLower(*r.ToUserID)
+	if required(r.ToUserID, i, "to_user_id", errs) {
+		if auth.ValidUUID(r.ToUserID.Value) {
+			a.ToUserID = strings.ToLower(r.ToUserID.Value)
+		} else {
+			errs.add(i, "to_user_id", "must be a UUID")
+		}
 	}
-	if r.MailingList != nil {
+	if r.MailingList.Present() {
 		a.MailingList = new(text("mailing_list", r.MailingList, articleNameMax))
 	}
-	if r.CreatedAt == nil {
-		errs.add(i, "created_at", "is required")
-	} else {
-		a.CreatedAt = timestamp(*r.CreatedAt, i, "created_at", errs)
+	if required(r.CreatedAt, i, "created_at", errs) {
+		a.CreatedAt = timestamp(r.CreatedAt.Value, i, "created_at", errs)
 	}
 	return a
 }
@@ -214,12 +210,12 @@ func (s *Server) updateArticle(c *gin.Context) error {
 		return err
 	}
 	var req struct {
-		IsRead optional[bool] `json:"is_read"`
+		IsRead optional.Field[bool] `json:"is_read"`
 	}
 	if err := decodeJSON(c.Request, &req); err != nil {
 		return err
 	}
-	if !req.IsRead.Set || req.IsRead.Null {
+	if !req.IsRead.Present() {
 		return invalid("is_read", "is required and must be true or false")
 	}
 	a, err := s.store.MarkArticle(c.Request.Context(), id, req.IsRead.Value, principalOf(c).UserID)

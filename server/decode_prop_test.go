@@ -13,14 +13,15 @@ import (
 
 	"pgregory.net/rapid"
 
+	"canopy/optional"
 	"canopy/queries"
 )
 
 // propRecord is a record of the kinds of fields the bulk records have.
 type propRecord struct {
-	Name optional[string] `json:"name"`
-	N    *int32           `json:"n"`
-	Tags []string         `json:"tags"`
+	Name optional.Field[string] `json:"name"`
+	N    *int32                 `json:"n"`
+	Tags []string               `json:"tags"`
 	Sub  *struct {
 		A bool `json:"a"`
 	} `json:"sub"`

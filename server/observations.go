@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -24,10 +25,10 @@ const (
 
 // observationRecord is one record of an observations batch, as sent.
 type observationRecord struct {
-	PatientUID optional[string]  `json:"patient_uid"`
-	Code       optional[string]  `json:"code"`
-	ObservedAt optional[string]  `json:"observed_at"`
-	Value      optional[float64] `json:"value"`
+	PatientUID optional.Field[string]  `json:"patient_uid"`
+	Code       optional.Field[string]  `json:"code"`
+	ObservedAt optional.Field[string]  `json:"observed_at"`
+	Value      optional.Field[float64] `json:"value"`
 }
 
 func (r *observationRecord) record(i int, errs *batchErrors) queries.Observation {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -240,20 +241,9 @@ func trimSpace(b []byte, end int) int {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// carried turns a decoded field into a queries.Field: absent, null or a value.
-func carried[T any](o optional[T]) queries.Field[T] {
-	switch {
-	case !o.Set:
-		return queries.Field[T]{}
-	case o.Null:
-		return queries.Clear[T]()
-	}
-	return queries.Carry(o.Value)
-}
-
 // required reports a field that is absent or null; it returns whether it is present.
-func required[T any](o optional[T], index int, field string, errs *batchErrors) bool {
-	if !o.Set || o.Null {
+func required[T any](o optional.Field[T], index int, field string, errs *batchErrors) bool {
+	if !o.Present() {
 		errs.add(index, field, "is required")
 		return false
 	}
@@ -269,31 +259,19 @@ func timestamp(s string, index int, field string, errs *batchErrors) time.Time {
 	return t
 }
 
-// parsed converts a field sent as a string, absent or null or a value that
-// parse reads.
-func parsed[T any](o optional[string], parse func(string) T) queries.Field[T] {
-	switch {
-	case !o.Set:
-		return queries.Field[T]{}
-	case o.Null:
-		return queries.Clear[T]()
-	}
-	return queries.Carry(parse(o.Value))
-}
-
 // earliestBirthDate bounds birth dates from below: nobody alive was born earlier.
 var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // patientRecord is one record of a patients batch, as sent.
 type patientRecord struct {
-	UID          optional[string] `json:"uid"`
-	Name         optional[string] `json:"name"`
-	Sex          optional[string] `json:"sex"`
-	BirthDate    optional[string] `json:"birth_date"`
-	WardID       optional[int64]  `json:"ward_id"`
-	AdmittedAt   optional[string] `json:"admitted_at"`
-	DischargedAt optional[string] `json:"discharged_at"`
-	DiedAt       optional[string] `json:"died_at"`
+	UID          optional.Field[string] `json:"uid"`
+	Name         optional.Field[string] `json:"name"`
+	Sex          optional.Field[string] `json:"sex"`
+	BirthDate    optional.Field[string] `json:"birth_date"`
+	WardID       optional.Field[int64]  `json:"ward_id"`
+	AdmittedAt   optional.Field[string] `json:"admitted_at"`
+	DischargedAt optional.Field[string] `json:"discharged_at"`
+	DiedAt       optional.Field[string] `json:"died_at"`
 }
 
 // record validates the record and converts it. Discharge and death are
@@ -306,18 +284,18 @@ func (r *patientRecord) record(i int, errs *batchErrors) queries.PatientRecord {
 			errs.add(i, "uid", "%v", err)
 		}
 	}
-	if r.Name.Set && !r.Name.Null {
+	if r.Name.Present() {
 		r.Name.Value = strings.TrimSpace(r.Name.Value)
 		if err := rules.Text(r.Name.Value, nameMaxLength); err != nil {
 			errs.add(i, "name", "%v, or null", err)
 		}
 	}
-	rec.Name = carried(r.Name)
-	if r.Sex.Set && !r.Sex.Null && !slices.Contains(sexes, r.Sex.Value) {
+	rec.Name = r.Name
+	if r.Sex.Present() && !slices.Contains(sexes, r.Sex.Value) {
 		errs.add(i, "sex", "must be one of %s, or null", strings.Join(sexes, ", "))
 	}
-	rec.Sex = carried(r.Sex)
-	rec.BirthDate = parsed(r.BirthDate, func(s string) time.Time {
+	rec.Sex = r.Sex
+	rec.BirthDate = optional.Map(r.BirthDate, func(s string) time.Time {
 		// A birth today anywhere on Earth (up to UTC+14) is not in the future.
 		today := time.Now().Add(14 * time.Hour).UTC().Format(time.DateOnly)
 		d, err := time.Parse(time.DateOnly, s)
@@ -329,18 +307,18 @@ func (r *patientRecord) record(i int, errs *batchErrors) queries.PatientRecord {
 		}
 		return d
 	})
-	if r.WardID.Set && !r.WardID.Null && r.WardID.Value < 1 {
+	if r.WardID.Present() && r.WardID.Value < 1 {
 		errs.add(i, "ward_id", "must be a positive id or null")
 	}
-	rec.WardID = carried(r.WardID)
-	rec.AdmittedAt = parsed(r.AdmittedAt, func(s string) time.Time { return timestamp(s, i, "admitted_at", errs) })
-	rec.DischargedAt = parsed(r.DischargedAt, func(s string) time.Time { return timestamp(s, i, "discharged_at", errs) })
-	rec.DiedAt = parsed(r.DiedAt, func(s string) time.Time { return timestamp(s, i, "died_at", errs) })
-	if admitted := rec.AdmittedAt.Value; admitted != nil {
-		if t := rec.DischargedAt.Value; t != nil && t.Before(*admitted) {
+	rec.WardID = r.WardID
+	rec.AdmittedAt = optional.Map(r.AdmittedAt, func(s string) time.Time { return timestamp(s, i, "admitted_at", errs) })
+	rec.DischargedAt = optional.Map(r.DischargedAt, func(s string) time.Time { return timestamp(s, i, "discharged_at", errs) })
+	rec.DiedAt = optional.Map(r.DiedAt, func(s string) time.Time { return timestamp(s, i, "died_at", errs) })
+	if admitted := rec.AdmittedAt; admitted.Present() {
+		if t := rec.DischargedAt; t.Present() && t.Value.Before(admitted.Value) {
 			errs.add(i, "discharged_at", "must not be before admitted_at")
 		}
-		if t := rec.DiedAt.Value; t != nil && t.Before(*admitted) {
+		if t := rec.DiedAt; t.Present() && t.Value.Before(admitted.Value) {
 			errs.add(i, "died_at", "must not be before admitted_at")
 		}
 	}

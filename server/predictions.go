@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -17,12 +18,12 @@ const (
 
 // predictionRecord is one record of a predictions batch, as sent.
 type predictionRecord struct {
-	PatientUID   optional[string]  `json:"patient_uid"`
-	Model        optional[string]  `json:"model"`
-	Target       optional[string]  `json:"target"`
-	PredictedAt  optional[string]  `json:"predicted_at"`
-	HorizonHours optional[int]     `json:"horizon_hours"`
-	Probability  optional[float64] `json:"probability"`
+	PatientUID   optional.Field[string]  `json:"patient_uid"`
+	Model        optional.Field[string]  `json:"model"`
+	Target       optional.Field[string]  `json:"target"`
+	PredictedAt  optional.Field[string]  `json:"predicted_at"`
+	HorizonHours optional.Field[int]     `json:"horizon_hours"`
+	Probability  optional.Field[float64] `json:"probability"`
 }
 
 func (r *predictionRecord) record(i int, errs *batchErrors) queries.Prediction {
@@ -35,7 +36,7 @@ func (r *predictionRecord) record(i int, errs *batchErrors) queries.Prediction {
 	}
 	for _, f := range []struct {
 		name  string
-		value optional[string]
+		value optional.Field[string]
 	}{{"model", r.Model}, {"target", r.Target}} {
 		if required(f.value, i, f.name, errs) {
 			if err := rules.Text(f.value.Value, codeTextMaxLength); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 	"canopy/tree"
@@ -249,10 +250,10 @@ func (t trees) ancestors(c *gin.Context) error {
 
 // nodeFields are the writable fields of a node, absent, null or set.
 type nodeFields struct {
-	Name     optional[string] `json:"name"`
-	ParentID optional[int64]  `json:"parent_id"`
-	Position optional[int32]  `json:"position"`
-	Code     optional[string] `json:"code"`
+	Name     optional.Field[string] `json:"name"`
+	ParentID optional.Field[int64]  `json:"parent_id"`
+	Position optional.Field[int32]  `json:"position"`
+	Code     optional.Field[string] `json:"code"`
 }
 
 // check validates the fields present; required names those that must be.
@@ -304,7 +305,7 @@ func (t trees) create(c *gin.Context) error {
 		return err
 	}
 	n, err := t.s.store.CreateNode(c.Request.Context(), t.spec, queries.NewNode{
-		Name: f.Name.Value, ParentID: f.ParentID.ptr(), Position: f.Position.ptr(), Code: strings.TrimSpace(f.Code.Value)})
+		Name: f.Name.Value, ParentID: f.ParentID.Ptr(), Position: f.Position.Ptr(), Code: strings.TrimSpace(f.Code.Value)})
 	if err != nil {
 		return err
 	}
@@ -330,7 +331,7 @@ func (t trees) update(c *gin.Context) error {
 		return err
 	}
 	n, err := t.s.store.UpdateNode(c.Request.Context(), t.spec, id, queries.NodePatch{
-		Name: f.Name.ptr(), Position: f.Position.ptr(), SetParent: f.ParentID.Set, ParentID: f.ParentID.ptr()})
+		Name: f.Name.Ptr(), Position: f.Position.Ptr(), SetParent: f.ParentID.Set, ParentID: f.ParentID.Ptr()})
 	if err != nil {
 		return err
 	}
