@@ -38,21 +38,11 @@ func reject(reason, format string, args ...any) *rejection {
 	return &rejection{reason: reason, detail: fmt.Sprintf(format, args...)}
 }
 
-// Limits shared with the HTTP API (server/), so that a row the import takes
-// is one the API would take.
-const (
-	nameMax     = 200  // names, domains, mailing lists, legacy ids
-	titleMax    = 1000 // article and course titles
-	codeMax     = 64   // department codes, uids, observation codes, model names
-	imageURLMax = 2048 // bytes
-	maxValue    = 1e15 // an observation's value
-	horizonMax  = 8760 // hours
-)
-
-var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // checker reads the fields of one record, remembering the first problem, so
-// that a kind's parser reads as a list of its columns.
+// that a kind's parser reads as a list of its columns. The rules it checks
+// are the API's, from package rules, so that a row the import takes is one
+// the API would take, refused in the same words (followed here by the value
+// refused, where it is short).
 type checker struct {
 	cols   []column
 	fields []optional.Field[string]
@@ -62,6 +52,13 @@ type checker struct {
 func (c *checker) fail(i int, format string, args ...any) {
 	if c.err == nil {
 		c.err = reject(reasonBadValue, "%s: %s", c.cols[i].name, fmt.Sprintf(format, args...))
+	}
+}
+
+// check fails field i with err, a rule's refusal, unless it is nil.
+func (c *checker) check(i int, err error) {
+	if err != nil {
+		c.fail(i, "%v, not %q", err, c.fields[i].Value)
 	}
 }
 
@@ -108,8 +105,8 @@ func (c *checker) integer(i int, min, max int64) *int64 {
 		return nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < min || n > max {
-		c.fail(i, "must be an integer from %d to %d, not %q", min, max, s)
+	if err != nil || rules.Int(n, min, max) != nil {
+		c.fail(i, "%v, not %q", rules.IntRange(min, max), s)
 	}
 	return &n
 }
@@ -128,8 +125,8 @@ func (c *checker) number(i int, min, max float64) float64 {
 		return 0
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(v) || v < min || v > max {
-		c.fail(i, "must be a number from %g to %g, not %q", min, max, s)
+	if err != nil || rules.Number(v, min, max) != nil {
+		c.fail(i, "%v, not %q", rules.NumberRange(min, max), s)
 	}
 	return v
 }
@@ -187,11 +184,24 @@ func (c *checker) date(i int) *time.Time {
 	if !ok {
 		return nil
 	}
-	d, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	d, err := rules.Date(strings.TrimSpace(s))
 	if err != nil {
-		c.fail(i, "must be a date, YYYY-MM-DD, not %q", s)
+		c.fail(i, "%v, not %q", err, s)
 	}
 	return &d
+}
+
+// imageURL is field i, a newsletter's image URL (rules.ImageURL); "" without
+// a value.
+func (c *checker) imageURL(i int) string {
+	s, ok := c.value(i)
+	if !ok {
+		return ""
+	}
+	if err := rules.ImageURL(s); err != nil {
+		c.fail(i, "%v", err)
+	}
+	return s
 }
 
 // uuid is field i, a UUID in its usual hex form; invalid (the zero value)

@@ -35,10 +35,6 @@ type UpsertCounts struct {
 	Updated  int
 }
 
-// maxReportedErrors bounds the FieldErrors of one batch: enough to fix a
-// feed, never a response as large as the request.
-const maxReportedErrors = 100
-
 // patientMergeColumns are the columns a patient record may carry or leave out.
 var patientMergeColumns = []string{"name", "sex", "birth_date", "ward_id", "admitted_at", "discharged_at", "died_at"}
 
@@ -165,7 +161,7 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 	if len(unknown) > 0 {
 		var errs []FieldError
 		for i, r := range records {
-			if r.WardID.Present() && slices.Contains(unknown, r.WardID.Value) && len(errs) < maxReportedErrors {
+			if r.WardID.Present() && slices.Contains(unknown, r.WardID.Value) && len(errs) < MaxFieldErrors {
 				errs = append(errs, FieldError{Index: i, Field: "ward_id", Message: fmt.Sprintf("ward %d does not exist", r.WardID.Value)})
 			}
 		}

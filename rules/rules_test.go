@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +86,80 @@ func TestText(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := Text(tc.in, 5); (err == nil) != tc.ok {
 				t.Errorf("Text(%q, 5) = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // "" for accepted
+	}{
+		{"integer at the bound", Int(HorizonMax, 0, HorizonMax), ""},
+		{"integer past the bound", Int(HorizonMax+1, 0, HorizonMax), "must be an integer from 0 to 8760"},
+		{"integer below", Int(-1, 0, BedsMax), "must be an integer from 0 to 100000"},
+		{"number at the bound", Number(-ValueMax, -ValueMax, ValueMax), ""},
+		{"number past the bound", Number(2e15, -ValueMax, ValueMax), "must be a number from -1e15 to 1e15"},
+		{"NaN", Number(math.NaN(), 0, 1), "must be a number from 0 to 1"},
+		{"a fraction", Number(0.5, 0, 1), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fmt.Sprint(tc.err); tc.want == "" && tc.err != nil || tc.want != "" && got != tc.want {
+				t.Errorf("got %v, want %q", tc.err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBirthDate(t *testing.T) {
+	now := time.Date(2024, 11, 3, 11, 0, 0, 0, time.UTC) // already the 4th in UTC+14
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"long ago", "1950-06-01", true},
+		{"the first day", "1900-01-01", true},
+		{"before", "1899-12-31", false},
+		{"today in UTC", "2024-11-03", true},
+		{"today in Kiribati", "2024-11-04", true},
+		{"the future", "2024-11-05", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Date(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := BirthDate(d, now); (err == nil) != tc.ok {
+				t.Errorf("BirthDate(%s) = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+		})
+	}
+	if _, err := Date("2024-1-3"); err != ErrDate {
+		t.Errorf("Date(2024-1-3) = %v, want ErrDate", err)
+	}
+}
+
+func TestSexAndImageURL(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		ok   bool
+	}{
+		{"sex F", Sex("F"), true},
+		{"sex in lower case", Sex("f"), false},
+		{"https URL", ImageURL("https://img.example/a.png"), true},
+		{"http URL", ImageURL("http://img.example/a.png"), true},
+		{"no host", ImageURL("https:///a.png"), false},
+		{"another scheme", ImageURL("ftp://img.example/a.png"), false},
+		{"relative", ImageURL("/a.png"), false},
+		{"too long", ImageURL("https://img.example/" + strings.Repeat("a", ImageURLMax)), false},
+		{"NUL", ImageURL("https://img.example/a\x00.png"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if (tc.err == nil) != tc.ok {
+				t.Errorf("got %v, want ok=%v", tc.err, tc.ok)
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -23,9 +22,6 @@ const (
 	articlesDefaultLimit = 100
 	articlesMaxLimit     = 1000
 	articlesBulkMax      = 10_000
-	articleTextMax       = 1000 // characters of a title
-	articleNameMax       = 200  // characters of a sender name, newsletter name, domain or mailing list
-	imageURLMax          = 2048 // bytes
 	tzNameMax            = 64
 )
 
@@ -145,9 +141,9 @@ func (r *articleRecord) record(i int, errs *batchErrors) queries.NewArticle {
 		return f.Value
 	}
 	a := queries.NewArticle{
-		FromName:   text("from_name", r.FromName, articleNameMax),
-		FromDomain: text("from_domain", r.FromDomain, articleNameMax),
-		Title:      text("title", r.Title, articleTextMax),
+		FromName:   text("from_name", r.FromName, rules.NameMax),
+		FromDomain: text("from_domain", r.FromDomain, rules.NameMax),
+		Title:      text("title", r.Title, rules.TitleMax),
 	}
 	if r.ID.Present() {
 		if !auth.ValidUUID(r.ID.Value) {
@@ -163,7 +159,7 @@ func (r *articleRecord) record(i int, errs *batchErrors) queries.NewArticle {
 		}
 	}
 	if r.MailingList.Present() {
-		a.MailingList = new(text("mailing_list", r.MailingList, articleNameMax))
+		a.MailingList = new(text("mailing_list", r.MailingList, rules.NameMax))
 	}
 	if required(r.CreatedAt, i, "created_at", errs) {
 		a.CreatedAt = timestamp(r.CreatedAt.Value, i, "created_at", errs)
@@ -254,7 +250,7 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 		errs = append(errs, queries.FieldError{Index: -1, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if err := rules.Text(req.Name, articleNameMax); err != nil {
+	if err := rules.Text(req.Name, rules.NameMax); err != nil {
 		bad("name", "%v", err)
 	}
 	for _, f := range []struct {
@@ -264,16 +260,15 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 		if f.value == nil {
 			continue
 		}
-		if err := rules.Text(*f.value, articleNameMax); err != nil {
+		if err := rules.Text(*f.value, rules.NameMax); err != nil {
 			bad(f.name, "%v", err)
 		}
 	}
 	if req.Domain == nil && req.MailingList == nil {
-		bad("domain", "a newsletter needs a domain or a mailing_list")
+		bad("domain", "%v", rules.ErrNewsletterTarget)
 	}
-	if u, err := url.Parse(req.ImageURL); err != nil || len(req.ImageURL) > imageURLMax || strings.ContainsRune(req.ImageURL, 0) ||
-		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("image_url", "must be an absolute http(s) URL of at most %d bytes", imageURLMax)
+	if err := rules.ImageURL(req.ImageURL); err != nil {
+		bad("image_url", "%v", err)
 	}
 	if len(errs) > 0 {
 		return &queries.ValidationError{Errors: errs}

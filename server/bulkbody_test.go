@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"canopy/auth"
+	"canopy/queries"
 )
 
 // Every bulk endpoint reads its body with the one bulk decoder: a body of
 // small elements far past the row limit is refused with a 413 without
 // decoding it into memory many times its size, and a batch of invalid
-// records reports at most maxBatchErrors of them.
+// records reports at most queries.MaxFieldErrors of them.
 func TestBulkBodiesBounded(t *testing.T) {
 	ts := newTestServer(t)
 	admin := ts.token(auth.ScopeAdmin)
@@ -35,8 +36,8 @@ func TestBulkBodiesBounded(t *testing.T) {
 			if r.StatusCode != http.StatusUnprocessableEntity {
 				t.Fatalf("10,000 empty records: %d %.200s, want 422", r.StatusCode, r.Body)
 			}
-			if p := r.problem(t); len(p.Errors) != maxBatchErrors {
-				t.Errorf("10,000 empty records: %d errors reported, want %d", len(p.Errors), maxBatchErrors)
+			if p := r.problem(t); len(p.Errors) != queries.MaxFieldErrors {
+				t.Errorf("10,000 empty records: %d errors reported, want %d", len(p.Errors), queries.MaxFieldErrors)
 			}
 		})
 	}

@@ -109,7 +109,7 @@ func mutate(t *rapid.T, body string) string {
 
 // decodeBatch agrees with encoding/json, which decodes each element on its
 // own: on what is an array and how many elements it has, on which records
-// are refused (each once, in order, at most maxBatchErrors of them), and
+// are refused (each once, in order, at most queries.MaxFieldErrors of them), and
 // it refuses a batch of more than the limit with a 413. 100 bodies by
 // default (-rapid.checks=N for more).
 func TestDecodeBatchMatchesEncodingJSON(t *testing.T) {
@@ -175,7 +175,7 @@ func TestDecodeBatchMatchesEncodingJSON(t *testing.T) {
 			for _, f := range ve.Errors {
 				got = append(got, f.Index)
 			}
-			if want := refused[:min(len(refused), maxBatchErrors)]; !slices.Equal(got, want) {
+			if want := refused[:min(len(refused), queries.MaxFieldErrors)]; !slices.Equal(got, want) {
 				t.Fatalf("%q: errors at records %v, want %v", body, got, want)
 			}
 		}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,24 +21,15 @@ import (
 	"canopy/rules"
 )
 
-// Limits of the hospital feed.
-const (
-	patientsBatchLimit = 10_000
-	uidMaxLength       = 64
-	// maxBatchErrors bounds the errors reported for one batch body: enough
-	// to fix a feed, never a problem document as large as the request.
-	maxBatchErrors = 100
-)
-
-// sexes are the values of a patient's sex: female, male, other, unknown.
-var sexes = []string{"F", "M", "O", "U"}
+// patientsBatchLimit bounds the records of a patients batch.
+const patientsBatchLimit = 10_000
 
 // batchErrors collects the invalid fields of a batch's records, each with
-// the record's index, keeping the first maxBatchErrors.
+// the record's index, keeping the first queries.MaxFieldErrors.
 type batchErrors []queries.FieldError
 
 func (e *batchErrors) add(index int, field, format string, args ...any) {
-	if len(*e) < maxBatchErrors {
+	if len(*e) < queries.MaxFieldErrors {
 		*e = append(*e, queries.FieldError{Index: index, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 }
@@ -259,9 +249,6 @@ func timestamp(s string, index int, field string, errs *batchErrors) time.Time {
 	return t
 }
 
-// earliestBirthDate bounds birth dates from below: nobody alive was born earlier.
-var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // patientRecord is one record of a patients batch, as sent.
 type patientRecord struct {
 	UID          optional.Field[string] `json:"uid"`
@@ -280,30 +267,30 @@ type patientRecord struct {
 func (r *patientRecord) record(i int, errs *batchErrors) queries.PatientRecord {
 	rec := queries.PatientRecord{UID: r.UID.Value}
 	if required(r.UID, i, "uid", errs) {
-		if err := rules.Text(r.UID.Value, uidMaxLength); err != nil {
+		if err := rules.Text(r.UID.Value, rules.CodeMax); err != nil {
 			errs.add(i, "uid", "%v", err)
 		}
 	}
 	if r.Name.Present() {
 		r.Name.Value = strings.TrimSpace(r.Name.Value)
-		if err := rules.Text(r.Name.Value, nameMaxLength); err != nil {
-			errs.add(i, "name", "%v, or null", err)
+		if err := rules.Text(r.Name.Value, rules.NameMax); err != nil {
+			errs.add(i, "name", "%v", err)
 		}
 	}
 	rec.Name = r.Name
-	if r.Sex.Present() && !slices.Contains(sexes, r.Sex.Value) {
-		errs.add(i, "sex", "must be one of %s, or null", strings.Join(sexes, ", "))
+	if r.Sex.Present() {
+		if err := rules.Sex(r.Sex.Value); err != nil {
+			errs.add(i, "sex", "%v", err)
+		}
 	}
 	rec.Sex = r.Sex
 	rec.BirthDate = optional.Map(r.BirthDate, func(s string) time.Time {
-		// A birth today anywhere on Earth (up to UTC+14) is not in the future.
-		today := time.Now().Add(14 * time.Hour).UTC().Format(time.DateOnly)
-		d, err := time.Parse(time.DateOnly, s)
-		switch {
-		case err != nil:
-			errs.add(i, "birth_date", "must be a date, YYYY-MM-DD")
-		case d.Before(earliestBirthDate) || s > today:
-			errs.add(i, "birth_date", "must be between %s and today", earliestBirthDate.Format(time.DateOnly))
+		d, err := rules.Date(s)
+		if err == nil {
+			err = rules.BirthDate(d, time.Now())
+		}
+		if err != nil {
+			errs.add(i, "birth_date", "%v", err)
 		}
 		return d
 	})
@@ -395,7 +382,7 @@ func toPatientJSON(p queries.Patient) patientJSON {
 // and the latest predictions, from one statement.
 func (s *Server) getPatient(c *gin.Context) error {
 	uid := c.Param("uid")
-	if rules.Text(uid, uidMaxLength) != nil {
+	if rules.Text(uid, rules.CodeMax) != nil {
 		return notFound("no patient has uid %q", uid)
 	}
 	p, err := s.store.Patient(c.Request.Context(), uid)

@@ -10,11 +10,8 @@ import (
 	"canopy/rules"
 )
 
-// Limits of prediction requests.
-const (
-	predictionsBatchLimit = 50_000
-	horizonMaxHours       = 8760 // a year
-)
+// predictionsBatchLimit bounds the records of a predictions batch.
+const predictionsBatchLimit = 50_000
 
 // predictionRecord is one record of a predictions batch, as sent.
 type predictionRecord struct {
@@ -30,7 +27,7 @@ func (r *predictionRecord) record(i int, errs *batchErrors) queries.Prediction {
 	p := queries.Prediction{PatientUID: r.PatientUID.Value, Model: r.Model.Value, Target: r.Target.Value,
 		HorizonHours: r.HorizonHours.Value, Probability: r.Probability.Value}
 	if required(r.PatientUID, i, "patient_uid", errs) {
-		if err := rules.Text(r.PatientUID.Value, uidMaxLength); err != nil {
+		if err := rules.Text(r.PatientUID.Value, rules.CodeMax); err != nil {
 			errs.add(i, "patient_uid", "%v", err)
 		}
 	}
@@ -39,7 +36,7 @@ func (r *predictionRecord) record(i int, errs *batchErrors) queries.Prediction {
 		value optional.Field[string]
 	}{{"model", r.Model}, {"target", r.Target}} {
 		if required(f.value, i, f.name, errs) {
-			if err := rules.Text(f.value.Value, codeTextMaxLength); err != nil {
+			if err := rules.Text(f.value.Value, rules.CodeMax); err != nil {
 				errs.add(i, f.name, "%v", err)
 			}
 		}
@@ -47,11 +44,15 @@ func (r *predictionRecord) record(i int, errs *batchErrors) queries.Prediction {
 	if required(r.PredictedAt, i, "predicted_at", errs) {
 		p.PredictedAt = timestamp(r.PredictedAt.Value, i, "predicted_at", errs)
 	}
-	if required(r.HorizonHours, i, "horizon_hours", errs) && (p.HorizonHours < 0 || p.HorizonHours > horizonMaxHours) {
-		errs.add(i, "horizon_hours", "must be between 0 and %d", horizonMaxHours)
+	if required(r.HorizonHours, i, "horizon_hours", errs) {
+		if err := rules.Int(int64(p.HorizonHours), 0, rules.HorizonMax); err != nil {
+			errs.add(i, "horizon_hours", "%v", err)
+		}
 	}
-	if required(r.Probability, i, "probability", errs) && !(p.Probability >= 0 && p.Probability <= 1) {
-		errs.add(i, "probability", "must be between 0 and 1")
+	if required(r.Probability, i, "probability", errs) {
+		if err := rules.Number(p.Probability, 0, 1); err != nil {
+			errs.add(i, "probability", "%v", err)
+		}
 	}
 	return p
 }

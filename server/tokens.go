@@ -44,10 +44,8 @@ func (s *Server) createToken(c *gin.Context) error {
 		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	nameErr := rules.Text(req.Name, nameMaxLength)
+	nameErr := rules.Text(req.Name, rules.NameMax)
 	switch {
-	case req.Name == "":
-		return invalid("name", "a token needs a name")
 	case nameErr != nil:
 		return invalid("name", "%v", nameErr)
 	// Fail closed: a user_id that is sent but empty or null would make a

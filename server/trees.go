@@ -20,8 +20,6 @@ const (
 	searchDefaultLimit = 100
 	searchMaxLimit     = 1000
 	searchMaxQuery     = 200 // characters
-	nameMaxLength      = 200
-	codeMaxLength      = 64
 )
 
 // node is a tree node as the API shows it. It is what package tree
@@ -269,7 +267,7 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if err := rules.Text(f.Name.Value, nameMaxLength); err != nil { // null is "": refused too
+		if err := rules.Text(f.Name.Value, rules.NameMax); err != nil { // null is "": refused too
 			bad("name", err.Error())
 		}
 	}
@@ -282,7 +280,7 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	if f.Code.Set {
 		if t.spec.Kind() != "department" {
 			bad("code", "unknown field")
-		} else if err := rules.Text(f.Code.Value, codeMaxLength); err != nil {
+		} else if err := rules.Text(f.Code.Value, rules.CodeMax); err != nil {
 			bad("code", err.Error())
 		}
 	}

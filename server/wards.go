@@ -53,12 +53,12 @@ func (f *wardFields) check(create bool) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if err := rules.Text(f.Name.Value, nameMaxLength); err != nil { // null is "": refused too
+		if err := rules.Text(f.Name.Value, rules.NameMax); err != nil { // null is "": refused too
 			bad("name", err.Error())
 		}
 	}
-	if f.Beds.Set && (f.Beds.Null || f.Beds.Value < 0 || f.Beds.Value > 100_000) {
-		bad("beds", "must be between 0 and 100000")
+	if f.Beds.Set && (f.Beds.Null || rules.Int(int64(f.Beds.Value), 0, rules.BedsMax) != nil) {
+		bad("beds", rules.IntRange(0, rules.BedsMax).Error())
 	}
 	if len(errs) > 0 {
 		return &queries.ValidationError{Errors: errs}
