@@ -282,22 +282,6 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 	return nil
 }
 
-// principalOf is the request's authenticated principal; the zero Principal
-// when the route did not authenticate.
-func principalOf(c *gin.Context) auth.Principal {
-	v, _ := c.Get(principalKey)
-	p, _ := v.(auth.Principal)
-	return p
-}
-
-// mayReadArticlesOf refuses a token bound to another user than userID.
-func mayReadArticlesOf(c *gin.Context, userID string) error {
-	if bound := principalOf(c).UserID; bound != "" && !strings.EqualFold(bound, userID) {
-		return forbidden("the token may read only its own user's articles")
-	}
-	return nil
-}
-
 // pathUUID parses a UUID from the path, in lower case: 400 when it is not one.
 func pathUUID(c *gin.Context, name string) (string, error) {
 	raw := c.Param(name)
