@@ -19,10 +19,8 @@ import (
 
 // Limits on article requests.
 const (
-	articlesDefaultLimit = 100
-	articlesMaxLimit     = 1000
-	articlesBulkMax      = 10_000
-	tzNameMax            = 64
+	articlesBulkMax = 10_000
+	tzNameMax       = 64
 )
 
 type articleJSON struct {
@@ -50,12 +48,9 @@ func (s *Server) listArticles(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit", 1, articlesMaxLimit)
+	limit, err := pageLimit(c)
 	if err != nil {
 		return err
-	}
-	if limit == nil {
-		limit = new(articlesDefaultLimit)
 	}
 	var after *queries.ArticleKey
 	if raw, ok := c.GetQuery("cursor"); ok {
@@ -63,7 +58,7 @@ func (s *Server) listArticles(c *gin.Context) error {
 			return err
 		}
 	}
-	articles, next, err := s.store.MonthArticles(c.Request.Context(), queries.ArticlePage{UserID: userID, Month: month, Limit: *limit, After: after})
+	articles, next, err := s.store.MonthArticles(c.Request.Context(), queries.ArticlePage{UserID: userID, Month: month, Limit: limit, After: after})
 	if err != nil {
 		return err
 	}
@@ -280,15 +275,6 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 	}
 	c.JSON(http.StatusCreated, newsletterJSON{ID: n.ID, Name: n.Name, Domain: n.Domain, MailingList: n.MailingList, ImageURL: n.ImageURL})
 	return nil
-}
-
-// pathUUID parses a UUID from the path, in lower case: 400 when it is not one.
-func pathUUID(c *gin.Context, name string) (string, error) {
-	raw := c.Param(name)
-	if !auth.ValidUUID(raw) {
-		return "", badRequest("%s %q is not a UUID", name, raw)
-	}
-	return strings.ToLower(raw), nil
 }
 
 // userMonth parses the user and month of a listing or calendar request and

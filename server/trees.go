@@ -15,12 +15,8 @@ import (
 	"canopy/tree"
 )
 
-// Limits on tree requests.
-const (
-	searchDefaultLimit = 100
-	searchMaxLimit     = 1000
-	searchMaxQuery     = 200 // characters
-)
+// searchMaxQuery bounds the characters of a search's q.
+const searchMaxQuery = 200
 
 // node is a tree node as the API shows it. It is what package tree
 // assembles: its key is (kind, id), since a ward and a department may share an id.
@@ -172,15 +168,11 @@ func (t trees) search(c *gin.Context) error {
 	if utf8.RuneCountInString(q) > searchMaxQuery {
 		return invalid("q", "at most %d characters", searchMaxQuery)
 	}
-	limit, err := queryInt(c, "limit", 1, searchMaxLimit)
+	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
-	if limit == nil {
-		l := searchDefaultLimit
-		limit = &l
-	}
-	rows, truncated, version, err := t.s.store.Search(c.Request.Context(), t.spec, q, *limit)
+	rows, truncated, version, err := t.s.store.Search(c.Request.Context(), t.spec, q, limit)
 	if err != nil {
 		return err
 	}
@@ -359,37 +351,4 @@ func (t trees) remove(c *gin.Context) error {
 	}
 	c.Status(http.StatusNoContent)
 	return nil
-}
-
-// queryInt64 parses an optional integer query parameter of at least min:
-// 400 when it does not parse, 422 when it is out of range.
-func queryInt64(c *gin.Context, name string, min int64) (*int64, error) {
-	raw, ok := c.GetQuery(name)
-	if !ok {
-		return nil, nil
-	}
-	v, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return nil, badRequest("%s %q is not an integer", name, raw)
-	}
-	if v < min {
-		return nil, invalid(name, "must be at least %d", min)
-	}
-	return &v, nil
-}
-
-// queryInt parses an optional integer query parameter within [min, max].
-func queryInt(c *gin.Context, name string, min, max int) (*int, error) {
-	raw, ok := c.GetQuery(name)
-	if !ok {
-		return nil, nil
-	}
-	v, err := strconv.Atoi(raw)
-	if err != nil {
-		return nil, badRequest("%s %q is not an integer", name, raw)
-	}
-	if v < min || v > max {
-		return nil, invalid(name, "must be between %d and %d", min, max)
-	}
-	return &v, nil
 }
