@@ -6,69 +6,40 @@ import (
 	"testing"
 )
 
+// jsonInputs are values for a member of every kind Field reads itself and
+// then some that only encoding/json may read, or that nothing may.
+var jsonInputs = []string{`"plain"`, `""`, `"esc\"aped"`, `"tab\t"`, `"\u00e9"`, `"한국"`, "\"\xff\"", `"a\\b"`,
+	`0`, `-0`, `42`, `-42`, `007`, `1e3`, `1E3`, `+1`, `1.5`, `-1.25`, `.5`, `9223372036854775807`, `9223372036854775808`,
+	`1_000`, `0x10`, `Infinity`, `NaN`, `true`, `false`, `True`, `null`, `[1]`, `{"a":1}`, `"1"`, `1.0`, `-`, `0.`}
+
+// matchesEncodingJSON decodes each of jsonInputs as a member of type
+// Field[T] and as a *T, and wants the same value, or an error from both.
+func matchesEncodingJSON[T comparable](t *testing.T) {
+	t.Helper()
+	member := func(b []byte) []byte { return append(append([]byte(`{"V":`), b...), '}') }
+	for _, in := range jsonInputs {
+		var o struct{ V Field[T] }
+		gotErr := json.Unmarshal(member([]byte(in)), &o)
+		var v struct{ V *T }
+		wantErr := json.Unmarshal(member([]byte(in)), &v)
+		var want T
+		if v.V != nil {
+			want = *v.V
+		}
+		if (gotErr == nil) != (wantErr == nil) || gotErr == nil && o.V.Value != want {
+			t.Errorf("%T %s: got %v, %v; encoding/json %v, %v", want, in, o.V.Value, gotErr, want, wantErr)
+		}
+	}
+}
+
 // Field's fast paths must decode exactly as encoding/json does, and
 // refuse what it refuses.
 func TestOptionalMatchesEncodingJSON(t *testing.T) {
-	inputs := []string{`"plain"`, `""`, `"esc\"aped"`, `"tab\t"`, `"\u00e9"`, `"한국"`, "\"\xff\"", `"a\\b"`,
-		`0`, `-0`, `42`, `-42`, `007`, `1e3`, `1E3`, `+1`, `1.5`, `-1.25`, `.5`, `9223372036854775807`, `9223372036854775808`,
-		`1_000`, `0x10`, `Infinity`, `NaN`, `true`, `false`, `True`, `null`, `[1]`, `{"a":1}`, `"1"`, `1.0`, `-`, `0.`}
-	check := func(t *testing.T, name string, decode func([]byte) (any, error), reference func([]byte) (any, error)) {
-		for _, in := range inputs {
-			got, gotErr := decode([]byte(in))
-			want, wantErr := reference([]byte(in))
-			if (gotErr == nil) != (wantErr == nil) || gotErr == nil && got != want {
-				t.Errorf("%s %s: got %v, %v; encoding/json %v, %v", name, in, got, gotErr, want, wantErr)
-			}
-		}
-	}
-	check(t, "string", func(b []byte) (any, error) {
-		var o struct{ V Field[string] }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &o)
-		return o.V.Value, err
-	}, func(b []byte) (any, error) {
-		var v struct{ V *string }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &v)
-		if v.V == nil {
-			return "", err
-		}
-		return *v.V, err
-	})
-	check(t, "int64", func(b []byte) (any, error) {
-		var o struct{ V Field[int64] }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &o)
-		return o.V.Value, err
-	}, func(b []byte) (any, error) {
-		var v struct{ V *int64 }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &v)
-		if v.V == nil {
-			return int64(0), err
-		}
-		return *v.V, err
-	})
-	check(t, "float64", func(b []byte) (any, error) {
-		var o struct{ V Field[float64] }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &o)
-		return o.V.Value, err
-	}, func(b []byte) (any, error) {
-		var v struct{ V *float64 }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &v)
-		if v.V == nil {
-			return float64(0), err
-		}
-		return *v.V, err
-	})
-	check(t, "bool", func(b []byte) (any, error) {
-		var o struct{ V Field[bool] }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &o)
-		return o.V.Value, err
-	}, func(b []byte) (any, error) {
-		var v struct{ V *bool }
-		err := json.Unmarshal(append(append([]byte(`{"V":`), b...), '}'), &v)
-		if v.V == nil {
-			return false, err
-		}
-		return *v.V, err
-	})
+	matchesEncodingJSON[string](t)
+	matchesEncodingJSON[int64](t)
+	matchesEncodingJSON[int](t)
+	matchesEncodingJSON[float64](t)
+	matchesEncodingJSON[bool](t)
 
 	var o struct{ A, B Field[int64] }
 	if err := json.Unmarshal([]byte(`{"B":null}`), &o); err != nil || o.A.Set || !o.B.Set || !o.B.Null {
