@@ -15,8 +15,9 @@ import (
 	"unicode/utf8"
 )
 
-// The longest text fields, in characters; the database's CHECKs hold the
-// same numbers.
+// The longest text fields, in characters. The trees' and the hospital's
+// tables repeat NameMax and CodeMax in CHECKs, a guard for writers other
+// than canopy; the listing and academy tables have none.
 const (
 	// NameMax: the name of a department, category, ward, patient, token or
 	// newsletter; an article's sender, domain and mailing list; a legacy id.
