@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"canopy/optional"
 	"canopy/queries"
 )
 
@@ -357,32 +358,32 @@ func (e *env) copyPatients(batch []patient) error {
 	_, err = tx.CopyFrom(e.ctx, pgx.Identifier{"patients_copy"}, columns,
 		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
 			r := records(batch[i : i+1])[0]
-			return []any{r.UID, r.Name.Value, r.Sex.Value, r.BirthDate.Value, r.WardID.Value, r.AdmittedAt.Value, r.DischargedAt.Value, r.DiedAt.Value}, nil
+			return []any{r.UID, r.Name.Ptr(), r.Sex.Ptr(), r.BirthDate.Ptr(), r.WardID.Ptr(), r.AdmittedAt.Ptr(), r.DischargedAt.Ptr(), r.DiedAt.Ptr()}, nil
 		}))
 	return err
 }
 
 // records are the batch as canopy's queries take it.
 func records(batch []patient) []queries.PatientRecord {
-	carry := func(s *string) queries.Field[string] {
+	carry := func(s *string) optional.Field[string] {
 		if s == nil {
-			return queries.Field[string]{}
+			return optional.Field[string]{}
 		}
-		return queries.Carry(*s)
+		return optional.Of(*s)
 	}
-	at := func(layout string, s *string) queries.Field[time.Time] {
+	at := func(layout string, s *string) optional.Field[time.Time] {
 		if s == nil {
-			return queries.Field[time.Time]{}
+			return optional.Field[time.Time]{}
 		}
 		t, _ := time.Parse(layout, *s) // the bench's own, well-formed values
-		return queries.Carry(t)
+		return optional.Of(t)
 	}
 	out := make([]queries.PatientRecord, len(batch))
 	for i, p := range batch {
 		out[i] = queries.PatientRecord{UID: p.UID, Name: carry(p.Name), Sex: carry(p.Sex), BirthDate: at(time.DateOnly, p.BirthDate),
 			AdmittedAt: at(time.RFC3339, p.AdmittedAt), DischargedAt: at(time.RFC3339, p.DischargedAt), DiedAt: at(time.RFC3339, p.DiedAt)}
 		if p.WardID != nil {
-			out[i].WardID = queries.Carry(*p.WardID)
+			out[i].WardID = optional.Of(*p.WardID)
 		}
 	}
 	return out

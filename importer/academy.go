@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"canopy/rules"
 )
 
 // The academy kinds. Their tables keep the source system's ids (BY DEFAULT
@@ -79,7 +81,7 @@ var teachersKind = &kind{
 	prepare: func(context.Context, *pgx.Conn) (parser, error) {
 		return func(c *checker) ([]any, string, *rejection) {
 			id := c.int64(0, 1, math.MaxInt64)
-			name := c.str(1, nameMax)
+			name := c.str(1, rules.NameMax)
 			rate := c.rate(2)
 			if c.err != nil {
 				return nil, "", nil
@@ -110,7 +112,7 @@ var coursesKind = &kind{
 		return func(c *checker) ([]any, string, *rejection) {
 			id := c.int64(0, 1, math.MaxInt64)
 			teacher := c.int64(1, 1, math.MaxInt64)
-			title := c.str(2, titleMax)
+			title := c.str(2, rules.TitleMax)
 			price := c.money(3)
 			if c.err != nil {
 				return nil, "", nil
@@ -164,7 +166,7 @@ written AS (
 		}
 		return func(c *checker) ([]any, string, *rejection) {
 			id := c.int64(0, 1, math.MaxInt64)
-			title := c.str(1, titleMax)
+			title := c.str(1, rules.TitleMax)
 			price := c.money(2)
 			list := c.ids(3)
 			if c.err != nil {
@@ -201,7 +203,7 @@ var kitsKind = &kind{
 		return func(c *checker) ([]any, string, *rejection) {
 			id := c.int64(0, 1, math.MaxInt64)
 			course := c.int64(1, 1, math.MaxInt64)
-			title := c.str(2, titleMax)
+			title := c.str(2, rules.TitleMax)
 			price := c.money(3)
 			if c.err != nil {
 				return nil, "", nil
@@ -262,7 +264,7 @@ var purchasesKind = &kind{
 				c.fail(purchaseProductType, "must be course, package or kit, not %q", typ)
 			}
 			product := c.int64(purchaseProductID, 1, math.MaxInt64)
-			buyer := c.str(purchaseBuyer, nameMax)
+			buyer := c.str(purchaseBuyer, rules.NameMax)
 			price := c.money(purchasePrice)
 			refund := c.money(purchaseRefund)
 			if c.err == nil && refund > price {

@@ -2,14 +2,13 @@ package importer
 
 import (
 	"context"
-	"math"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // The hospital kinds: wards by department code, patients by uid (with the
@@ -71,9 +70,9 @@ var wardsKind = &kind{
 			return nil, err
 		}
 		return func(c *checker) ([]any, string, *rejection) {
-			code := c.str(0, codeMax)
-			name := c.str(1, nameMax)
-			beds := c.int64(2, 0, math.MaxInt32)
+			code := c.str(0, rules.CodeMax)
+			name := c.str(1, rules.NameMax)
+			beds := c.int64(2, 0, rules.BedsMax)
 			if c.err != nil {
 				return nil, "", nil
 			}
@@ -148,26 +147,22 @@ written AS (
 	},
 }
 
-var sexes = []string{"F", "M", "O", "U"}
-
 func parsePatient(c *checker, wards map[string]int64, now time.Time) ([]any, string, *rejection) {
-	uid := c.str(patientUID, codeMax)
-	name := c.text(patientName, nameMax)
+	uid := c.str(patientUID, rules.CodeMax)
+	name := c.text(patientName, rules.NameMax)
 	if name != nil {
 		name = new(strings.TrimSpace(*name))
 	}
 	sex := c.text(patientSex, 16)
-	if sex != nil && !slices.Contains(sexes, *sex) {
-		c.fail(patientSex, "must be one of F, M, O, U, not %q", *sex)
+	if sex != nil {
+		c.check(patientSex, rules.Sex(*sex))
 	}
 	birth := c.date(patientBirthDate)
-	// A birth today anywhere on Earth (up to UTC+14) is not in the future.
-	if today := now.Add(14 * time.Hour).UTC().Format(time.DateOnly); birth != nil && c.err == nil &&
-		(birth.Before(earliestBirthDate) || birth.Format(time.DateOnly) > today) {
-		c.fail(patientBirthDate, "must be between %s and today", earliestBirthDate.Format(time.DateOnly))
+	if birth != nil && c.err == nil {
+		c.check(patientBirthDate, rules.BirthDate(*birth, now))
 	}
 	wardName, department := c.fields[patientWardName], c.fields[patientDepartmentCode]
-	if wardName.is != department.is {
+	if wardName.Set != department.Set || wardName.Null != department.Null {
 		c.fail(patientWardName, "ward_name and department_code go together: both values, both \\N, or both empty")
 	}
 	admitted := c.timestamp(patientAdmittedAt)
@@ -185,10 +180,10 @@ func parsePatient(c *checker, wards map[string]int64, now time.Time) ([]any, str
 		return nil, "", nil
 	}
 	var ward *int64
-	if wardName.is == present {
-		id, ok := wards[key(department.s, wardName.s)]
+	if wardName.Present() {
+		id, ok := wards[key(department.Value, wardName.Value)]
 		if !ok {
-			return nil, "", reject(reasonUnknown, "no ward %q in department %q", wardName.s, department.s)
+			return nil, "", reject(reasonUnknown, "no ward %q in department %q", wardName.Value, department.Value)
 		}
 		ward = &id
 	}
@@ -218,10 +213,10 @@ var observationsKind = &kind{
 			return nil, err
 		}
 		return func(c *checker) ([]any, string, *rejection) {
-			uid := c.str(0, codeMax)
-			code := c.str(1, codeMax)
+			uid := c.str(0, rules.CodeMax)
+			code := c.str(1, rules.CodeMax)
 			at := c.time(2)
-			value := c.number(3, -maxValue, maxValue)
+			value := c.number(3, -rules.ValueMax, rules.ValueMax)
 			if c.err != nil {
 				return nil, "", nil
 			}
@@ -256,11 +251,11 @@ var predictionsKind = &kind{
 			return nil, err
 		}
 		return func(c *checker) ([]any, string, *rejection) {
-			uid := c.str(0, codeMax)
-			model := c.str(1, codeMax)
-			target := c.str(2, codeMax)
+			uid := c.str(0, rules.CodeMax)
+			model := c.str(1, rules.CodeMax)
+			target := c.str(2, rules.CodeMax)
 			at := c.time(3)
-			horizon := c.int64(4, 0, horizonMax)
+			horizon := c.int64(4, 0, rules.HorizonMax)
 			probability := c.number(5, 0, 1)
 			if c.err != nil {
 				return nil, "", nil

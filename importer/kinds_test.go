@@ -42,13 +42,15 @@ NOPE,Ward 3,5
 MED,Ward 1,30
 MED,Ward 4,-1
 MED,,4
+MED,Ward 5,100001
 `,
-		want: "read 7 inserted 3 updated 0 unchanged 0 rejected 4",
+		want: "read 8 inserted 3 updated 0 unchanged 0 rejected 5",
 		rejects: map[int]string{
 			5: `unknown reference: department_code "NOPE"`,
 			6: "duplicate in file: the same (department_code, name) (MED, Ward 1) as line 2",
-			7: "bad value: beds: must be an integer from 0",
+			7: `bad value: beds: must be an integer from 0 to 100000, not "-1"`,
 			8: "bad value: name: required",
+			9: `bad value: beds: must be an integer from 0 to 100000, not "100001"`,
 		},
 		check: func(t *testing.T, db *testdb.DB) {
 			if beds := scalar[int](t, db, `SELECT beds FROM wards WHERE name = 'Ward 1' AND department_id = (SELECT id FROM departments WHERE code = 'MED')`); beds != 20 {
@@ -129,12 +131,14 @@ Weekly,,weekly@lists.example,https://img.example/weekly.png
 No target,,,https://img.example/x.png
 No image,x.example,,
 Daily Brief,other.example,,https://img.example/other.png
+By FTP,ftp.example,,ftp://img.example/x.png
 `,
-		want: "read 5 inserted 2 updated 0 unchanged 0 rejected 3",
+		want: "read 6 inserted 2 updated 0 unchanged 0 rejected 4",
 		rejects: map[int]string{
 			4: "bad value: domain: a newsletter needs a domain or a mailing_list",
 			5: "bad value: image_url: required",
 			6: `duplicate in file: the same name "Daily Brief" as line 2`,
+			7: "bad value: image_url: must be an absolute http(s) URL of at most 2048 bytes",
 		},
 	},
 	{

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"canopy/rules"
 )
 
 // The listing kinds: newsletters by name, articles by id.
@@ -40,12 +42,12 @@ written AS (
 )`),
 	prepare: func(context.Context, *pgx.Conn) (parser, error) {
 		return func(c *checker) ([]any, string, *rejection) {
-			name := c.str(0, nameMax)
-			domain := c.text(1, nameMax)
-			list := c.text(2, nameMax)
-			image := c.str(3, imageURLMax)
+			name := c.str(0, rules.NameMax)
+			domain := c.text(1, rules.NameMax)
+			list := c.text(2, rules.NameMax)
+			image := c.imageURL(3)
 			if domain == nil && list == nil && c.err == nil {
-				c.fail(1, "a newsletter needs a domain or a mailing_list (or both)")
+				c.fail(1, "%v", rules.ErrNewsletterTarget)
 			}
 			if c.err != nil {
 				return nil, "", nil
@@ -99,10 +101,10 @@ written AS (
 		return func(c *checker) ([]any, string, *rejection) {
 			id := c.uuid(articleID)
 			user := c.uuid(articleToUserID)
-			fromName := c.str(articleFromName, nameMax)
-			domain := c.str(articleFromDomain, nameMax)
-			list := c.text(articleMailingList, nameMax)
-			title := c.str(articleTitle, titleMax)
+			fromName := c.str(articleFromName, rules.NameMax)
+			domain := c.str(articleFromDomain, rules.NameMax)
+			list := c.text(articleMailingList, rules.NameMax)
+			title := c.str(articleTitle, rules.TitleMax)
 			created := c.time(articleCreatedAt)
 			read := c.boolean(articleIsRead)
 			if c.err != nil {

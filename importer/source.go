@@ -10,36 +10,23 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"canopy/optional"
 )
 
 // nullCell is the CSV cell that means null ("clear the stored value"), as in
 // PostgreSQL's own COPY text format. An empty cell means absent.
 const nullCell = `\N`
 
-// presence is what a record says about one field.
-type presence uint8
-
-const (
-	absent  presence = iota // not carried: keep what is stored (or the default)
-	null                    // carried as null: clear it
-	present                 // carried with a value
-)
-
-// field is one field of a record.
-type field struct {
-	s  string
-	is presence
-}
-
 // cell reads a CSV cell by the file conventions: empty is absent, \N is null.
-func cell(s string) field {
+func cell(s string) optional.Field[string] {
 	switch s {
 	case "":
-		return field{}
+		return optional.Field[string]{}
 	case nullCell:
-		return field{is: null}
+		return optional.Null[string]()
 	}
-	return field{s: s, is: present}
+	return optional.Of(s)
 }
 
 // record is one input record: its fields in the kind's column order, the
@@ -47,7 +34,7 @@ func cell(s string) field {
 // be read into fields, why.
 type record struct {
 	line     int64
-	fields   []field
+	fields   []optional.Field[string]
 	original []string
 	err      error
 }
@@ -171,7 +158,7 @@ func (s *csvSource) next() (record, error) {
 		rec.err = reject(reasonMalformed, "%d fields, the header has %d", len(fields), len(s.header))
 		return rec, nil
 	}
-	rec.fields = make([]field, s.width)
+	rec.fields = make([]optional.Field[string], s.width)
 	for i, v := range fields {
 		rec.fields[s.at[i]] = cell(v)
 	}
@@ -217,12 +204,12 @@ func (s *ndjsonSource) next() (record, error) {
 	}
 }
 
-func (s *ndjsonSource) decode(text []byte) ([]field, error) {
+func (s *ndjsonSource) decode(text []byte) ([]optional.Field[string], error) {
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(text, &members); err != nil {
 		return nil, reject(reasonMalformed, "not a JSON object: %v", err)
 	}
-	fields := make([]field, len(s.cols))
+	fields := make([]optional.Field[string], len(s.cols))
 	for name, raw := range members {
 		j := slices.IndexFunc(s.cols, func(c column) bool { return c.name == name })
 		if j < 0 {
@@ -237,32 +224,32 @@ func (s *ndjsonSource) decode(text []byte) ([]field, error) {
 	return fields, nil
 }
 
-func jsonField(raw json.RawMessage) (field, error) {
+func jsonField(raw json.RawMessage) (optional.Field[string], error) {
 	switch raw[0] {
 	case 'n':
-		return field{is: null}, nil
+		return optional.Null[string](), nil
 	case '"':
 		var s string
 		err := json.Unmarshal(raw, &s)
-		return field{s: s, is: present}, err
+		return optional.Of(s), err
 	case '[':
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
-			return field{}, err
+			return optional.Field[string]{}, err
 		}
 		parts := make([]string, len(items))
 		for i, item := range items {
 			f, err := jsonField(item)
-			if err != nil || f.is != present || item[0] == '[' {
-				return field{}, errors.New("an array holds only numbers or strings")
+			if err != nil || !f.Present() || item[0] == '[' {
+				return optional.Field[string]{}, errors.New("an array holds only numbers or strings")
 			}
-			parts[i] = f.s
+			parts[i] = f.Value
 		}
-		return field{s: strings.Join(parts, ";"), is: present}, nil
+		return optional.Of(strings.Join(parts, ";")), nil
 	case '{':
-		return field{}, errors.New("an object is not a value here")
+		return optional.Field[string]{}, errors.New("an object is not a value here")
 	}
-	return field{s: string(raw), is: present}, nil // a number, true or false
+	return optional.Of(string(raw)), nil // a number, true or false
 }
 
 func (s *ndjsonSource) progress() (int64, int64) { return s.in.n, s.size }
@@ -299,7 +286,7 @@ func (s *rowSource) next() (record, error) {
 		rec.err = reject(reasonMalformed, "%d fields for %d columns", len(cells), len(s.header))
 		return rec, nil
 	}
-	rec.fields = make([]field, s.width)
+	rec.fields = make([]optional.Field[string], s.width)
 	for i, v := range cells {
 		rec.fields[s.at[i]] = cell(v)
 	}

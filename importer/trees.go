@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"canopy/rules"
 )
 
 // The tree kinds, categories and departments, name each row by a legacy id
@@ -256,13 +258,13 @@ func stageTree(ctx context.Context, tx pgx.Tx, k *kind, f *forest, src source, s
 			return 0, err
 		}
 		c := checker{cols: k.columns, fields: rec.fields}
-		legacy := c.str(treeLegacyID, nameMax)
-		parent := c.text(treeParentID, nameMax)
-		name := c.str(treeName, nameMax)
+		legacy := c.str(treeLegacyID, rules.NameMax)
+		parent := c.text(treeParentID, rules.NameMax)
+		name := c.str(treeName, rules.NameMax)
 		position := c.int64(treePosition, math.MinInt32, math.MaxInt32)
 		var code *string
 		if k.tree.code {
-			code = c.text(treeCode, codeMax)
+			code = c.text(treeCode, rules.CodeMax)
 		}
 		if c.err != nil {
 			rej.add(rec.line, c.err, rec.original)

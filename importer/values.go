@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"canopy/optional"
 	"canopy/rules"
 )
 
@@ -37,24 +38,14 @@ func reject(reason, format string, args ...any) *rejection {
 	return &rejection{reason: reason, detail: fmt.Sprintf(format, args...)}
 }
 
-// Limits shared with the HTTP API (server/), so that a row the import takes
-// is one the API would take.
-const (
-	nameMax     = 200  // names, domains, mailing lists, legacy ids
-	titleMax    = 1000 // article and course titles
-	codeMax     = 64   // department codes, uids, observation codes, model names
-	imageURLMax = 2048 // bytes
-	maxValue    = 1e15 // an observation's value
-	horizonMax  = 8760 // hours
-)
-
-var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // checker reads the fields of one record, remembering the first problem, so
-// that a kind's parser reads as a list of its columns.
+// that a kind's parser reads as a list of its columns. The rules it checks
+// are the API's, from package rules, so that a row the import takes is one
+// the API would take, refused in the same words (followed here by the value
+// refused, where it is short).
 type checker struct {
 	cols   []column
-	fields []field
+	fields []optional.Field[string]
 	err    *rejection
 }
 
@@ -64,21 +55,28 @@ func (c *checker) fail(i int, format string, args ...any) {
 	}
 }
 
+// check fails field i with err, a rule's refusal, unless it is nil.
+func (c *checker) check(i int, err error) {
+	if err != nil {
+		c.fail(i, "%v, not %q", err, c.fields[i].Value)
+	}
+}
+
 // value is the text of field i, and whether it has one. A required field
 // without one is a problem.
 func (c *checker) value(i int) (string, bool) {
 	f := c.fields[i]
-	if f.is != present {
+	if !f.Present() {
 		if c.cols[i].required {
 			c.fail(i, "required")
 		}
 		return "", false
 	}
-	return f.s, true
+	return f.Value, true
 }
 
 // carried says whether the record carried field i, as a value or as null.
-func (c *checker) carried(i int) bool { return c.fields[i].is != absent }
+func (c *checker) carried(i int) bool { return c.fields[i].Set }
 
 // text is field i, 1 to max characters; nil without a value.
 func (c *checker) text(i, max int) *string {
@@ -107,8 +105,8 @@ func (c *checker) integer(i int, min, max int64) *int64 {
 		return nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < min || n > max {
-		c.fail(i, "must be an integer from %d to %d, not %q", min, max, s)
+	if err != nil || rules.Int(n, min, max) != nil {
+		c.fail(i, "%v, not %q", rules.IntRange(min, max), s)
 	}
 	return &n
 }
@@ -127,8 +125,8 @@ func (c *checker) number(i int, min, max float64) float64 {
 		return 0
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(v) || v < min || v > max {
-		c.fail(i, "must be a number from %g to %g, not %q", min, max, s)
+	if err != nil || rules.Number(v, min, max) != nil {
+		c.fail(i, "%v, not %q", rules.NumberRange(min, max), s)
 	}
 	return v
 }
@@ -166,7 +164,7 @@ func (c *checker) timestamp(i int) *time.Time {
 	}
 	t, err := rules.Timestamp(s)
 	if err != nil {
-		c.fail(i, "%v, not %q", err, c.fields[i].s)
+		c.fail(i, "%v, not %q", err, c.fields[i].Value)
 	}
 	return &t
 }
@@ -186,11 +184,24 @@ func (c *checker) date(i int) *time.Time {
 	if !ok {
 		return nil
 	}
-	d, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	d, err := rules.Date(strings.TrimSpace(s))
 	if err != nil {
-		c.fail(i, "must be a date, YYYY-MM-DD, not %q", s)
+		c.fail(i, "%v, not %q", err, s)
 	}
 	return &d
+}
+
+// imageURL is field i, a newsletter's image URL (rules.ImageURL); "" without
+// a value.
+func (c *checker) imageURL(i int) string {
+	s, ok := c.value(i)
+	if !ok {
+		return ""
+	}
+	if err := rules.ImageURL(s); err != nil {
+		c.fail(i, "%v", err)
+	}
+	return s
 }
 
 // uuid is field i, a UUID in its usual hex form; invalid (the zero value)

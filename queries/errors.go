@@ -48,6 +48,10 @@ type FieldError struct {
 	Message string
 }
 
+// MaxFieldErrors bounds the FieldErrors of one ValidationError: enough to
+// fix a feed, never a response as large as the request.
+const MaxFieldErrors = 100
+
 // ValidationError is a request that is well formed but invalid.
 type ValidationError struct {
 	Errors []FieldError

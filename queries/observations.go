@@ -131,7 +131,7 @@ func resolveObservations(ctx context.Context, tx pgx.Tx, actor Actor, observatio
 	rows := make([]observationRow, len(observations))
 	for i, o := range observations {
 		rows[i] = observationRow{ids[o.PatientUID], o.Code, o.ObservedAt, o.Value}
-		if rows[i].patientID == 0 && len(errs) < maxReportedErrors {
+		if rows[i].patientID == 0 && len(errs) < MaxFieldErrors {
 			errs = append(errs, unknownPatient(i, o.PatientUID))
 		}
 	}

@@ -10,41 +10,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"canopy/optional"
 )
 
-// Field is one field of a feed record: Set says the record carried it, and
-// Value is what it carried, nil for null. A field not carried keeps what is
-// stored; one carried as null clears it.
-type Field[T any] struct {
-	Set   bool
-	Value *T
-}
-
-// Carry is a field carried with the value v.
-func Carry[T any](v T) Field[T] { return Field[T]{Set: true, Value: &v} }
-
-// Clear is a field carried as null.
-func Clear[T any]() Field[T] { return Field[T]{Set: true} }
-
-// then is f overridden by a later record's field, when that one was carried.
-func (f Field[T]) then(later Field[T]) Field[T] {
-	if later.Set {
-		return later
-	}
-	return f
-}
-
 // PatientRecord is one record of the patient feed: the uid and the fields
-// the record carried.
+// the record carried. A field not carried keeps what is stored; one carried
+// as null clears it.
 type PatientRecord struct {
 	UID          string
-	Name         Field[string]
-	Sex          Field[string]    // F, M, O or U
-	BirthDate    Field[time.Time] // a date: the year, month and day are used
-	WardID       Field[int64]
-	AdmittedAt   Field[time.Time]
-	DischargedAt Field[time.Time]
-	DiedAt       Field[time.Time]
+	Name         optional.Field[string]
+	Sex          optional.Field[string]    // F, M, O or U
+	BirthDate    optional.Field[time.Time] // a date: the year, month and day are used
+	WardID       optional.Field[int64]
+	AdmittedAt   optional.Field[time.Time]
+	DischargedAt optional.Field[time.Time]
+	DiedAt       optional.Field[time.Time]
 }
 
 // UpsertCounts says what a patient batch did: Inserted + Updated is the
@@ -53,10 +34,6 @@ type UpsertCounts struct {
 	Inserted int
 	Updated  int
 }
-
-// maxReportedErrors bounds the FieldErrors of one batch: enough to fix a
-// feed, never a response as large as the request.
-const maxReportedErrors = 100
 
 // patientMergeColumns are the columns a patient record may carry or leave out.
 var patientMergeColumns = []string{"name", "sex", "birth_date", "ward_id", "admitted_at", "discharged_at", "died_at"}
@@ -153,18 +130,18 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 	}
 	for i, r := range merged {
 		uids[i] = r.UID
-		names[i], carried[0][i] = r.Name.Value, r.Name.Set
-		sexes[i], carried[1][i] = r.Sex.Value, r.Sex.Set
-		births[i], carried[2][i] = r.BirthDate.Value, r.BirthDate.Set
-		wardIDs[i], carried[3][i] = r.WardID.Value, r.WardID.Set
-		admitted[i], carried[4][i] = r.AdmittedAt.Value, r.AdmittedAt.Set
-		discharged[i], carried[5][i] = r.DischargedAt.Value, r.DischargedAt.Set
-		died[i], carried[6][i] = r.DiedAt.Value, r.DiedAt.Set
+		names[i], carried[0][i] = r.Name.Ptr(), r.Name.Set
+		sexes[i], carried[1][i] = r.Sex.Ptr(), r.Sex.Set
+		births[i], carried[2][i] = r.BirthDate.Ptr(), r.BirthDate.Set
+		wardIDs[i], carried[3][i] = r.WardID.Ptr(), r.WardID.Set
+		admitted[i], carried[4][i] = r.AdmittedAt.Ptr(), r.AdmittedAt.Set
+		discharged[i], carried[5][i] = r.DischargedAt.Ptr(), r.DischargedAt.Set
+		died[i], carried[6][i] = r.DiedAt.Ptr(), r.DiedAt.Set
 	}
 	var named []int64
 	for _, r := range records {
-		if r.WardID.Value != nil {
-			named = append(named, *r.WardID.Value)
+		if r.WardID.Present() {
+			named = append(named, r.WardID.Value)
 		}
 	}
 	slices.Sort(named)
@@ -184,8 +161,8 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 	if len(unknown) > 0 {
 		var errs []FieldError
 		for i, r := range records {
-			if r.WardID.Value != nil && slices.Contains(unknown, *r.WardID.Value) && len(errs) < maxReportedErrors {
-				errs = append(errs, FieldError{Index: i, Field: "ward_id", Message: fmt.Sprintf("ward %d does not exist", *r.WardID.Value)})
+			if r.WardID.Present() && slices.Contains(unknown, r.WardID.Value) && len(errs) < MaxFieldErrors {
+				errs = append(errs, FieldError{Index: i, Field: "ward_id", Message: fmt.Sprintf("ward %d does not exist", r.WardID.Value)})
 			}
 		}
 		return UpsertCounts{}, &ValidationError{Errors: errs}
@@ -206,13 +183,13 @@ func mergePatients(records []PatientRecord) []PatientRecord {
 			continue
 		}
 		m := &merged[i]
-		m.Name = m.Name.then(r.Name)
-		m.Sex = m.Sex.then(r.Sex)
-		m.BirthDate = m.BirthDate.then(r.BirthDate)
-		m.WardID = m.WardID.then(r.WardID)
-		m.AdmittedAt = m.AdmittedAt.then(r.AdmittedAt)
-		m.DischargedAt = m.DischargedAt.then(r.DischargedAt)
-		m.DiedAt = m.DiedAt.then(r.DiedAt)
+		m.Name = m.Name.Then(r.Name)
+		m.Sex = m.Sex.Then(r.Sex)
+		m.BirthDate = m.BirthDate.Then(r.BirthDate)
+		m.WardID = m.WardID.Then(r.WardID)
+		m.AdmittedAt = m.AdmittedAt.Then(r.AdmittedAt)
+		m.DischargedAt = m.DischargedAt.Then(r.DischargedAt)
+		m.DiedAt = m.DiedAt.Then(r.DiedAt)
 	}
 	return merged
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"canopy/internal/testdb"
+	"canopy/optional"
 	"canopy/queries"
 )
 
@@ -72,9 +73,9 @@ func TestUpsertPatients(t *testing.T) {
 	ctx := context.Background()
 	icu, recovery := f.id["icu"], f.id["recovery"]
 	full := func(uid string) queries.PatientRecord {
-		return queries.PatientRecord{UID: uid, Name: queries.Carry("Ann"), Sex: queries.Carry("F"),
-			BirthDate: queries.Carry(day("1980-02-29")), WardID: queries.Carry(icu), AdmittedAt: queries.Carry(at(0)),
-			DischargedAt: queries.Carry(at(60)), DiedAt: queries.Carry(at(120))}
+		return queries.PatientRecord{UID: uid, Name: optional.Of("Ann"), Sex: optional.Of("F"),
+			BirthDate: optional.Of(day("1980-02-29")), WardID: optional.Of(icu), AdmittedAt: optional.Of(at(0)),
+			DischargedAt: optional.Of(at(60)), DiedAt: optional.Of(at(120))}
 	}
 	cases := []struct {
 		name   string
@@ -85,7 +86,7 @@ func TestUpsertPatients(t *testing.T) {
 		errs   []queries.FieldError
 	}{
 		{name: "new uid inserted with absent fields null",
-			batch: []queries.PatientRecord{{UID: "a1", Name: queries.Carry("Ann")}},
+			batch: []queries.PatientRecord{{UID: "a1", Name: optional.Of("Ann")}},
 			want:  queries.UpsertCounts{Inserted: 1},
 			rows:  []string{"a1 Ann - - - - - -"}},
 		{name: "complete record inserted",
@@ -94,7 +95,7 @@ func TestUpsertPatients(t *testing.T) {
 			rows:  []string{"b1 Ann F 1980-02-29 icu +0m +60m +120m"}},
 		{name: "partial update keeps other fields",
 			before: []queries.PatientRecord{full("c1")},
-			batch:  []queries.PatientRecord{{UID: "c1", WardID: queries.Carry(recovery), DiedAt: queries.Carry(at(90))}},
+			batch:  []queries.PatientRecord{{UID: "c1", WardID: optional.Of(recovery), DiedAt: optional.Of(at(90))}},
 			want:   queries.UpsertCounts{Updated: 1},
 			rows:   []string{"c1 Ann F 1980-02-29 recovery +0m +60m +90m"}},
 		{name: "uid alone changes nothing",
@@ -104,41 +105,41 @@ func TestUpsertPatients(t *testing.T) {
 			rows:   []string{"d1 Ann F 1980-02-29 icu +0m +60m +120m"}},
 		{name: "null clears",
 			before: []queries.PatientRecord{full("e1")},
-			batch: []queries.PatientRecord{{UID: "e1", Name: queries.Clear[string](), Sex: queries.Clear[string](),
-				BirthDate: queries.Clear[time.Time](), WardID: queries.Clear[int64](), AdmittedAt: queries.Clear[time.Time](),
-				DischargedAt: queries.Clear[time.Time](), DiedAt: queries.Clear[time.Time]()}},
+			batch: []queries.PatientRecord{{UID: "e1", Name: optional.Null[string](), Sex: optional.Null[string](),
+				BirthDate: optional.Null[time.Time](), WardID: optional.Null[int64](), AdmittedAt: optional.Null[time.Time](),
+				DischargedAt: optional.Null[time.Time](), DiedAt: optional.Null[time.Time]()}},
 			want: queries.UpsertCounts{Updated: 1},
 			rows: []string{"e1 - - - - - - -"}},
 		{name: "duplicates merged in order, later fields win",
-			before: []queries.PatientRecord{{UID: "f2", Name: queries.Carry("Old")}},
+			before: []queries.PatientRecord{{UID: "f2", Name: optional.Of("Old")}},
 			batch: []queries.PatientRecord{
-				{UID: "f1", Name: queries.Carry("First"), Sex: queries.Carry("F")},
-				{UID: "f2", Sex: queries.Carry("M")},
-				{UID: "f1", Name: queries.Carry("Second"), WardID: queries.Carry(icu)},
-				{UID: "f1", Sex: queries.Clear[string](), AdmittedAt: queries.Carry(at(5))},
-				{UID: "f2", Name: queries.Clear[string]()},
-				{UID: "f2", Name: queries.Carry("New")},
+				{UID: "f1", Name: optional.Of("First"), Sex: optional.Of("F")},
+				{UID: "f2", Sex: optional.Of("M")},
+				{UID: "f1", Name: optional.Of("Second"), WardID: optional.Of(icu)},
+				{UID: "f1", Sex: optional.Null[string](), AdmittedAt: optional.Of(at(5))},
+				{UID: "f2", Name: optional.Null[string]()},
+				{UID: "f2", Name: optional.Of("New")},
 			},
 			want: queries.UpsertCounts{Inserted: 1, Updated: 1},
 			rows: []string{"f1 Second - - icu +5m - -", "f2 New M - - - - -"}},
 		{name: "new and known uids in one batch",
-			before: []queries.PatientRecord{{UID: "g1", Name: queries.Carry("Known")}},
-			batch:  []queries.PatientRecord{{UID: "g2", Sex: queries.Carry("U")}, {UID: "g1", Sex: queries.Carry("O")}},
+			before: []queries.PatientRecord{{UID: "g1", Name: optional.Of("Known")}},
+			batch:  []queries.PatientRecord{{UID: "g2", Sex: optional.Of("U")}, {UID: "g1", Sex: optional.Of("O")}},
 			want:   queries.UpsertCounts{Inserted: 1, Updated: 1},
 			rows:   []string{"g1 Known O - - - - -", "g2 - U - - - - -"}},
 		{name: "unknown wards write nothing and name every record",
-			before: []queries.PatientRecord{{UID: "h1", Name: queries.Carry("Kept")}},
+			before: []queries.PatientRecord{{UID: "h1", Name: optional.Of("Kept")}},
 			batch: []queries.PatientRecord{
-				{UID: "h1", Name: queries.Carry("Changed")},
-				{UID: "h2", WardID: queries.Carry(int64(1 << 40))},
-				{UID: "h3", WardID: queries.Carry(icu)},
-				{UID: "h3", WardID: queries.Carry(int64(1<<40 + 1))},
-				{UID: "h4", WardID: queries.Carry(int64(1 << 40))},
+				{UID: "h1", Name: optional.Of("Changed")},
+				{UID: "h2", WardID: optional.Of(int64(1 << 40))},
+				{UID: "h3", WardID: optional.Of(icu)},
+				{UID: "h3", WardID: optional.Of(int64(1<<40 + 1))},
+				{UID: "h4", WardID: optional.Of(int64(1 << 40))},
 			},
 			rows: []string{"h1 Kept - - - - - -", "h2 missing", "h3 missing", "h4 missing"},
 			errs: []queries.FieldError{{Index: 1, Field: "ward_id"}, {Index: 3, Field: "ward_id"}, {Index: 4, Field: "ward_id"}}},
 		{name: "an unknown ward overridden later in the body still refuses the batch",
-			batch: []queries.PatientRecord{{UID: "i1", WardID: queries.Carry(int64(1 << 40))}, {UID: "i1", WardID: queries.Carry(icu)}},
+			batch: []queries.PatientRecord{{UID: "i1", WardID: optional.Of(int64(1 << 40))}, {UID: "i1", WardID: optional.Of(icu)}},
 			rows:  []string{"i1 missing"},
 			errs:  []queries.FieldError{{Index: 0, Field: "ward_id"}}},
 		{name: "empty batch", batch: []queries.PatientRecord{}},
@@ -219,13 +220,13 @@ func TestConcurrentPatientBatches(t *testing.T) {
 			rec := queries.PatientRecord{UID: uid(u)}
 			admitted := feedTime.Add(time.Duration(k) * time.Hour)
 			fields := []func(){
-				func() { rec.Name = queries.Carry(fmt.Sprint("k", k)) },
-				func() { rec.Sex = queries.Carry([]string{"F", "M", "O", "U"}[k%4]) },
-				func() { rec.BirthDate = queries.Carry(day("1950-01-01").AddDate(0, 0, k)) },
-				func() { rec.WardID = queries.Carry(wards[k%4]) },
-				func() { rec.AdmittedAt = queries.Carry(admitted) },
-				func() { rec.DischargedAt = queries.Carry(admitted.Add(30 * time.Minute)) },
-				func() { rec.DiedAt = queries.Carry(admitted.Add(45 * time.Minute)) },
+				func() { rec.Name = optional.Of(fmt.Sprint("k", k)) },
+				func() { rec.Sex = optional.Of([]string{"F", "M", "O", "U"}[k%4]) },
+				func() { rec.BirthDate = optional.Of(day("1950-01-01").AddDate(0, 0, k)) },
+				func() { rec.WardID = optional.Of(wards[k%4]) },
+				func() { rec.AdmittedAt = optional.Of(admitted) },
+				func() { rec.DischargedAt = optional.Of(admitted.Add(30 * time.Minute)) },
+				func() { rec.DiedAt = optional.Of(admitted.Add(45 * time.Minute)) },
 			}
 			for _, set := range fields {
 				if r.IntN(2) == 0 {
@@ -416,8 +417,8 @@ func TestPatientReads(t *testing.T) {
 	f := departments(t)
 	ctx := context.Background()
 	if _, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{
-		{UID: "p1", Name: queries.Carry("Ann"), Sex: queries.Carry("F"), BirthDate: queries.Carry(day("1970-05-06"))},
-		{UID: "nowhere", Name: queries.Carry("No ward")},
+		{UID: "p1", Name: optional.Of("Ann"), Sex: optional.Of("F"), BirthDate: optional.Of(day("1970-05-06"))},
+		{UID: "nowhere", Name: optional.Of("No ward")},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -512,11 +513,11 @@ func TestPatientUpsertIsLinear(t *testing.T) {
 	s := queries.New(pool)
 	batch := make([]queries.PatientRecord, 5000)
 	for i := range batch {
-		batch[i] = queries.PatientRecord{UID: fmt.Sprint("u", i), Name: queries.Carry("x")}
+		batch[i] = queries.PatientRecord{UID: fmt.Sprint("u", i), Name: optional.Of("x")}
 	}
 	must(s.UpsertPatients(ctx, queries.Actor{}, batch))
 	for i := range batch {
-		batch[i].DiedAt = queries.Carry(at(i))
+		batch[i].DiedAt = optional.Of(at(i))
 	}
 	must(s.UpsertPatients(ctx, queries.Actor{}, batch))
 	tx := must(db.Pool.Begin(ctx))
@@ -585,7 +586,7 @@ func TestUpsertRetriesADeadlock(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := pool.UpsertPatients(counted, queries.Actor{}, []queries.PatientRecord{
-			{UID: "a", Name: queries.Carry("batch")}, {UID: "b", Sex: queries.Carry("F")}})
+			{UID: "a", Name: optional.Of("batch")}, {UID: "b", Sex: optional.Of("F")}})
 		done <- err
 	}()
 	// Wait until the batch waits for b, polling pg_locks as PostgreSQL's own

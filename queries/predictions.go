@@ -71,7 +71,7 @@ func (s *Store) InsertPredictions(ctx context.Context, actor Actor, predictions 
 	var inserted int
 	var unknown []int
 	err := s.retryContended(ctx, func() error {
-		args := append([]any{uids, models, targets, at, horizons, probabilities, maxReportedErrors}, actor.auditArgs(n)...)
+		args := append([]any{uids, models, targets, at, horizons, probabilities, MaxFieldErrors}, actor.auditArgs(n)...)
 		return translate(s.db.QueryRow(ctx, predictionsInsertSQL, args...).Scan(&inserted, &unknown))
 	})
 	if err != nil {

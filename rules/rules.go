@@ -6,10 +6,37 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+)
+
+// The longest text fields, in characters. The trees' and the hospital's
+// tables repeat NameMax and CodeMax in CHECKs, a guard for writers other
+// than canopy; the listing and academy tables have none.
+const (
+	// NameMax: the name of a department, category, ward, patient, token or
+	// newsletter; an article's sender, domain and mailing list; a legacy id.
+	NameMax = 200
+	// TitleMax: an article's or a course's title.
+	TitleMax = 1000
+	// CodeMax: a department's code, a patient's uid, an observation's code,
+	// a prediction's model and target.
+	CodeMax = 64
+)
+
+// Bounds of the other fields the API and the importer both take.
+const (
+	ImageURLMax = 2048    // bytes of a newsletter's image URL
+	BedsMax     = 100_000 // beds of a ward
+	HorizonMax  = 8760    // hours of a prediction's horizon: a year
+	// ValueMax bounds an observation's value either side of 0, so that no
+	// sum of an hour's values can overflow a double precision mean.
+	ValueMax = 1e15
 )
 
 // The reasons a timestamp is refused, in the words both the API and the
@@ -58,3 +85,84 @@ func Text(s string, max int) error {
 	}
 	return nil
 }
+
+// Int checks an integer field against its bounds, min and max included.
+func Int(n, min, max int64) error {
+	if n < min || n > max {
+		return IntRange(min, max)
+	}
+	return nil
+}
+
+// IntRange is why an integer field is refused, out of its bounds or not an
+// integer at all.
+func IntRange(min, max int64) error {
+	return fmt.Errorf("must be an integer from %d to %d", min, max)
+}
+
+// Number checks a number field against its bounds, min and max included;
+// NaN is refused.
+func Number(v, min, max float64) error {
+	if !(v >= min && v <= max) {
+		return NumberRange(min, max)
+	}
+	return nil
+}
+
+// NumberRange is why a number field is refused, out of its bounds or not a
+// number at all. The bounds are written as a person would: 1e15, not 1e+15.
+func NumberRange(min, max float64) error {
+	short := func(v float64) string { return strings.Replace(strconv.FormatFloat(v, 'g', -1, 64), "e+", "e", 1) }
+	return fmt.Errorf("must be a number from %s to %s", short(min), short(max))
+}
+
+// ErrDate is why a date field that does not parse is refused.
+var ErrDate = errors.New("must be a date, YYYY-MM-DD")
+
+// Date parses a date, YYYY-MM-DD.
+func Date(s string) (time.Time, error) {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, ErrDate
+	}
+	return d, nil
+}
+
+// earliestBirthDate bounds birth dates from below: nobody alive was born earlier.
+var earliestBirthDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// BirthDate checks a patient's date of birth (a date, as Date returns it)
+// at the instant now: from 1900-01-01 to today anywhere on Earth, up to
+// UTC+14, so that a birth today is never in the future.
+func BirthDate(d, now time.Time) error {
+	today := now.Add(14 * time.Hour).UTC().Format(time.DateOnly)
+	if d.Before(earliestBirthDate) || d.Format(time.DateOnly) > today {
+		return fmt.Errorf("must be between %s and today", earliestBirthDate.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// sexes are the values of a patient's sex: female, male, other, unknown.
+var sexes = []string{"F", "M", "O", "U"}
+
+// Sex checks a patient's sex.
+func Sex(s string) error {
+	if !slices.Contains(sexes, s) {
+		return fmt.Errorf("must be one of %s", strings.Join(sexes, ", "))
+	}
+	return nil
+}
+
+// ImageURL checks a newsletter's image URL: absolute http or https, at most
+// ImageURLMax bytes, without NUL.
+func ImageURL(s string) error {
+	if u, err := url.Parse(s); err != nil || len(s) > ImageURLMax || strings.ContainsRune(s, 0) ||
+		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an absolute http(s) URL of at most %d bytes", ImageURLMax)
+	}
+	return nil
+}
+
+// ErrNewsletterTarget is why a newsletter with neither a domain nor a
+// mailing list is refused: its image would show on no article.
+var ErrNewsletterTarget = errors.New("a newsletter needs a domain or a mailing_list")

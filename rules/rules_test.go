@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +86,55 @@ func TestText(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := Text(tc.in, 5); (err == nil) != tc.ok {
 				t.Errorf("Text(%q, 5) = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+		})
+	}
+}
+
+// Each rule's refusal, in the words the API and the importer report.
+func TestRules(t *testing.T) {
+	const url = "must be an absolute http(s) URL of at most 2048 bytes"
+	const born = "must be between 1900-01-01 and today"
+	now := time.Date(2024, 11, 3, 11, 0, 0, 0, time.UTC) // already the 4th in UTC+14
+	birth := func(s string) error {
+		d, err := Date(s)
+		if err != nil {
+			return err
+		}
+		return BirthDate(d, now)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // "" for accepted
+	}{
+		{"integer at the bound", Int(HorizonMax, 0, HorizonMax), ""},
+		{"integer past the bound", Int(HorizonMax+1, 0, HorizonMax), "must be an integer from 0 to 8760"},
+		{"integer below", Int(-1, 0, BedsMax), "must be an integer from 0 to 100000"},
+		{"number at the bound", Number(-ValueMax, -ValueMax, ValueMax), ""},
+		{"number past the bound", Number(2e15, -ValueMax, ValueMax), "must be a number from -1e15 to 1e15"},
+		{"NaN", Number(math.NaN(), 0, 1), "must be a number from 0 to 1"},
+		{"a fraction", Number(0.5, 0, 1), ""},
+		{"born long ago", birth("1950-06-01"), ""},
+		{"born on the first day", birth("1900-01-01"), ""},
+		{"born before", birth("1899-12-31"), born},
+		{"born today in UTC", birth("2024-11-03"), ""},
+		{"born today in Kiribati", birth("2024-11-04"), ""},
+		{"born tomorrow", birth("2024-11-05"), born},
+		{"a date without its zeros", birth("2024-1-3"), "must be a date, YYYY-MM-DD"},
+		{"sex F", Sex("F"), ""},
+		{"sex in lower case", Sex("f"), "must be one of F, M, O, U"},
+		{"https URL", ImageURL("https://img.example/a.png"), ""},
+		{"http URL", ImageURL("http://img.example/a.png"), ""},
+		{"no host", ImageURL("https:///a.png"), url},
+		{"another scheme", ImageURL("ftp://img.example/a.png"), url},
+		{"relative", ImageURL("/a.png"), url},
+		{"too long", ImageURL("https://img.example/" + strings.Repeat("a", ImageURLMax)), url},
+		{"NUL", ImageURL("https://img.example/a\x00.png"), url},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fmt.Sprint(tc.err); tc.want == "" && tc.err != nil || tc.want != "" && got != tc.want {
+				t.Errorf("got %v, want %q", tc.err, tc.want)
 			}
 		})
 	}

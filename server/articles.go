@@ -6,26 +6,21 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"canopy/auth"
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
 
 // Limits on article requests.
 const (
-	articlesDefaultLimit = 100
-	articlesMaxLimit     = 1000
-	articlesBulkMax      = 10_000
-	articleTextMax       = 1000 // characters of a title
-	articleNameMax       = 200  // characters of a sender name, newsletter name, domain or mailing list
-	imageURLMax          = 2048 // bytes
-	tzNameMax            = 64
+	articlesBulkMax = 10_000
+	tzNameMax       = 64
 )
 
 type articleJSON struct {
@@ -53,12 +48,9 @@ func (s *Server) listArticles(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit", 1, articlesMaxLimit)
+	limit, err := pageLimit(c)
 	if err != nil {
 		return err
-	}
-	if limit == nil {
-		limit = new(articlesDefaultLimit)
 	}
 	var after *queries.ArticleKey
 	if raw, ok := c.GetQuery("cursor"); ok {
@@ -66,7 +58,7 @@ func (s *Server) listArticles(c *gin.Context) error {
 			return err
 		}
 	}
-	articles, next, err := s.store.MonthArticles(c.Request.Context(), queries.ArticlePage{UserID: userID, Month: month, Limit: *limit, After: after})
+	articles, next, err := s.store.MonthArticles(c.Request.Context(), queries.ArticlePage{UserID: userID, Month: month, Limit: limit, After: after})
 	if err != nil {
 		return err
 	}
@@ -119,58 +111,53 @@ func (s *Server) articleCalendar(c *gin.Context) error {
 	return nil
 }
 
-// articleRecord is one record of a bulk body; pointers tell a missing field
-// from an empty one.
+// articleRecord is one record of an articles batch, as sent.
 type articleRecord struct {
-	ID          *string `json:"id"`
-	ToUserID    *string `json:"to_user_id"`
-	FromName    *string `json:"from_name"`
-	FromDomain  *string `json:"from_domain"`
-	MailingList *string `json:"mailing_list"`
-	Title       *string `json:"title"`
-	CreatedAt   *string `json:"created_at"`
+	ID          optional.Field[string] `json:"id"`
+	ToUserID    optional.Field[string] `json:"to_user_id"`
+	FromName    optional.Field[string] `json:"from_name"`
+	FromDomain  optional.Field[string] `json:"from_domain"`
+	MailingList optional.Field[string] `json:"mailing_list"`
+	Title       optional.Field[string] `json:"title"`
+	CreatedAt   optional.Field[string] `json:"created_at"`
 }
 
 // record validates the record at index i of a batch and returns it as an
-// article to store.
+// article to store. An id or mailing_list sent as null is one not sent.
 func (r *articleRecord) record(i int, errs *batchErrors) queries.NewArticle {
-	text := func(field string, v *string, max int) string {
-		if v == nil {
-			errs.add(i, field, "is required")
+	text := func(field string, f optional.Field[string], max int) string {
+		if !required(f, i, field, errs) {
 			return ""
 		}
-		if err := rules.Text(*v, max); err != nil {
+		if err := rules.Text(f.Value, max); err != nil {
 			errs.add(i, field, "%v", err)
 			return ""
 		}
-		return *v
+		return f.Value
 	}
 	a := queries.NewArticle{
-		FromName:   text("from_name", r.FromName, articleNameMax),
-		FromDomain: text("from_domain", r.FromDomain, articleNameMax),
-		Title:      text("title", r.Title, articleTextMax),
+		FromName:   text("from_name", r.FromName, rules.NameMax),
+		FromDomain: text("from_domain", r.FromDomain, rules.NameMax),
+		Title:      text("title", r.Title, rules.TitleMax),
 	}
-	if r.ID != nil {
-		if !auth.ValidUUID(*r.ID) {
+	if r.ID.Present() {
+		if !auth.ValidUUID(r.ID.Value) {
 			errs.add(i, "id", "must be a UUID")
 		}
-		a.ID = *r.ID
+		a.ID = r.ID.Value
 	}
-	switch {
-	case r.ToUserID == nil:
-		errs.add(i, "to_user_id", "is required")
-	case !auth.ValidUUID(*r.ToUserID):
-		errs.add(i, "to_user_id", "must be a UUID")
-	default:
-		a.ToUserID = strings.ToLower(*r.ToUserID)
+	if required(r.ToUserID, i, "to_user_id", errs) {
+		if auth.ValidUUID(r.ToUserID.Value) {
+			a.ToUserID = strings.ToLower(r.ToUserID.Value)
+		} else {
+			errs.add(i, "to_user_id", "must be a UUID")
+		}
 	}
-	if r.MailingList != nil {
-		a.MailingList = new(text("mailing_list", r.MailingList, articleNameMax))
+	if r.MailingList.Present() {
+		a.MailingList = new(text("mailing_list", r.MailingList, rules.NameMax))
 	}
-	if r.CreatedAt == nil {
-		errs.add(i, "created_at", "is required")
-	} else {
-		a.CreatedAt = timestamp(*r.CreatedAt, i, "created_at", errs)
+	if required(r.CreatedAt, i, "created_at", errs) {
+		a.CreatedAt = timestamp(r.CreatedAt.Value, i, "created_at", errs)
 	}
 	return a
 }
@@ -214,12 +201,12 @@ func (s *Server) updateArticle(c *gin.Context) error {
 		return err
 	}
 	var req struct {
-		IsRead optional[bool] `json:"is_read"`
+		IsRead optional.Field[bool] `json:"is_read"`
 	}
 	if err := decodeJSON(c.Request, &req); err != nil {
 		return err
 	}
-	if !req.IsRead.Set || req.IsRead.Null {
+	if !req.IsRead.Present() {
 		return invalid("is_read", "is required and must be true or false")
 	}
 	a, err := s.store.MarkArticle(c.Request.Context(), id, req.IsRead.Value, principalOf(c).UserID)
@@ -258,7 +245,7 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 		errs = append(errs, queries.FieldError{Index: -1, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if err := rules.Text(req.Name, articleNameMax); err != nil {
+	if err := rules.Text(req.Name, rules.NameMax); err != nil {
 		bad("name", "%v", err)
 	}
 	for _, f := range []struct {
@@ -268,16 +255,15 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 		if f.value == nil {
 			continue
 		}
-		if err := rules.Text(*f.value, articleNameMax); err != nil {
+		if err := rules.Text(*f.value, rules.NameMax); err != nil {
 			bad(f.name, "%v", err)
 		}
 	}
 	if req.Domain == nil && req.MailingList == nil {
-		bad("domain", "a newsletter needs a domain or a mailing_list")
+		bad("domain", "%v", rules.ErrNewsletterTarget)
 	}
-	if u, err := url.Parse(req.ImageURL); err != nil || len(req.ImageURL) > imageURLMax || strings.ContainsRune(req.ImageURL, 0) ||
-		(u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("image_url", "must be an absolute http(s) URL of at most %d bytes", imageURLMax)
+	if err := rules.ImageURL(req.ImageURL); err != nil {
+		bad("image_url", "%v", err)
 	}
 	if len(errs) > 0 {
 		return &queries.ValidationError{Errors: errs}
@@ -289,31 +275,6 @@ func (s *Server) createNewsletter(c *gin.Context) error {
 	}
 	c.JSON(http.StatusCreated, newsletterJSON{ID: n.ID, Name: n.Name, Domain: n.Domain, MailingList: n.MailingList, ImageURL: n.ImageURL})
 	return nil
-}
-
-// principalOf is the request's authenticated principal; the zero Principal
-// when the route did not authenticate.
-func principalOf(c *gin.Context) auth.Principal {
-	v, _ := c.Get(principalKey)
-	p, _ := v.(auth.Principal)
-	return p
-}
-
-// mayReadArticlesOf refuses a token bound to another user than userID.
-func mayReadArticlesOf(c *gin.Context, userID string) error {
-	if bound := principalOf(c).UserID; bound != "" && !strings.EqualFold(bound, userID) {
-		return forbidden("the token may read only its own user's articles")
-	}
-	return nil
-}
-
-// pathUUID parses a UUID from the path, in lower case: 400 when it is not one.
-func pathUUID(c *gin.Context, name string) (string, error) {
-	raw := c.Param(name)
-	if !auth.ValidUUID(raw) {
-		return "", badRequest("%s %q is not a UUID", name, raw)
-	}
-	return strings.ToLower(raw), nil
 }
 
 // userMonth parses the user and month of a listing or calendar request and

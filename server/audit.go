@@ -12,12 +12,6 @@ import (
 	"canopy/queries"
 )
 
-// Limits on the audit log listing.
-const (
-	auditDefaultLimit = 100
-	auditMaxLimit     = 1000
-)
-
 // auditActions are the actions audit_log records, the values of its action filter.
 var auditActions = []string{queries.ActionPatientsBulk, queries.ActionObservationsBulk, queries.ActionPredictionsBulk}
 
@@ -70,13 +64,10 @@ func (s *Server) listAudit(c *gin.Context) error {
 // auditQuery parses the listing's parameters: limit, cursor and the
 // filters action, token_id and the half-open window [since, until).
 func auditQuery(c *gin.Context) (queries.AuditQuery, error) {
-	q := queries.AuditQuery{Limit: auditDefaultLimit}
-	limit, err := queryInt(c, "limit", 1, auditMaxLimit)
-	if err != nil {
+	var q queries.AuditQuery
+	var err error
+	if q.Limit, err = pageLimit(c); err != nil {
 		return q, err
-	}
-	if limit != nil {
-		q.Limit = *limit
 	}
 	if raw, ok := c.GetQuery("cursor"); ok {
 		if q.After, err = decodeAuditCursor(raw); err != nil {

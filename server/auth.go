@@ -30,6 +30,22 @@ func (s *Server) authenticate(c *gin.Context) (p auth.Principal, ok bool, err er
 	return p, true, nil
 }
 
+// principalOf is the request's authenticated principal; the zero Principal
+// when the route did not authenticate.
+func principalOf(c *gin.Context) auth.Principal {
+	v, _ := c.Get(principalKey)
+	p, _ := v.(auth.Principal)
+	return p
+}
+
+// mayReadArticlesOf refuses a token bound to another user than userID.
+func mayReadArticlesOf(c *gin.Context, userID string) error {
+	if bound := principalOf(c).UserID; bound != "" && !strings.EqualFold(bound, userID) {
+		return forbidden("the token may read only its own user's articles")
+	}
+	return nil
+}
+
 func unauthenticated(c *gin.Context) error {
 	c.Header("WWW-Authenticate", `Bearer realm="canopy"`)
 	return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, detail: "this endpoint needs a bearer token (Authorization: Bearer <token>)"}

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -270,16 +269,3 @@ type bodyRead struct {
 func readBodyOf(data []byte) bodyRead { return bodyRead{bytes.NewReader(data), data} }
 
 func (bodyRead) Close() error { return nil }
-
-// pathID parses a positive integer id from the path.
-func pathID(c *gin.Context, name string) (int64, error) {
-	raw := c.Param(name)
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, badRequest("%s %q is not an integer id", name, raw)
-	}
-	if id < 1 {
-		return 0, notFound("no resource with %s %d", name, id)
-	}
-	return id, nil
-}

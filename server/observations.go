@@ -2,12 +2,12 @@ package server
 
 import (
 	"errors"
-	"math"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -15,38 +15,36 @@ import (
 // Limits of observation requests.
 const (
 	observationsBatchLimit = 50_000
-	codeTextMaxLength      = 64 // an observation's code, a prediction's model and target
-	// observationMaxValue bounds values so that no sum of an hour's values
-	// can overflow a double precision mean.
-	observationMaxValue = 1e15
-	hourlyMaxWindow     = 7 * 24 * time.Hour
+	hourlyMaxWindow        = 7 * 24 * time.Hour
 )
 
 // observationRecord is one record of an observations batch, as sent.
 type observationRecord struct {
-	PatientUID optional[string]  `json:"patient_uid"`
-	Code       optional[string]  `json:"code"`
-	ObservedAt optional[string]  `json:"observed_at"`
-	Value      optional[float64] `json:"value"`
+	PatientUID optional.Field[string]  `json:"patient_uid"`
+	Code       optional.Field[string]  `json:"code"`
+	ObservedAt optional.Field[string]  `json:"observed_at"`
+	Value      optional.Field[float64] `json:"value"`
 }
 
 func (r *observationRecord) record(i int, errs *batchErrors) queries.Observation {
 	o := queries.Observation{PatientUID: r.PatientUID.Value, Code: r.Code.Value, Value: r.Value.Value}
 	if required(r.PatientUID, i, "patient_uid", errs) {
-		if err := rules.Text(r.PatientUID.Value, uidMaxLength); err != nil {
+		if err := rules.Text(r.PatientUID.Value, rules.CodeMax); err != nil {
 			errs.add(i, "patient_uid", "%v", err)
 		}
 	}
 	if required(r.Code, i, "code", errs) {
-		if err := rules.Text(r.Code.Value, codeTextMaxLength); err != nil {
+		if err := rules.Text(r.Code.Value, rules.CodeMax); err != nil {
 			errs.add(i, "code", "%v", err)
 		}
 	}
 	if required(r.ObservedAt, i, "observed_at", errs) {
 		o.ObservedAt = timestamp(r.ObservedAt.Value, i, "observed_at", errs)
 	}
-	if required(r.Value, i, "value", errs) && math.Abs(r.Value.Value) > observationMaxValue {
-		errs.add(i, "value", "must be between -1e15 and 1e15")
+	if required(r.Value, i, "value", errs) {
+		if err := rules.Number(r.Value.Value, -rules.ValueMax, rules.ValueMax); err != nil {
+			errs.add(i, "value", "%v", err)
+		}
 	}
 	return o
 }
@@ -87,7 +85,7 @@ func (s *Server) hourlyObservations(c *gin.Context) error {
 		return err
 	}
 	if uid, ok := c.GetQuery("patient_uid"); ok {
-		if err := rules.Text(uid, uidMaxLength); err != nil {
+		if err := rules.Text(uid, rules.CodeMax); err != nil {
 			return invalid("patient_uid", "%v", err)
 		}
 		q.PatientUID = &uid

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/auth"
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -35,18 +36,16 @@ func toTokenJSON(t queries.Token) tokenJSON {
 // createToken issues a token; its text is in this answer and nowhere else.
 func (s *Server) createToken(c *gin.Context) error {
 	var req struct {
-		Name   string           `json:"name"`
-		Scopes []string         `json:"scopes"`
-		UserID optional[string] `json:"user_id"`
+		Name   string                 `json:"name"`
+		Scopes []string               `json:"scopes"`
+		UserID optional.Field[string] `json:"user_id"`
 	}
 	if err := decodeJSON(c.Request, &req); err != nil {
 		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	nameErr := rules.Text(req.Name, nameMaxLength)
+	nameErr := rules.Text(req.Name, rules.NameMax)
 	switch {
-	case req.Name == "":
-		return invalid("name", "a token needs a name")
 	case nameErr != nil:
 		return invalid("name", "%v", nameErr)
 	// Fail closed: a user_id that is sent but empty or null would make a

@@ -9,19 +9,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 	"canopy/tree"
 )
 
-// Limits on tree requests.
-const (
-	searchDefaultLimit = 100
-	searchMaxLimit     = 1000
-	searchMaxQuery     = 200 // characters
-	nameMaxLength      = 200
-	codeMaxLength      = 64
-)
+// searchMaxQuery bounds the characters of a search's q.
+const searchMaxQuery = 200
 
 // node is a tree node as the API shows it. It is what package tree
 // assembles: its key is (kind, id), since a ward and a department may share an id.
@@ -173,15 +168,11 @@ func (t trees) search(c *gin.Context) error {
 	if utf8.RuneCountInString(q) > searchMaxQuery {
 		return invalid("q", "at most %d characters", searchMaxQuery)
 	}
-	limit, err := queryInt(c, "limit", 1, searchMaxLimit)
+	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
-	if limit == nil {
-		l := searchDefaultLimit
-		limit = &l
-	}
-	rows, truncated, version, err := t.s.store.Search(c.Request.Context(), t.spec, q, *limit)
+	rows, truncated, version, err := t.s.store.Search(c.Request.Context(), t.spec, q, limit)
 	if err != nil {
 		return err
 	}
@@ -249,10 +240,10 @@ func (t trees) ancestors(c *gin.Context) error {
 
 // nodeFields are the writable fields of a node, absent, null or set.
 type nodeFields struct {
-	Name     optional[string] `json:"name"`
-	ParentID optional[int64]  `json:"parent_id"`
-	Position optional[int32]  `json:"position"`
-	Code     optional[string] `json:"code"`
+	Name     optional.Field[string] `json:"name"`
+	ParentID optional.Field[int64]  `json:"parent_id"`
+	Position optional.Field[int32]  `json:"position"`
+	Code     optional.Field[string] `json:"code"`
 }
 
 // check validates the fields present; required names those that must be.
@@ -268,7 +259,7 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if err := rules.Text(f.Name.Value, nameMaxLength); err != nil { // null is "": refused too
+		if err := rules.Text(f.Name.Value, rules.NameMax); err != nil { // null is "": refused too
 			bad("name", err.Error())
 		}
 	}
@@ -281,7 +272,7 @@ func (t trees) check(f *nodeFields, required ...string) error {
 	if f.Code.Set {
 		if t.spec.Kind() != "department" {
 			bad("code", "unknown field")
-		} else if err := rules.Text(f.Code.Value, codeMaxLength); err != nil {
+		} else if err := rules.Text(f.Code.Value, rules.CodeMax); err != nil {
 			bad("code", err.Error())
 		}
 	}
@@ -304,7 +295,7 @@ func (t trees) create(c *gin.Context) error {
 		return err
 	}
 	n, err := t.s.store.CreateNode(c.Request.Context(), t.spec, queries.NewNode{
-		Name: f.Name.Value, ParentID: f.ParentID.ptr(), Position: f.Position.ptr(), Code: strings.TrimSpace(f.Code.Value)})
+		Name: f.Name.Value, ParentID: f.ParentID.Ptr(), Position: f.Position.Ptr(), Code: strings.TrimSpace(f.Code.Value)})
 	if err != nil {
 		return err
 	}
@@ -330,7 +321,7 @@ func (t trees) update(c *gin.Context) error {
 		return err
 	}
 	n, err := t.s.store.UpdateNode(c.Request.Context(), t.spec, id, queries.NodePatch{
-		Name: f.Name.ptr(), Position: f.Position.ptr(), SetParent: f.ParentID.Set, ParentID: f.ParentID.ptr()})
+		Name: f.Name.Ptr(), Position: f.Position.Ptr(), SetParent: f.ParentID.Set, ParentID: f.ParentID.Ptr()})
 	if err != nil {
 		return err
 	}
@@ -360,37 +351,4 @@ func (t trees) remove(c *gin.Context) error {
 	}
 	c.Status(http.StatusNoContent)
 	return nil
-}
-
-// queryInt64 parses an optional integer query parameter of at least min:
-// 400 when it does not parse, 422 when it is out of range.
-func queryInt64(c *gin.Context, name string, min int64) (*int64, error) {
-	raw, ok := c.GetQuery(name)
-	if !ok {
-		return nil, nil
-	}
-	v, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return nil, badRequest("%s %q is not an integer", name, raw)
-	}
-	if v < min {
-		return nil, invalid(name, "must be at least %d", min)
-	}
-	return &v, nil
-}
-
-// queryInt parses an optional integer query parameter within [min, max].
-func queryInt(c *gin.Context, name string, min, max int) (*int, error) {
-	raw, ok := c.GetQuery(name)
-	if !ok {
-		return nil, nil
-	}
-	v, err := strconv.Atoi(raw)
-	if err != nil {
-		return nil, badRequest("%s %q is not an integer", name, raw)
-	}
-	if v < min || v > max {
-		return nil, invalid(name, "must be between %d and %d", min, max)
-	}
-	return &v, nil
 }

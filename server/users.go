@@ -6,12 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// Limits on the users listing.
-const (
-	usersDefaultLimit = 100
-	usersMaxLimit     = 1000
-)
-
 type userJSON struct {
 	UserID   string `json:"user_id"`
 	Articles int    `json:"articles"`
@@ -22,14 +16,11 @@ type userJSON struct {
 // from one statement: the front end's user picker. A token bound to a user
 // sees only that user, as it may read only that user's articles.
 func (s *Server) listUsers(c *gin.Context) error {
-	limit, err := queryInt(c, "limit", 1, usersMaxLimit)
+	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
-	if limit == nil {
-		limit = new(usersDefaultLimit)
-	}
-	users, err := s.store.UsersByArticles(c.Request.Context(), *limit, principalOf(c).UserID)
+	users, err := s.store.UsersByArticles(c.Request.Context(), limit, principalOf(c).UserID)
 	if err != nil {
 		return err
 	}

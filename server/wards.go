@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -29,9 +30,9 @@ func toWardJSON(w queries.Ward) wardJSON {
 }
 
 type wardFields struct {
-	DepartmentID optional[int64]  `json:"department_id"`
-	Name         optional[string] `json:"name"`
-	Beds         optional[int]    `json:"beds"`
+	DepartmentID optional.Field[int64]  `json:"department_id"`
+	Name         optional.Field[string] `json:"name"`
+	Beds         optional.Field[int]    `json:"beds"`
 }
 
 // check validates the fields present; create requires all of them.
@@ -52,12 +53,12 @@ func (f *wardFields) check(create bool) error {
 	}
 	if f.Name.Set {
 		f.Name.Value = strings.TrimSpace(f.Name.Value)
-		if err := rules.Text(f.Name.Value, nameMaxLength); err != nil { // null is "": refused too
+		if err := rules.Text(f.Name.Value, rules.NameMax); err != nil { // null is "": refused too
 			bad("name", err.Error())
 		}
 	}
-	if f.Beds.Set && (f.Beds.Null || f.Beds.Value < 0 || f.Beds.Value > 100_000) {
-		bad("beds", "must be between 0 and 100000")
+	if f.Beds.Set && (f.Beds.Null || rules.Int(int64(f.Beds.Value), 0, rules.BedsMax) != nil) {
+		bad("beds", rules.IntRange(0, rules.BedsMax).Error())
 	}
 	if len(errs) > 0 {
 		return &queries.ValidationError{Errors: errs}
@@ -107,7 +108,7 @@ func (s *Server) updateWard(c *gin.Context) error {
 	if err := f.check(false); err != nil {
 		return err
 	}
-	w, err := s.store.UpdateWard(c.Request.Context(), id, queries.WardPatch{Name: f.Name.ptr(), Beds: f.Beds.ptr(), DepartmentID: f.DepartmentID.ptr()})
+	w, err := s.store.UpdateWard(c.Request.Context(), id, queries.WardPatch{Name: f.Name.Ptr(), Beds: f.Beds.Ptr(), DepartmentID: f.DepartmentID.Ptr()})
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -13,14 +16,16 @@ import (
 
 	"pgregory.net/rapid"
 
+	"canopy/auth"
+	"canopy/optional"
 	"canopy/queries"
 )
 
 // propRecord is a record of the kinds of fields the bulk records have.
 type propRecord struct {
-	Name optional[string] `json:"name"`
-	N    *int32           `json:"n"`
-	Tags []string         `json:"tags"`
+	Name optional.Field[string] `json:"name"`
+	N    *int32                 `json:"n"`
+	Tags []string               `json:"tags"`
 	Sub  *struct {
 		A bool `json:"a"`
 	} `json:"sub"`
@@ -108,7 +113,7 @@ func mutate(t *rapid.T, body string) string {
 
 // decodeBatch agrees with encoding/json, which decodes each element on its
 // own: on what is an array and how many elements it has, on which records
-// are refused (each once, in order, at most maxBatchErrors of them), and
+// are refused (each once, in order, at most queries.MaxFieldErrors of them), and
 // it refuses a batch of more than the limit with a 413. 100 bodies by
 // default (-rapid.checks=N for more).
 func TestDecodeBatchMatchesEncodingJSON(t *testing.T) {
@@ -174,7 +179,7 @@ func TestDecodeBatchMatchesEncodingJSON(t *testing.T) {
 			for _, f := range ve.Errors {
 				got = append(got, f.Index)
 			}
-			if want := refused[:min(len(refused), maxBatchErrors)]; !slices.Equal(got, want) {
+			if want := refused[:min(len(refused), queries.MaxFieldErrors)]; !slices.Equal(got, want) {
 				t.Fatalf("%q: errors at records %v, want %v", body, got, want)
 			}
 		}
@@ -200,5 +205,59 @@ func TestDecodeBatchTwoValuesInOneRecord(t *testing.T) {
 				t.Fatalf("decodeBatch(%s): %v, want a 400", body, err)
 			}
 		})
+	}
+}
+
+// Every bulk endpoint reads its body with the one bulk decoder: a body of
+// small elements far past the row limit is refused with a 413 without
+// decoding it into memory many times its size, and a batch of invalid
+// records reports at most queries.MaxFieldErrors of them.
+func TestBulkBodiesBounded(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.token(auth.ScopeAdmin)
+	zeros := "[" + strings.Repeat("0,", 8<<20-8) + "0]" // just under 16 MiB, the body limit
+	for _, path := range []string{"/api/v1/patients/bulk", "/api/v1/observations/bulk", "/api/v1/predictions/bulk", "/api/v1/articles/bulk"} {
+		t.Run(path, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r := ts.send("POST", path, zeros, bearer(admin)...)
+			runtime.ReadMemStats(&after)
+			if r.StatusCode != http.StatusRequestEntityTooLarge || r.problem(t).Code != "too_large" {
+				t.Fatalf("16 MiB of zeros: %d %.200s, want 413", r.StatusCode, r.Body)
+			}
+			if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 128<<20 {
+				t.Errorf("refusing 16 MiB allocated %d MiB", allocated>>20)
+			}
+
+			empty := "[" + strings.Repeat("{},", 9_999) + "{}]"
+			r = ts.do("POST", path, empty, bearer(admin)...)
+			if r.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("10,000 empty records: %d %.200s, want 422", r.StatusCode, r.Body)
+			}
+			if p := r.problem(t); len(p.Errors) != queries.MaxFieldErrors {
+				t.Errorf("10,000 empty records: %d errors reported, want %d", len(p.Errors), queries.MaxFieldErrors)
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeBatch decodes a full observations batch: 50,000 records,
+// about 4.5 MB, the Go side of the largest bulk request.
+func BenchmarkDecodeBatch(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("[")
+	for i := range observationsBatchLimit {
+		if i > 0 {
+			buf.WriteString(",\n")
+		}
+		fmt.Fprintf(&buf, `{"patient_uid":"W%03d","code":"heart_rate","observed_at":"2024-06-01T%02d:%02d:00Z","value":%d.5}`, i%20, (i/60)%24, i%60, 60+i%40)
+	}
+	buf.WriteString("]")
+	body := buf.Bytes()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := decodeBatch(httptest.NewRequest("POST", "/", bytes.NewReader(body)), observationsBatchLimit, (*observationRecord).record); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,4 +1,10 @@
-package server
+// Package optional holds Field, a field that a record may leave out, carry
+// as null, or carry with a value: a PATCH, a feed's partial record and an
+// imported row keep what they leave out and clear what they carry as null.
+// The API reads it from JSON (a missing member, null, a value) and the
+// importer from CSV cells and NDJSON members, and queries writes it, all
+// with this one type. It imports nothing of canopy's.
+package optional
 
 import (
 	"bytes"
@@ -6,23 +12,56 @@ import (
 	"strconv"
 )
 
-// optional is a JSON field that tells "absent" (Set false) from "null"
-// (Set and Null) from a value: a PATCH or a partial record must keep what it
-// does not name and clear what it names as null.
-type optional[T any] struct {
-	Set   bool
-	Null  bool
-	Value T
+// Field is one field of a record. The zero Field is absent.
+type Field[T any] struct {
+	Set   bool // carried, as null or as a value
+	Null  bool // carried as null
+	Value T    // what was carried; the zero value when absent or null
+}
+
+// Of is a field carried with the value v.
+func Of[T any](v T) Field[T] { return Field[T]{Set: true, Value: v} }
+
+// Null is a field carried as null.
+func Null[T any]() Field[T] { return Field[T]{Set: true, Null: true} }
+
+// Present says the field was carried with a value.
+func (f Field[T]) Present() bool { return f.Set && !f.Null }
+
+// Ptr is the value, or nil when the field is absent or null.
+func (f Field[T]) Ptr() *T {
+	if !f.Present() {
+		return nil
+	}
+	v := f.Value
+	return &v
+}
+
+// Then is f followed by a later record's field: the later one when it was
+// carried (null included), f when it was left out.
+func (f Field[T]) Then(later Field[T]) Field[T] {
+	if later.Set {
+		return later
+	}
+	return f
+}
+
+// Map converts a carried value with fn, and keeps absent and null as they are.
+func Map[T, U any](f Field[T], fn func(T) U) Field[U] {
+	if !f.Present() {
+		return Field[U]{Set: f.Set, Null: f.Null}
+	}
+	return Of(fn(f.Value))
 }
 
 // UnmarshalJSON reads plain strings, integers, floats and booleans itself,
 // since bulk bodies hold hundreds of thousands of them and json.Unmarshal per
 // field was most of their cost; anything else (escapes, exponents, other
 // types) goes to encoding/json, so the result is always the same.
-func (o *optional[T]) UnmarshalJSON(b []byte) error {
+func (o *Field[T]) UnmarshalJSON(b []byte) error {
 	// A member named twice is read as its last value, null or not: what an
 	// earlier one set is forgotten.
-	*o = optional[T]{Set: true}
+	*o = Field[T]{Set: true}
 	if string(b) == "null" {
 		o.Null = true
 		return nil
@@ -84,13 +123,4 @@ func plainNumber(b []byte) bool {
 		digits = digits[1:]
 	}
 	return len(digits) > 0 && digits[0] >= '0' && digits[0] <= '9' && (digits[0] != '0' || len(digits) == 1 || digits[1] == '.')
-}
-
-// ptr is the value, or nil when the field is absent or null.
-func (o optional[T]) ptr() *T {
-	if !o.Set || o.Null {
-		return nil
-	}
-	v := o.Value
-	return &v
 }
