@@ -1,5 +1,5 @@
 // Package tree assembles the flat rows of a recursive query into an ordered
-// forest, prunes it and renders it as nested JSON.
+// forest and renders it as nested JSON.
 //
 // It is pure computation: it knows nothing of SQL or HTTP, and it never
 // trusts its input to be a well-formed tree, so rows with missing parents,
@@ -27,8 +27,8 @@ type Item[K comparable] interface {
 // Node is one node of a forest.
 type Node[T any] struct {
 	Item T
-	// Children is empty but not nil for a leaf of a forest made by Build or
-	// Prune, so that encoders other than MarshalJSON render [] too, not null.
+	// Children is empty but not nil for a leaf of a forest made by Build, so
+	// that encoders other than MarshalJSON render [] too, not null.
 	Children []*Node[T]
 }
 
@@ -110,21 +110,6 @@ func sortSiblings[T any](siblings []*Node[T], cmp func(a, b T) int) {
 	if len(siblings) > 1 && !slices.IsSortedFunc(siblings, byItem) {
 		slices.SortStableFunc(siblings, byItem)
 	}
-}
-
-// Prune returns a copy of the forest holding only the nodes for which keep
-// reports true and their ancestors, in their original order. The input is
-// left untouched; the copy shares only the Items. keep is called at most once
-// per node, and not for a node that a kept descendant keeps anyway.
-func Prune[T any](roots []*Node[T], keep func(T) bool) []*Node[T] {
-	kept := make([]*Node[T], 0)
-	for _, n := range roots {
-		children := Prune(n.Children, keep)
-		if len(children) > 0 || keep(n.Item) {
-			kept = append(kept, &Node[T]{Item: n.Item, Children: children})
-		}
-	}
-	return kept
 }
 
 // Walk calls fn for every node, depth first and parents before their

@@ -258,52 +258,6 @@ func sample() []*tree.Node[row] {
 	}, nil)
 }
 
-func TestPrune(t *testing.T) {
-	tests := []struct {
-		name string
-		keep []int64
-		want string
-	}{
-		{name: "leaf keeps its ancestors", keep: []int64{5}, want: "1(2(5))"},
-		{name: "inner node drops its descendants", keep: []int64{2}, want: "1(2)"},
-		{name: "matches in several trees keep order", keep: []int64{7, 3, 4}, want: "1(2(4) 3) 6(7)"},
-		{name: "root alone", keep: []int64{6}, want: "6"},
-		{name: "nothing", keep: nil, want: ""},
-		{name: "everything", keep: []int64{1, 2, 3, 4, 5, 6, 7}, want: "1(2(4 5) 3) 6(7)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			roots := sample()
-			before := shape(roots, rowLabel)
-			calls := map[int64]int{}
-			pruned := tree.Prune(roots, func(r row) bool {
-				calls[r.ID]++
-				return slices.Contains(tt.keep, r.ID)
-			})
-			if got := shape(pruned, rowLabel); got != tt.want {
-				t.Errorf("Prune = %q, want %q", got, tt.want)
-			}
-			if pruned == nil {
-				t.Error("Prune returned nil")
-			}
-			tree.Walk(pruned, func(n *tree.Node[row], _ int) bool {
-				if n.Children == nil {
-					t.Errorf("pruned node %d has nil Children", n.Item.ID)
-				}
-				return true
-			})
-			if after := shape(roots, rowLabel); after != before {
-				t.Errorf("Prune modified its input: %q, was %q", after, before)
-			}
-			for id, n := range calls {
-				if n > 1 {
-					t.Errorf("keep called %d times for %d", n, id)
-				}
-			}
-		})
-	}
-}
-
 func TestWalk(t *testing.T) {
 	tests := []struct {
 		name string
@@ -367,9 +321,6 @@ func TestDeepChain(t *testing.T) {
 	})
 	if maxDepth != depth-1 {
 		t.Errorf("deepest node at %d, want %d", maxDepth, depth-1)
-	}
-	if got := tree.Count(tree.Prune(roots, func(r row) bool { return r.ID == depth })); got != depth {
-		t.Errorf("pruning to the leaf kept %d nodes, want %d", got, depth)
 	}
 
 	got, err := roots[0].MarshalJSON()
