@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	sq "github.com/Masterminds/squirrel"
-	"github.com/jackc/pgx/v5"
 )
 
 // TreeSpec describes one hierarchy stored as an adjacency list. Its fields
@@ -322,7 +321,7 @@ func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, er
 		insert = insert.Columns(t.code).Values(n.ParentID, n.Name, position, n.Code)
 	}
 	var node Node
-	err := s.treeTx(ctx, func(tx *Store) error {
+	err := s.inTx(ctx, func(tx *Store) error {
 		var id int64
 		if err := tx.queryBuilt(ctx, insert, &id); err != nil {
 			return err
@@ -365,7 +364,7 @@ func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatc
 		update = update.Set("parent_id", p.ParentID)
 	}
 	var node Node
-	err := s.treeTx(ctx, func(tx *Store) error {
+	err := s.inTx(ctx, func(tx *Store) error {
 		if err := tx.queryBuilt(ctx, update, new(int64)); err != nil {
 			return err
 		}
@@ -518,18 +517,6 @@ func (t TreeSpec) leafRows(rel, depth, path, match string) sq.SelectBuilder {
 		From(rel + " r").Join(l.table + " w ON w." + l.parent + " = r.id")
 }
 
-// withRecursive joins CTEs into a WITH RECURSIVE clause.
-func withRecursive(ctes ...sq.Sqlizer) sq.Sqlizer {
-	args := make([]any, len(ctes))
-	for i, c := range ctes {
-		args[i] = c
-	}
-	return sq.Expr("WITH RECURSIVE "+strings.TrimSuffix(strings.Repeat("?, ", len(ctes)), ", "), args...)
-}
-
-// quoteLiteral quotes one of the specs' constant names as an SQL string.
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 // queryNodes runs a statement that selects Node columns, followed by extra
 // columns scanned into extra (each row overwriting the last's). A row whose
 // kind is null carries only the extra columns. The result is never nil.
@@ -556,56 +543,4 @@ func (s *Store) queryNodes(ctx context.Context, b sq.Sqlizer, extra ...any) ([]N
 		}
 	}
 	return nodes, translate(rows.Err())
-}
-
-// queryBuilt runs a statement built at run time and scans its one row;
-// no row is ErrNotFound.
-func (s *Store) queryBuilt(ctx context.Context, b sq.Sqlizer, dest ...any) error {
-	sql, args, err := dollarSQL(b)
-	if err != nil {
-		return err
-	}
-	return translate(s.db.QueryRow(ctx, sql, args...).Scan(dest...))
-}
-
-// queryBuiltRows runs a statement built at run time and returns its rows.
-func (s *Store) queryBuiltRows(ctx context.Context, b sq.Sqlizer) (pgx.Rows, error) {
-	sql, args, err := dollarSQL(b)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	return rows, translate(err)
-}
-
-// dollarSQL renders a statement built with squirrel's default ? placeholders
-// as PostgreSQL's numbered ones, numbering across every sub-builder: the
-// outermost-only use of sq.Dollar that RECIPES.md asks for.
-func dollarSQL(b sq.Sqlizer) (string, []any, error) {
-	sql, args, err := b.ToSql()
-	if err == nil {
-		sql, err = sq.Dollar.ReplacePlaceholders(sql)
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("queries: build statement: %w", err)
-	}
-	return sql, args, nil
-}
-
-// treeTx runs fn in a transaction, or in a savepoint when s already runs in one.
-func (s *Store) treeTx(ctx context.Context, fn func(tx *Store) error) error {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return translate(err)
-	}
-	defer tx.Rollback(ctx)
-	if err := fn(&Store{db: tx}); err != nil {
-		return err
-	}
-	return translate(tx.Commit(ctx))
-}
-
-// invalidField is a ValidationError on one field of a request outside a batch.
-func invalidField(field, message string) error {
-	return &ValidationError{Errors: []FieldError{{Index: -1, Field: field, Message: message}}}
 }
