@@ -38,8 +38,9 @@ var (
 		leaf: &leafSpec{table: "wards", kind: "ward", parent: "department_id", beds: "w.beds", occupied: wardOccupiedSQL}}
 )
 
-// Kind is the Node.Kind of the tree's own nodes: "category" or "department".
-func (t TreeSpec) Kind() string { return t.kind }
+// HasCode reports whether the tree's nodes carry a code (departments do):
+// required when a node is created, and never changed.
+func (t TreeSpec) HasCode() bool { return t.code != "" }
 
 // Node is one row of a tree: a tree node or, in the department tree, a ward.
 // Rows come flat, in no particular order; package tree assembles them, and
@@ -122,9 +123,8 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	// The walk carries the node's columns along, so the result needs no join
 	// back to the table.
 	carry := []string{"parent_id", "name", "position"}
-	code := "''"
-	if t.code != "" {
-		carry, code = append(carry, t.code), "r."+t.code
+	if t.HasCode() {
+		carry = append(carry, t.code)
 	}
 	// A walk down from the roots cannot meet a loop (a node in one has a
 	// parent in it, never a root above it); one from another node can only
@@ -149,7 +149,7 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	// Only the walk's first rows carry their path; completeTree derives the
 	// others' (and the leaves') from them.
 	rows := sq.Select(quoteLiteral(t.kind), "r.id", "r.parent_id", "r.name", "r.position", "r.depth", "r.path").
-		Column(children).Columns(code, "0", "0", "false").From("down r")
+		Column(children).Columns(t.codeColumn("r"), "0", "0", "false").From("down r")
 	if t.leaf != nil {
 		leaves := t.leafRows("down", "r.depth + 1", "NULL", "false")
 		if q.Depth != nil {
@@ -301,7 +301,7 @@ type NewNode struct {
 // statements. An unknown parent is a ValidationError on parent_id; a
 // duplicate department code is ErrConflict.
 func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, error) {
-	if t.code == "" && n.Code != "" {
+	if !t.HasCode() && n.Code != "" {
 		return Node{}, invalidField("code", "is not a field of "+t.table)
 	}
 	var position any = n.Position
@@ -315,7 +315,7 @@ func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, er
 		position = sq.Expr("(?)", sq.Select("least(coalesce(max(position)::bigint + 1, 0), 2147483647)").From(t.table).Where(siblings))
 	}
 	insert := sq.Insert(t.table).Columns("parent_id", "name", "position").Suffix("RETURNING id")
-	if t.code == "" {
+	if !t.HasCode() {
 		insert = insert.Values(n.ParentID, n.Name, position)
 	} else {
 		insert = insert.Columns(t.code).Values(n.ParentID, n.Name, position, n.Code)
@@ -502,7 +502,7 @@ func (t TreeSpec) nodeRows(rel, depth, path, match string) sq.SelectBuilder {
 
 // codeColumn is the expression read into Node.Code for the node aliased alias.
 func (t TreeSpec) codeColumn(alias string) string {
-	if t.code == "" {
+	if !t.HasCode() {
 		return "''"
 	}
 	return alias + "." + t.code

@@ -279,7 +279,7 @@ func (t trees) check(f *nodeFields, required ...string) error {
 		bad("position", "must be an integer")
 	}
 	if f.Code.Set {
-		if t.spec.Kind() != "department" {
+		if !t.spec.HasCode() {
 			bad("code", "unknown field")
 		} else if err := rules.Text(f.Code.Value, codeMaxLength); err != nil {
 			bad("code", err.Error())
@@ -297,7 +297,7 @@ func (t trees) create(c *gin.Context) error {
 		return err
 	}
 	required := []string{"name"}
-	if t.spec.Kind() == "department" {
+	if t.spec.HasCode() {
 		required = append(required, "code")
 	}
 	if err := t.check(&f, required...); err != nil {
