@@ -46,13 +46,37 @@ func dollarSQL(b sq.Sqlizer) (string, []any, error) {
 	return sql, args, nil
 }
 
-// withRecursive joins CTEs into a WITH RECURSIVE clause.
-func withRecursive(ctes ...sq.Sqlizer) sq.Sqlizer {
-	args := make([]any, len(ctes))
-	for i, c := range ctes {
-		args[i] = c
+// The helpers below lay a statement out a clause a line, the bodies of
+// CTEs indented, so that its rendered copy reads as written by hand. None of
+// them is given text from a request; such values stay arguments.
+
+// withRecursive is main after a WITH RECURSIVE clause of one or more ctes
+// (made by cte).
+func withRecursive(main sq.Sqlizer, ctes ...sq.Sqlizer) sq.Sqlizer {
+	args := make([]any, 0, len(ctes)+1)
+	for _, c := range ctes {
+		args = append(args, c)
 	}
-	return sq.Expr("WITH RECURSIVE "+strings.TrimSuffix(strings.Repeat("?, ", len(ctes)), ", "), args...)
+	return sq.Expr("WITH RECURSIVE "+strings.Repeat("?,\n", len(ctes)-1)+"?\n?", append(args, main)...)
+}
+
+// cte is the common table expression "name AS (body)", its body on lines of
+// its own, indented.
+func cte(name string, body sq.Sqlizer) sq.Sqlizer {
+	return sq.Expr(name+" AS (\n?\n)", indented{body})
+}
+
+// union joins two selects with op, UNION or UNION ALL, each on lines of its own.
+func union(op string, a, b sq.Sqlizer) sq.Sqlizer {
+	return sq.Expr("?\n"+op+"\n?", a, b)
+}
+
+// indented renders a statement with every line indented by four spaces.
+type indented struct{ sq.Sqlizer }
+
+func (i indented) ToSql() (string, []any, error) {
+	sql, args, err := i.Sqlizer.ToSql()
+	return "    " + strings.ReplaceAll(sql, "\n", "\n    "), args, err
 }
 
 // quoteLiteral quotes a constant name of this package as an SQL string.

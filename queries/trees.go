@@ -120,6 +120,16 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	if q.Depth != nil && *q.Depth < 0 {
 		return nil, invalidField("depth", "must not be negative")
 	}
+	nodes, err := s.queryNodes(ctx, t.treeStatement(q))
+	if err == nil && q.Root != nil && len(nodes) == 0 {
+		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, *q.Root)
+	}
+	completeTree(t, nodes)
+	return nodes, err
+}
+
+// treeStatement is Tree's statement (testdata/*_tree*.sql).
+func (t TreeSpec) treeStatement(q TreeQuery) sq.Sqlizer {
 	// The walk carries the node's columns along, so the result needs no join
 	// back to the table.
 	carry := []string{"parent_id", "name", "position"}
@@ -129,12 +139,12 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	// A walk down from the roots cannot meet a loop (a node in one has a
 	// parent in it, never a root above it); one from another node can only
 	// come back to it, or to the ancestors it was found through.
-	ctes := []sq.Sqlizer{}
+	var ctes []sq.Sqlizer
 	anchor := sq.Select(append([]string{"n.id", "ARRAY[n.id]", "0", "0"}, prefixed("n.", carry)...)...).
 		From(t.table + " n").Where("n.parent_id IS NULL")
 	var stop sq.Sqlizer
 	if q.Root != nil {
-		ctes = append(ctes, t.walkUp(sq.Eq{"n.id": *q.Root}))
+		ctes = t.walkUp(sq.Eq{"n.id": *q.Root})
 		anchor = sq.Select(append([]string{"n.id", "top.path", "0", "cardinality(top.path) - 1"}, prefixed("n.", carry)...)...).
 			From(t.table + " n").Join("top ON top.id = n.id").Where(sq.Eq{"n.id": *q.Root})
 		stop = sq.Expr("n.id NOT IN (SELECT unnest(path) FROM top)")
@@ -148,21 +158,16 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, erro
 	}
 	// Only the walk's first rows carry their path; completeTree derives the
 	// others' (and the leaves') from them.
-	rows := sq.Select(quoteLiteral(t.kind), "r.id", "r.parent_id", "r.name", "r.position", "r.depth", "r.path").
+	var rows sq.Sqlizer = sq.Select(quoteLiteral(t.kind), "r.id", "r.parent_id", "r.name", "r.position", "r.depth", "r.path").
 		Column(children).Columns(t.codeColumn("r"), "0", "0", "false").From("down r")
 	if t.leaf != nil {
 		leaves := t.leafRows("down", "r.depth + 1", "NULL", "false")
 		if q.Depth != nil {
 			leaves = leaves.Where("r.lvl < ?", *q.Depth)
 		}
-		rows = rows.SuffixExpr(sq.Expr("UNION ALL ?", leaves))
+		rows = union("UNION ALL", rows, leaves)
 	}
-	nodes, err := s.queryNodes(ctx, rows.PrefixExpr(withRecursive(ctes...)))
-	if err == nil && q.Root != nil && len(nodes) == 0 {
-		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, *q.Root)
-	}
-	completeTree(t, nodes)
-	return nodes, err
+	return withRecursive(rows, ctes...)
 }
 
 // completeTree fills in what Tree's statement leaves out: the ChildCount it
@@ -218,37 +223,40 @@ func (s *Store) Search(ctx context.Context, t TreeSpec, q string, limit int) (no
 	if limit < 1 {
 		return nil, false, 0, invalidField("limit", "must be at least 1")
 	}
+	nodes, err = s.queryNodes(ctx, t.searchStatement(q, limit), &version, &truncated)
+	completeTree(t, nodes)
+	return nodes, truncated, version, err
+}
+
+// searchStatement is Search's statement (testdata/*_search.sql).
+func (t TreeSpec) searchStatement(q string, limit int) sq.Sqlizer {
 	pattern := "%" + likeEscaper.Replace(q) + "%"
 	// found holds the first limit+1 matches, m the first limit of them;
 	// node is the tree node a match hangs from (itself, or a ward's department).
-	found := sq.Select(quoteLiteral(t.kind)+" AS kind", "n.id", "n.id AS node", "n.name").
+	var found sq.Sqlizer = sq.Select(quoteLiteral(t.kind)+" AS kind", "n.id", "n.id AS node", "n.name").
 		From(t.table+" n").Where(`n.name ILIKE ? ESCAPE '\'`, pattern)
 	if l := t.leaf; l != nil {
-		found = found.SuffixExpr(sq.Expr("UNION ALL ?", sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name").
-			From(l.table+" w").Where(`w.name ILIKE ? ESCAPE '\'`, pattern)))
+		found = union("UNION ALL", found, sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name").
+			From(l.table+" w").Where(`w.name ILIKE ? ESCAPE '\'`, pattern))
 	}
 	// The rows carry their stored depth, and only the roots their path:
 	// completeTree derives the others' from their parents, all of which are
 	// among the rows. A path per row in SQL would cost an array the length
 	// of its depth per row: quadratic in the depth of a deep match.
-	result := t.nodeRows("anc", "n.depth", "CASE WHEN n.parent_id IS NULL THEN ARRAY[n.id] END",
+	var result sq.Sqlizer = t.nodeRows("anc", "n.depth", "CASE WHEN n.parent_id IS NULL THEN ARRAY[n.id] END",
 		"n.id IN (SELECT id FROM m WHERE kind = "+quoteLiteral(t.kind)+")")
 	if l := t.leaf; l != nil {
-		leaves := t.leafRows("anc", "r.depth + 1", "NULL", "true").Join("m ON m.kind = " + quoteLiteral(l.kind) + " AND m.id = w.id")
-		result = result.SuffixExpr(sq.Expr("UNION ALL ?", leaves))
+		result = union("UNION ALL", result,
+			t.leafRows("anc", "r.depth + 1", "NULL", "true").Join("m ON m.kind = "+quoteLiteral(l.kind)+" AND m.id = w.id"))
 	}
-	ctes := withRecursive(
-		sq.Expr("found AS (? ORDER BY name, kind, id LIMIT ?)", found, limit+1),
-		sq.Expr("m AS (SELECT kind, id, node FROM found ORDER BY name, kind, id LIMIT ?)", limit),
-		t.ancestors(sq.Expr("n.id IN (SELECT node FROM m)")),
-		sq.Expr("result AS (?)", result))
 	// The left join yields one row of nulls when nothing matched, which
 	// still carries the version.
-	statement := sq.Select("r.*", "v.version").Column(sq.Expr("(SELECT count(*) FROM found) > ?", limit)).
-		PrefixExpr(ctes).From("tree_versions v").LeftJoin("result r ON true").Where(sq.Eq{"v.tree": t.version})
-	nodes, err = s.queryNodes(ctx, statement, &version, &truncated)
-	completeTree(t, nodes)
-	return nodes, truncated, version, err
+	return withRecursive(sq.Select("r.*", "v.version").Column(sq.Expr("(SELECT count(*) FROM found) > ?", limit)).
+		From("tree_versions v").LeftJoin("result r ON true").Where(sq.Eq{"v.tree": t.version}),
+		cte("found", sq.Expr("?\nORDER BY name, kind, id LIMIT ?", found, limit+1)),
+		cte("m", sq.Expr("SELECT kind, id, node FROM found ORDER BY name, kind, id LIMIT ?", limit)),
+		t.ancestors(sq.Expr("n.id IN (SELECT node FROM m)")),
+		cte("result", result))
 }
 
 // likeEscaper makes a string match itself literally in a LIKE pattern
@@ -258,7 +266,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // Node reads one node of the tree, with its depth, path and child count, in
 // one statement; an unknown id is ErrNotFound.
 func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (Node, error) {
-	nodes, err := s.queryNodes(ctx, t.nodeRows("top", "cardinality(r.path) - 1", "r.path", "false").PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id}))))
+	nodes, err := s.queryNodes(ctx, t.nodeStatement(id))
 	if err != nil {
 		return Node{}, err
 	}
@@ -268,14 +276,17 @@ func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (Node, error) {
 	return nodes[0], nil
 }
 
+// nodeStatement is Node's statement (testdata/*_node.sql).
+func (t TreeSpec) nodeStatement(id int64) sq.Sqlizer {
+	return withRecursive(t.nodeRows("top", "cardinality(r.path) - 1", "r.path", "false"), t.walkUp(sq.Eq{"n.id": id})...)
+}
+
 // Ancestors reads the path to a node, root first and the node last, in one
 // statement; an unknown id is ErrNotFound. Each node's Path is a prefix of
 // the last one's, sharing its array: the rows and the paths are linear in
 // the depth.
 func (s *Store) Ancestors(ctx context.Context, t TreeSpec, id int64) ([]Node, error) {
-	rows := t.nodeRows("up", "0", "NULL::bigint[]", "false").OrderBy("r.depth").
-		PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id})))
-	nodes, err := s.queryNodes(ctx, rows)
+	nodes, err := s.queryNodes(ctx, t.ancestorsStatement(id))
 	if err == nil && len(nodes) == 0 {
 		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
 	}
@@ -285,6 +296,11 @@ func (s *Store) Ancestors(ctx context.Context, t TreeSpec, id int64) ([]Node, er
 		nodes[i].Depth, nodes[i].Path = i, path[:i+1:i+1]
 	}
 	return nodes, err
+}
+
+// ancestorsStatement is Ancestors' statement (testdata/*_ancestors.sql).
+func (t TreeSpec) ancestorsStatement(id int64) sq.Sqlizer {
+	return withRecursive(t.nodeRows("up", "0", "NULL::bigint[]", "false").OrderBy("r.depth"), t.walkUp(sq.Eq{"n.id": id})...)
 }
 
 // NewNode is a node to create.
@@ -304,6 +320,21 @@ func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, er
 	if !t.HasCode() && n.Code != "" {
 		return Node{}, invalidField("code", "is not a field of "+t.table)
 	}
+	var node Node
+	err := s.inTx(ctx, func(tx *Store) error {
+		var id int64
+		if err := tx.queryBuilt(ctx, t.insertStatement(n), &id); err != nil {
+			return err
+		}
+		var err error
+		node, err = tx.Node(ctx, t, id)
+		return err
+	})
+	return node, err
+}
+
+// insertStatement is CreateNode's insert (testdata/*_create*.sql).
+func (t TreeSpec) insertStatement(n NewNode) sq.Sqlizer {
 	var position any = n.Position
 	if n.Position == nil {
 		siblings := sq.Eq{"parent_id": nil}
@@ -316,21 +347,9 @@ func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, er
 	}
 	insert := sq.Insert(t.table).Columns("parent_id", "name", "position").Suffix("RETURNING id")
 	if !t.HasCode() {
-		insert = insert.Values(n.ParentID, n.Name, position)
-	} else {
-		insert = insert.Columns(t.code).Values(n.ParentID, n.Name, position, n.Code)
+		return insert.Values(n.ParentID, n.Name, position)
 	}
-	var node Node
-	err := s.inTx(ctx, func(tx *Store) error {
-		var id int64
-		if err := tx.queryBuilt(ctx, insert, &id); err != nil {
-			return err
-		}
-		var err error
-		node, err = tx.Node(ctx, t, id)
-		return err
-	})
-	return node, err
+	return insert.Columns(t.code).Values(n.ParentID, n.Name, position, n.Code)
 }
 
 // NodePatch changes a node; nil fields are kept.
@@ -353,6 +372,20 @@ func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatc
 	if p.Name == nil && p.Position == nil && !p.SetParent {
 		return s.Node(ctx, t, id)
 	}
+	var node Node
+	err := s.inTx(ctx, func(tx *Store) error {
+		if err := tx.queryBuilt(ctx, t.updateStatement(id, p), new(int64)); err != nil {
+			return err
+		}
+		var err error
+		node, err = tx.Node(ctx, t, id)
+		return err
+	})
+	return node, err
+}
+
+// updateStatement is UpdateNode's update (testdata/*_update.sql).
+func (t TreeSpec) updateStatement(id int64, p NodePatch) sq.Sqlizer {
 	update := sq.Update(t.table).Set("updated_at", sq.Expr("now()")).Where(sq.Eq{"id": id}).Suffix("RETURNING id")
 	if p.Name != nil {
 		update = update.Set("name", *p.Name)
@@ -363,16 +396,7 @@ func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatc
 	if p.SetParent {
 		update = update.Set("parent_id", p.ParentID)
 	}
-	var node Node
-	err := s.inTx(ctx, func(tx *Store) error {
-		if err := tx.queryBuilt(ctx, update, new(int64)); err != nil {
-			return err
-		}
-		var err error
-		node, err = tx.Node(ctx, t, id)
-		return err
-	})
-	return node, err
+	return update
 }
 
 // DeleteNode deletes a node in one statement and returns how many rows went:
@@ -380,21 +404,7 @@ func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatc
 // wards; with cascade its whole subtree and the wards in it. An unknown id
 // is ErrNotFound.
 func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bool) (deleted int, err error) {
-	var statement sq.Sqlizer
-	if cascade {
-		anchor := sq.Select("id", "NULL::bigint[]", "0", "0").From(t.table).Where(sq.Eq{"id": id})
-		ctes := []sq.Sqlizer{t.walkDown(anchor, sq.Expr("n.id <> ?", id), nil),
-			sq.Expr("gone AS (DELETE FROM " + t.table + " WHERE id IN (SELECT id FROM down) RETURNING 1)")}
-		count := "(SELECT count(*) FROM gone)"
-		if l := t.leaf; l != nil {
-			ctes = append(ctes, sq.Expr("gone_leaves AS (DELETE FROM "+l.table+" WHERE "+l.parent+" IN (SELECT id FROM down) RETURNING 1)"))
-			count += " + (SELECT count(*) FROM gone_leaves)"
-		}
-		statement = sq.Select(count).PrefixExpr(withRecursive(ctes...))
-	} else {
-		statement = sq.Delete(t.table).Where(sq.Eq{"id": id}).Suffix("RETURNING 1")
-	}
-	err = s.queryBuilt(ctx, statement, &deleted)
+	err = s.queryBuilt(ctx, t.deleteStatement(id, cascade), &deleted)
 	// A delete breaks a foreign key only when rows still refer to the
 	// deleted one: a child, a ward, or one added by a concurrent write.
 	if errors.As(err, new(*ValidationError)) {
@@ -406,7 +416,23 @@ func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bo
 	return deleted, err
 }
 
-// walkUp is the CTE pair that walks from the nodes matching start up to
+// deleteStatement is DeleteNode's statement (testdata/*_delete*.sql).
+func (t TreeSpec) deleteStatement(id int64, cascade bool) sq.Sqlizer {
+	if !cascade {
+		return sq.Delete(t.table).Where(sq.Eq{"id": id}).Suffix("RETURNING 1")
+	}
+	anchor := sq.Select("id", "NULL::bigint[]", "0", "0").From(t.table).Where(sq.Eq{"id": id})
+	ctes := []sq.Sqlizer{t.walkDown(anchor, sq.Expr("n.id <> ?", id), nil),
+		cte("gone", sq.Expr("DELETE FROM "+t.table+" WHERE id IN (SELECT id FROM down) RETURNING 1"))}
+	count := "(SELECT count(*) FROM gone)"
+	if l := t.leaf; l != nil {
+		ctes = append(ctes, cte("gone_leaves", sq.Expr("DELETE FROM "+l.table+" WHERE "+l.parent+" IN (SELECT id FROM down) RETURNING 1")))
+		count += " + (SELECT count(*) FROM gone_leaves)"
+	}
+	return withRecursive(sq.Select(count), ctes...)
+}
+
+// walkUp is the pair of CTEs that walks from the nodes matching start up to
 // their roots: up(start, id, parent_id, depth) holds each start node and
 // its ancestors, with their stored depth, and top(id, path) each start
 // node's path from the root. Each step reads the parent by one probe of the
@@ -416,13 +442,14 @@ func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bo
 // one (the triggers of migration 000009 keep depths), and a loop written
 // by hand, with the triggers off, cannot have one all the way round, so
 // it cannot hang the walk.
-func (t TreeSpec) walkUp(start sq.Sqlizer) sq.Sqlizer {
+func (t TreeSpec) walkUp(start sq.Sqlizer) []sq.Sqlizer {
 	anchor := sq.Select("n.id", "n.id", "n.parent_id", "n.depth").From(t.table + " n").Where(start)
-	return sq.Expr(`up(start, id, parent_id, depth) AS (? UNION ALL
-    SELECT u.start, p.id, p.parent_id, p.depth FROM up u
-    CROSS JOIN LATERAL (SELECT p.id, p.parent_id, p.depth FROM `+t.table+` p
-        WHERE p.id = u.parent_id AND p.depth < u.depth OFFSET 0) p),
-top(id, path) AS (SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY start)`, anchor)
+	step := sq.Expr("SELECT u.start, p.id, p.parent_id, p.depth FROM up u CROSS JOIN LATERAL " +
+		"(SELECT p.id, p.parent_id, p.depth FROM " + t.table + " p WHERE p.id = u.parent_id AND p.depth < u.depth OFFSET 0) p")
+	return []sq.Sqlizer{
+		cte("up(start, id, parent_id, depth)", union("UNION ALL", anchor, step)),
+		cte("top(id, path)", sq.Expr("SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY start")),
+	}
 }
 
 // ancestors is the CTE anc(id, parent_id, depth) of the nodes matching
@@ -431,9 +458,9 @@ top(id, path) AS (SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY st
 // has been, so a loop written by hand cannot hang it.
 func (t TreeSpec) ancestors(start sq.Sqlizer) sq.Sqlizer {
 	anchor := sq.Select("n.id", "n.parent_id", "n.depth").From(t.table + " n").Where(start)
-	return sq.Expr(`anc(id, parent_id, depth) AS (? UNION
-    SELECT p.id, p.parent_id, p.depth FROM anc a
-    CROSS JOIN LATERAL (SELECT p.id, p.parent_id, p.depth FROM `+t.table+` p WHERE p.id = a.parent_id OFFSET 0) p)`, anchor)
+	step := sq.Expr("SELECT p.id, p.parent_id, p.depth FROM anc a CROSS JOIN LATERAL " +
+		"(SELECT p.id, p.parent_id, p.depth FROM " + t.table + " p WHERE p.id = a.parent_id OFFSET 0) p")
+	return cte("anc(id, parent_id, depth)", union("UNION", anchor, step))
 }
 
 // walkDown is the CTE down(id, path, lvl, depth, carry...) that walks from
@@ -467,7 +494,7 @@ func (t TreeSpec) walkDown(anchor, stop sq.Sqlizer, maxLevels *int, carry ...str
 		step = step.Where("d.lvl < ?", *maxLevels)
 	}
 	columns := strings.Join(append([]string{"id", "path", "lvl", "depth"}, carry...), ", ")
-	return sq.Expr("down("+columns+") AS (? UNION ALL ?)", anchor, step)
+	return cte("down("+columns+")", union("UNION ALL", anchor, step))
 }
 
 // prefixed returns each name with prefix before it.
