@@ -185,6 +185,31 @@ func TestBuildDoesNotShareChildCapacity(t *testing.T) {
 	}
 }
 
+// Link links the nodes it is given, not copies: the forest points into
+// them, and a node it leaves out stays in the slice with empty Children.
+func TestLinkInPlace(t *testing.T) {
+	nodes := []tree.Node[row]{
+		{Item: row{ID: 2, Parent: 1}}, {Item: row{ID: 1}}, {Item: row{ID: 2, Name: "repeat"}},
+		{Item: row{ID: 3, Parent: 4}}, {Item: row{ID: 4, Parent: 3}}, // a cycle
+		{Item: row{ID: 5, Parent: 1}, Children: []*tree.Node[row]{{Item: row{ID: 99}}}}, // stale children
+	}
+	roots := tree.Link(nodes, tree.ByPositionNameID[row])
+	if got, want := shape(roots, rowLabel), "1(2 5)"; got != want {
+		t.Fatalf("Link = %q, want %q", got, want)
+	}
+	if roots[0] != &nodes[1] || roots[0].Children[0] != &nodes[0] {
+		t.Error("the forest does not point into the nodes given")
+	}
+	for i, n := range nodes {
+		if n.Children == nil {
+			t.Errorf("node %d (id %d) has nil Children", i, n.Item.ID)
+		}
+	}
+	if len(nodes[2].Children) != 0 || len(nodes[5].Children) != 0 {
+		t.Error("a repeated key or stale children kept children")
+	}
+}
+
 // unit is a department (Kind 'd') or a ward (Kind 'w'). Their ids come from
 // different tables and may collide; a ward's parent is always a department.
 type unit struct {

@@ -8,4 +8,4 @@ WITH RECURSIVE up(start, id, parent_id, depth) AS (
 top(id, path) AS (
     SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY start
 )
-SELECT 'category', n.id, n.parent_id, n.name, n.position, cardinality(r.path) - 1, r.path, (SELECT count(*) FROM categories c WHERE c.parent_id = n.id), '', 0, 0, false FROM top r CROSS JOIN LATERAL (SELECT * FROM categories n WHERE n.id = r.id OFFSET 0) n;
+SELECT false, n.id, n.parent_id, n.name, n.position, cardinality(r.path) - 1, r.path, (SELECT count(*) FROM categories c WHERE c.parent_id = n.id), '', NULL::int, NULL::int, false FROM top r CROSS JOIN LATERAL (SELECT * FROM categories n WHERE n.id = r.id OFFSET 0) n;

@@ -16,4 +16,4 @@ down(id, path, lvl, depth, parent_id, name, position) AS (
     UNION ALL
     SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position FROM categories c WHERE c.parent_id = d.id OFFSET 0) n WHERE n.id NOT IN (SELECT unnest(path) FROM top) AND d.lvl < $3
 )
-SELECT 'category', r.id, r.parent_id, r.name, r.position, r.depth, r.path, CASE WHEN r.lvl = $4 THEN (SELECT count(*) FROM categories c WHERE c.parent_id = r.id) ELSE -1 END, '', 0, 0, false FROM down r;
+SELECT false, r.id, r.parent_id, r.name, r.position, r.depth, r.path, CASE WHEN r.lvl = $4 THEN (SELECT count(*) FROM categories c WHERE c.parent_id = r.id) ELSE -1 END, '', NULL::int, NULL::int, false FROM down r;

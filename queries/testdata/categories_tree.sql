@@ -4,4 +4,4 @@ WITH RECURSIVE down(id, path, lvl, depth, parent_id, name, position) AS (
     UNION ALL
     SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position FROM categories c WHERE c.parent_id = d.id OFFSET 0) n
 )
-SELECT 'category', r.id, r.parent_id, r.name, r.position, r.depth, r.path, -1, '', 0, 0, false FROM down r;
+SELECT false, r.id, r.parent_id, r.name, r.position, r.depth, r.path, -1, '', NULL::int, NULL::int, false FROM down r;

@@ -8,4 +8,4 @@ WITH RECURSIVE up(start, id, parent_id, depth) AS (
 top(id, path) AS (
     SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY start
 )
-SELECT 'department', n.id, n.parent_id, n.name, n.position, 0, NULL::bigint[], (SELECT count(*) FROM departments c WHERE c.parent_id = n.id) + (SELECT count(*) FROM wards w WHERE w.department_id = n.id), n.code, 0, 0, false FROM up r CROSS JOIN LATERAL (SELECT * FROM departments n WHERE n.id = r.id OFFSET 0) n ORDER BY r.depth;
+SELECT false, n.id, n.parent_id, n.name, n.position, 0, NULL::bigint[], (SELECT count(*) FROM departments c WHERE c.parent_id = n.id) + (SELECT count(*) FROM wards w WHERE w.department_id = n.id), n.code, NULL::int, NULL::int, false FROM up r CROSS JOIN LATERAL (SELECT * FROM departments n WHERE n.id = r.id OFFSET 0) n ORDER BY r.depth;

@@ -20,9 +20,9 @@ anc(id, parent_id, depth) AS (
     SELECT p.id, p.parent_id, p.depth FROM anc a CROSS JOIN LATERAL (SELECT p.id, p.parent_id, p.depth FROM departments p WHERE p.id = a.parent_id OFFSET 0) p
 ),
 result AS (
-    SELECT 'department', n.id, n.parent_id, n.name, n.position, n.depth, CASE WHEN n.parent_id IS NULL THEN ARRAY[n.id] END, (SELECT count(*) FROM departments c WHERE c.parent_id = n.id) + (SELECT count(*) FROM wards w WHERE w.department_id = n.id), n.code, 0, 0, n.id IN (SELECT id FROM m WHERE kind = 'department') FROM anc r CROSS JOIN LATERAL (SELECT * FROM departments n WHERE n.id = r.id OFFSET 0) n
+    SELECT false, n.id, n.parent_id, n.name, n.position, n.depth, CASE WHEN n.parent_id IS NULL THEN ARRAY[n.id] END, (SELECT count(*) FROM departments c WHERE c.parent_id = n.id) + (SELECT count(*) FROM wards w WHERE w.department_id = n.id), n.code, NULL::int, NULL::int, n.id IN (SELECT id FROM m WHERE kind = 'department') FROM anc r CROSS JOIN LATERAL (SELECT * FROM departments n WHERE n.id = r.id OFFSET 0) n
     UNION ALL
-    SELECT 'ward', w.id, w.department_id, w.name, 0, r.depth + 1, NULL, 0, '', w.beds, (SELECT count(*) FROM patients p WHERE p.ward_id = w.id
+    SELECT true, w.id, w.department_id, w.name, 0, r.depth + 1, NULL, 0, '', w.beds, (SELECT count(*) FROM patients p WHERE p.ward_id = w.id
         AND p.admitted_at IS NOT NULL AND p.discharged_at IS NULL AND p.died_at IS NULL), true FROM anc r JOIN wards w ON w.department_id = r.id JOIN m ON m.kind = 'ward' AND m.id = w.id
 )
 SELECT r.*, v.version, (SELECT count(*) FROM found) > $5 FROM tree_versions v LEFT JOIN result r ON true WHERE v.tree = $6;
