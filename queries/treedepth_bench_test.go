@@ -85,7 +85,7 @@ func BenchmarkDeepSearch(b *testing.B) {
 	_, s := deepChain(b)
 	b.ResetTimer()
 	for range b.N {
-		nodes, _, _, err := s.Search(context.Background(), queries.Categories, "needle", 100)
+		nodes, _, _, err := searchRows(s.Search(context.Background(), queries.Categories, "needle", 100))
 		if err != nil || len(nodes) != benchDepth {
 			b.Fatalf("%d rows, %v", len(nodes), err)
 		}
@@ -97,7 +97,7 @@ func BenchmarkDeepSubtree(b *testing.B) {
 	root := int64(benchDepth / 2)
 	b.ResetTimer()
 	for range b.N {
-		nodes, err := s.Tree(context.Background(), queries.Categories, queries.TreeQuery{Root: &root})
+		nodes, err := rowsOf(s.Tree(context.Background(), queries.Categories, queries.TreeQuery{Root: &root}))
 		if err != nil || len(nodes) != benchDepth/2+1 {
 			b.Fatalf("%d rows, %v", len(nodes), err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"canopy/internal/testdb"
 	"canopy/queries"
+	"canopy/tree"
 )
 
 // chain builds a chain of n categories under parent (0: a new root), one
@@ -277,7 +278,7 @@ func TestDeepReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check := func(t *testing.T, nodes []queries.Node, want int) {
+	check := func(t *testing.T, nodes []tree.Row, want int) {
 		t.Helper()
 		if len(nodes) != want {
 			t.Fatalf("%d rows, want %d", len(nodes), want)
@@ -295,7 +296,7 @@ func TestDeepReads(t *testing.T) {
 		}
 	}
 	t.Run("search", func(t *testing.T) {
-		nodes, truncated, _, err := s.Search(ctx, queries.Categories, "needle", 10)
+		nodes, truncated, _, err := searchRows(s.Search(ctx, queries.Categories, "needle", 10))
 		if err != nil || truncated {
 			t.Fatalf("truncated %v, %v", truncated, err)
 		}
@@ -370,7 +371,7 @@ func TestDeepReads(t *testing.T) {
 		})
 	}
 	t.Run("subtree", func(t *testing.T) {
-		nodes := must(s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: &ids[1000]}))
+		nodes := must(rowsOf(s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: &ids[1000]})))
 		for i := range nodes {
 			nodes[i].Path = nodes[i].Path[:len(nodes[i].Path):len(nodes[i].Path)]
 		}

@@ -1,13 +1,16 @@
 package queries
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	sq "github.com/Masterminds/squirrel"
-	"github.com/jackc/pgx/v5"
+
+	"canopy/tree"
 )
 
 // TreeSpec describes one hierarchy stored as an adjacency list. Its fields
@@ -16,9 +19,9 @@ import (
 // Departments are the trees there are.
 type TreeSpec struct {
 	table   string    // id, parent_id, name, position; aliased n
-	kind    string    // Node.Kind of its rows
+	kind    string    // Row.Kind of its nodes
 	version string    // key in tree_versions
-	code    string    // column read into Node.Code, or "" when the tree has none
+	code    string    // column read into Row.Code, or "" when the tree has none
 	leaf    *leafSpec // rows hung under the nodes, or nil
 }
 
@@ -26,10 +29,10 @@ type TreeSpec struct {
 // children of their own; leaf rows are aliased w.
 type leafSpec struct {
 	table    string
-	kind     string
+	kind     string // Row.Kind of its rows
 	parent   string // column holding the tree node's id
-	beds     string // expression read into Node.Beds
-	occupied string // expression read into Node.Occupied
+	beds     string // expression read into Row.Beds
+	occupied string // expression read into Row.Occupied
 }
 
 // The trees. Departments carry their wards as leaves.
@@ -39,32 +42,18 @@ var (
 		leaf: &leafSpec{table: "wards", kind: "ward", parent: "department_id", beds: "w.beds", occupied: wardOccupiedSQL}}
 )
 
-// Kind is the Node.Kind of the tree's own nodes: "category" or "department".
-func (t TreeSpec) Kind() string { return t.kind }
+// HasCode reports whether the tree's nodes carry a code (departments do):
+// required when a node is created, and never changed.
+func (t TreeSpec) HasCode() bool { return t.code != "" }
 
-// Node is one row of a tree: a tree node or, in the department tree, a ward.
-// Rows come flat, in no particular order; package tree assembles them, and
-// orders siblings by (Position, Name, ID).
-type Node struct {
-	Kind     string // "category", "department" or "ward"
-	ID       int64
-	ParentID *int64 // nil for a root; a ward's department
-	Name     string
-	Position int32 // 0 for a ward
-	// Depth and Path are the node's place in the whole tree, also in the
-	// rows of a subtree or a search: Path runs from the root to the node
-	// itself (a ward's is its department's plus its own id), and Depth is
-	// len(Path)-1. For a node caught in a loop written by hand (with the
-	// cycle trigger disabled) they describe the loop as far as it was walked.
-	Depth int
-	Path  []int64
-	// ChildCount counts direct children, and a department's wards, also for
-	// a node whose children a depth limit left out.
-	ChildCount int
-	Code       string // departments only
-	Beds       int    // wards only
-	Occupied   int    // wards only: patients admitted, not discharged, not dead
-	Match      bool   // search only: the node itself matched the query
+// Forest is what a read of a tree returns: Nodes holds every row read, in
+// the order read, linked in place into the forest whose roots are Roots,
+// siblings ordered by (position, name, id). A row that no root reaches (one
+// on a loop written by hand, with the cycle trigger disabled) is in Nodes
+// alone.
+type Forest struct {
+	Roots []*tree.Node[tree.Row]
+	Nodes []tree.Node[tree.Row]
 }
 
 const treeVersionSQL = `SELECT version FROM tree_versions WHERE tree = $1`
@@ -116,95 +105,132 @@ type TreeQuery struct {
 // Tree reads a forest or one subtree in one statement. Rows keep their
 // depth and path in the whole tree, so a subtree's root is at its real depth
 // and the client can show its ancestors. An unknown Root is ErrNotFound.
-func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) ([]Node, error) {
+func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) (Forest, error) {
 	if q.Depth != nil && *q.Depth < 0 {
-		return nil, invalidField("depth", "must not be negative")
+		return Forest{}, invalidField("depth", "must not be negative")
 	}
+	nodes, err := s.queryRows(ctx, t, t.treeStatement(q))
+	if err != nil {
+		return Forest{}, err
+	}
+	if q.Root != nil && len(nodes) == 0 {
+		return Forest{}, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, *q.Root)
+	}
+	return link(nodes), nil
+}
+
+// treeStatement is Tree's statement (testdata/*_tree*.sql).
+func (t TreeSpec) treeStatement(q TreeQuery) sq.Sqlizer {
 	// The walk carries the node's columns along, so the result needs no join
 	// back to the table.
 	carry := []string{"parent_id", "name", "position"}
-	code := "''"
-	if t.code != "" {
-		carry, code = append(carry, t.code), "r."+t.code
+	if t.HasCode() {
+		carry = append(carry, t.code)
 	}
 	// A walk down from the roots cannot meet a loop (a node in one has a
 	// parent in it, never a root above it); one from another node can only
 	// come back to it, or to the ancestors it was found through.
-	ctes := []sq.Sqlizer{}
+	var ctes []sq.Sqlizer
 	anchor := sq.Select(append([]string{"n.id", "ARRAY[n.id]", "0", "0"}, prefixed("n.", carry)...)...).
 		From(t.table + " n").Where("n.parent_id IS NULL")
 	var stop sq.Sqlizer
 	if q.Root != nil {
-		ctes = append(ctes, t.walkUp(sq.Eq{"n.id": *q.Root}))
+		ctes = t.walkUp(sq.Eq{"n.id": *q.Root})
 		anchor = sq.Select(append([]string{"n.id", "top.path", "0", "cardinality(top.path) - 1"}, prefixed("n.", carry)...)...).
 			From(t.table + " n").Join("top ON top.id = n.id").Where(sq.Eq{"n.id": *q.Root})
 		stop = sq.Expr("n.id NOT IN (SELECT unnest(path) FROM top)")
 	}
 	ctes = append(ctes, t.walkDown(anchor, stop, q.Depth, carry...))
-	// Child counts come from the rows themselves (countChildren), except for
-	// the nodes a depth limit cut off, whose children are not among them.
+	// Child counts come from the forest (link), except for the nodes a depth
+	// limit cut off, whose children are not among the rows.
 	var children sq.Sqlizer = sq.Expr("-1")
 	if q.Depth != nil {
 		children = sq.Expr("CASE WHEN r.lvl = ? THEN "+t.childCount("r")+" ELSE -1 END", *q.Depth)
 	}
-	// Only the walk's first rows carry their path; completeTree derives the
-	// others' (and the leaves') from them.
-	rows := sq.Select(quoteLiteral(t.kind), "r.id", "r.parent_id", "r.name", "r.position", "r.depth", "r.path").
-		Column(children).Columns(code, "0", "0", "false").From("down r")
+	// Only the walk's first rows carry their path; link derives the others'
+	// (and the leaves') from them.
+	var rows sq.Sqlizer = sq.Select("false", "r.id", "r.parent_id", "r.name", "r.position", "r.depth", "r.path").
+		Column(children).Columns(t.codeColumn("r"), "NULL::int", "NULL::int", "false").From("down r")
 	if t.leaf != nil {
 		leaves := t.leafRows("down", "r.depth + 1", "NULL", "false")
 		if q.Depth != nil {
 			leaves = leaves.Where("r.lvl < ?", *q.Depth)
 		}
-		rows = rows.SuffixExpr(sq.Expr("UNION ALL ?", leaves))
+		rows = union("UNION ALL", rows, leaves)
 	}
-	nodes, err := s.queryNodes(ctx, rows.PrefixExpr(withRecursive(ctes...)))
-	if err == nil && q.Root != nil && len(nodes) == 0 {
-		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, *q.Root)
-	}
-	completeTree(t, nodes)
-	return nodes, err
+	return withRecursive(rows, ctes...)
 }
 
-// completeTree fills in what Tree's statement leaves out: the ChildCount it
-// left at -1, that of a node whose children (and leaves) are all among
-// nodes, and the Path of every tree node below the walk's first rows, which
-// is its parent's path and its own id. Both cost a pass over the rows here;
-// in SQL they cost an index probe and an array per row.
-func completeTree(t TreeSpec, nodes []Node) {
-	counts := make(map[int64]int, len(nodes))
-	index := make(map[int64]int, len(nodes)) // tree node id -> its row
-	maxDepth := 0
-	for i, n := range nodes {
-		if n.ParentID != nil {
-			counts[*n.ParentID]++
-		}
-		if n.Kind == t.kind {
-			index[n.ID] = i
-		}
-		maxDepth = max(maxDepth, n.Depth)
-	}
-	byDepth := make([][]int, maxDepth+1)
+// link links the rows read into their forest, in place, and fills in what
+// the statements leave to it: the ChildCount left at -1, that of a node
+// whose children (and leaves) are all among the rows, and the Path of every
+// row below a root, which is its parent's path and its own id. Both cost a
+// pass here; in SQL they cost an index probe and an array per row. The
+// paths share one array, sized from the rows' depths.
+func link(nodes []tree.Node[tree.Row]) Forest {
+	roots := tree.Link(nodes, tree.ByPositionNameID[tree.Row])
+	size := 0
 	for i := range nodes {
-		if nodes[i].ChildCount < 0 {
-			nodes[i].ChildCount = counts[nodes[i].ID]
+		r := &nodes[i].Item
+		if r.ChildCount < 0 {
+			r.ChildCount = len(nodes[i].Children)
 		}
-		if nodes[i].Path == nil {
-			byDepth[nodes[i].Depth] = append(byDepth[nodes[i].Depth], i)
+		if r.Path == nil {
+			size += r.Depth + 1
 		}
 	}
-	// Parents are one level up, so going down the levels finds each
-	// parent's path already complete.
-	for _, level := range byDepth {
-		for _, i := range level {
-			n := &nodes[i]
-			if n.ParentID == nil {
-				continue
+	paths := make([]int64, 0, size)
+	var complete func(siblings []*tree.Node[tree.Row], parent []int64)
+	complete = func(siblings []*tree.Node[tree.Row], parent []int64) {
+		for _, n := range siblings {
+			r := &n.Item
+			switch {
+			case r.Path != nil:
+			case parent == nil: // a root the statement gave no path (none does)
+				r.Path = []int64{}
+			default:
+				start := len(paths)
+				paths = append(append(paths, parent...), r.ID)
+				r.Path = paths[start:len(paths):len(paths)]
 			}
-			if p, ok := index[*n.ParentID]; ok {
-				n.Path = append(append(make([]int64, 0, len(nodes[p].Path)+1), nodes[p].Path...), n.ID)
+			complete(n.Children, r.Path)
+		}
+	}
+	complete(roots, nil)
+	var loose []int
+	for i := range nodes {
+		if nodes[i].Item.Path == nil {
+			loose = append(loose, i)
+		}
+	}
+	if len(loose) > 0 {
+		loopPaths(nodes, loose)
+	}
+	return Forest{Roots: roots, Nodes: nodes}
+}
+
+// loopPaths gives the rows at loose, which no root reaches, a path that
+// walks up their parents as far as it goes without repeating a row: their
+// parent's, derived first as their stored depth is smaller, and their own
+// id. Only a loop written by hand, with the cycle trigger disabled, leaves
+// rows off the forest, so this pass and its index are for that case alone.
+func loopPaths(nodes []tree.Node[tree.Row], loose []int) {
+	index := make(map[tree.RowKey]int, len(nodes))
+	for i := range nodes {
+		if _, dup := index[nodes[i].Item.Key()]; !dup {
+			index[nodes[i].Item.Key()] = i
+		}
+	}
+	slices.SortStableFunc(loose, func(a, b int) int { return cmp.Compare(nodes[a].Item.Depth, nodes[b].Item.Depth) })
+	for _, i := range loose {
+		r := &nodes[i].Item
+		var parent []int64
+		if pk, ok := r.ParentKey(); ok {
+			if p, found := index[pk]; found {
+				parent = nodes[p].Item.Path
 			}
 		}
+		r.Path = append(slices.Clip(parent), r.ID)
 	}
 }
 
@@ -215,41 +241,46 @@ func completeTree(t TreeSpec, nodes []Node) {
 // first by (name, kind, id) are kept and truncated is set. version is the
 // tree's version read by the same statement, so that a search costs one
 // statement with its ETag.
-func (s *Store) Search(ctx context.Context, t TreeSpec, q string, limit int) (nodes []Node, truncated bool, version int64, err error) {
+func (s *Store) Search(ctx context.Context, t TreeSpec, q string, limit int) (found Forest, truncated bool, version int64, err error) {
 	if limit < 1 {
-		return nil, false, 0, invalidField("limit", "must be at least 1")
+		return Forest{}, false, 0, invalidField("limit", "must be at least 1")
 	}
+	nodes, err := s.queryRows(ctx, t, t.searchStatement(q, limit), &version, &truncated)
+	if err != nil {
+		return Forest{}, false, 0, err
+	}
+	return link(nodes), truncated, version, nil
+}
+
+// searchStatement is Search's statement (testdata/*_search.sql).
+func (t TreeSpec) searchStatement(q string, limit int) sq.Sqlizer {
 	pattern := "%" + likeEscaper.Replace(q) + "%"
 	// found holds the first limit+1 matches, m the first limit of them;
 	// node is the tree node a match hangs from (itself, or a ward's department).
-	found := sq.Select(quoteLiteral(t.kind)+" AS kind", "n.id", "n.id AS node", "n.name").
+	var found sq.Sqlizer = sq.Select(quoteLiteral(t.kind)+" AS kind", "n.id", "n.id AS node", "n.name").
 		From(t.table+" n").Where(`n.name ILIKE ? ESCAPE '\'`, pattern)
 	if l := t.leaf; l != nil {
-		found = found.SuffixExpr(sq.Expr("UNION ALL ?", sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name").
-			From(l.table+" w").Where(`w.name ILIKE ? ESCAPE '\'`, pattern)))
+		found = union("UNION ALL", found, sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name").
+			From(l.table+" w").Where(`w.name ILIKE ? ESCAPE '\'`, pattern))
 	}
 	// The rows carry their stored depth, and only the roots their path:
-	// completeTree derives the others' from their parents, all of which are
-	// among the rows. A path per row in SQL would cost an array the length
-	// of its depth per row: quadratic in the depth of a deep match.
-	result := t.nodeRows("anc", "n.depth", "CASE WHEN n.parent_id IS NULL THEN ARRAY[n.id] END",
+	// link derives the others' from their parents, all of which are among
+	// the rows. A path per row in SQL would cost an array the length of its
+	// depth per row: quadratic in the depth of a deep match.
+	var result sq.Sqlizer = t.nodeRows("anc", "n.depth", "CASE WHEN n.parent_id IS NULL THEN ARRAY[n.id] END",
 		"n.id IN (SELECT id FROM m WHERE kind = "+quoteLiteral(t.kind)+")")
 	if l := t.leaf; l != nil {
-		leaves := t.leafRows("anc", "r.depth + 1", "NULL", "true").Join("m ON m.kind = " + quoteLiteral(l.kind) + " AND m.id = w.id")
-		result = result.SuffixExpr(sq.Expr("UNION ALL ?", leaves))
+		result = union("UNION ALL", result,
+			t.leafRows("anc", "r.depth + 1", "NULL", "true").Join("m ON m.kind = "+quoteLiteral(l.kind)+" AND m.id = w.id"))
 	}
-	ctes := withRecursive(
-		sq.Expr("found AS (? ORDER BY name, kind, id LIMIT ?)", found, limit+1),
-		sq.Expr("m AS (SELECT kind, id, node FROM found ORDER BY name, kind, id LIMIT ?)", limit),
-		t.ancestors(sq.Expr("n.id IN (SELECT node FROM m)")),
-		sq.Expr("result AS (?)", result))
 	// The left join yields one row of nulls when nothing matched, which
 	// still carries the version.
-	statement := sq.Select("r.*", "v.version").Column(sq.Expr("(SELECT count(*) FROM found) > ?", limit)).
-		PrefixExpr(ctes).From("tree_versions v").LeftJoin("result r ON true").Where(sq.Eq{"v.tree": t.version})
-	nodes, err = s.queryNodes(ctx, statement, &version, &truncated)
-	completeTree(t, nodes)
-	return nodes, truncated, version, err
+	return withRecursive(sq.Select("r.*", "v.version").Column(sq.Expr("(SELECT count(*) FROM found) > ?", limit)).
+		From("tree_versions v").LeftJoin("result r ON true").Where(sq.Eq{"v.tree": t.version}),
+		cte("found", sq.Expr("?\nORDER BY name, kind, id LIMIT ?", found, limit+1)),
+		cte("m", sq.Expr("SELECT kind, id, node FROM found ORDER BY name, kind, id LIMIT ?", limit)),
+		t.ancestors(sq.Expr("n.id IN (SELECT node FROM m)")),
+		cte("result", result))
 }
 
 // likeEscaper makes a string match itself literally in a LIKE pattern
@@ -258,34 +289,47 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // Node reads one node of the tree, with its depth, path and child count, in
 // one statement; an unknown id is ErrNotFound.
-func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (Node, error) {
-	nodes, err := s.queryNodes(ctx, t.nodeRows("top", "cardinality(r.path) - 1", "r.path", "false").PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id}))))
+func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (tree.Row, error) {
+	nodes, err := s.queryRows(ctx, t, t.nodeStatement(id))
 	if err != nil {
-		return Node{}, err
+		return tree.Row{}, err
 	}
 	if len(nodes) == 0 {
-		return Node{}, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
+		return tree.Row{}, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
 	}
-	return nodes[0], nil
+	return nodes[0].Item, nil
+}
+
+// nodeStatement is Node's statement (testdata/*_node.sql).
+func (t TreeSpec) nodeStatement(id int64) sq.Sqlizer {
+	return withRecursive(t.nodeRows("top", "cardinality(r.path) - 1", "r.path", "false"), t.walkUp(sq.Eq{"n.id": id})...)
 }
 
 // Ancestors reads the path to a node, root first and the node last, in one
 // statement; an unknown id is ErrNotFound. Each node's Path is a prefix of
 // the last one's, sharing its array: the rows and the paths are linear in
 // the depth.
-func (s *Store) Ancestors(ctx context.Context, t TreeSpec, id int64) ([]Node, error) {
-	rows := t.nodeRows("up", "0", "NULL::bigint[]", "false").OrderBy("r.depth").
-		PrefixExpr(withRecursive(t.walkUp(sq.Eq{"n.id": id})))
-	nodes, err := s.queryNodes(ctx, rows)
-	if err == nil && len(nodes) == 0 {
+func (s *Store) Ancestors(ctx context.Context, t TreeSpec, id int64) ([]tree.Row, error) {
+	nodes, err := s.queryRows(ctx, t, t.ancestorsStatement(id))
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
 		return nil, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, id)
 	}
+	rows := make([]tree.Row, len(nodes))
 	path := make([]int64, len(nodes))
 	for i := range nodes {
-		path[i] = nodes[i].ID
-		nodes[i].Depth, nodes[i].Path = i, path[:i+1:i+1]
+		path[i] = nodes[i].Item.ID
+		rows[i] = nodes[i].Item
+		rows[i].Depth, rows[i].Path = i, path[:i+1:i+1]
 	}
-	return nodes, err
+	return rows, nil
+}
+
+// ancestorsStatement is Ancestors' statement (testdata/*_ancestors.sql).
+func (t TreeSpec) ancestorsStatement(id int64) sq.Sqlizer {
+	return withRecursive(t.nodeRows("up", "0", "NULL::bigint[]", "false").OrderBy("r.depth"), t.walkUp(sq.Eq{"n.id": id})...)
 }
 
 // NewNode is a node to create.
@@ -301,10 +345,25 @@ type NewNode struct {
 // CreateNode adds a node and reads it back, in one transaction of two
 // statements. An unknown parent is a ValidationError on parent_id; a
 // duplicate department code is ErrConflict.
-func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, error) {
-	if t.code == "" && n.Code != "" {
-		return Node{}, invalidField("code", "is not a field of "+t.table)
+func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (tree.Row, error) {
+	if !t.HasCode() && n.Code != "" {
+		return tree.Row{}, invalidField("code", "is not a field of "+t.table)
 	}
+	var node tree.Row
+	err := s.inTx(ctx, func(tx *Store) error {
+		var id int64
+		if err := tx.queryBuilt(ctx, t.insertStatement(n), &id); err != nil {
+			return err
+		}
+		var err error
+		node, err = tx.Node(ctx, t, id)
+		return err
+	})
+	return node, err
+}
+
+// insertStatement is CreateNode's insert (testdata/*_create*.sql).
+func (t TreeSpec) insertStatement(n NewNode) sq.Sqlizer {
 	var position any = n.Position
 	if n.Position == nil {
 		siblings := sq.Eq{"parent_id": nil}
@@ -316,22 +375,10 @@ func (s *Store) CreateNode(ctx context.Context, t TreeSpec, n NewNode) (Node, er
 		position = sq.Expr("(?)", sq.Select("least(coalesce(max(position)::bigint + 1, 0), 2147483647)").From(t.table).Where(siblings))
 	}
 	insert := sq.Insert(t.table).Columns("parent_id", "name", "position").Suffix("RETURNING id")
-	if t.code == "" {
-		insert = insert.Values(n.ParentID, n.Name, position)
-	} else {
-		insert = insert.Columns(t.code).Values(n.ParentID, n.Name, position, n.Code)
+	if !t.HasCode() {
+		return insert.Values(n.ParentID, n.Name, position)
 	}
-	var node Node
-	err := s.treeTx(ctx, func(tx *Store) error {
-		var id int64
-		if err := tx.queryBuilt(ctx, insert, &id); err != nil {
-			return err
-		}
-		var err error
-		node, err = tx.Node(ctx, t, id)
-		return err
-	})
-	return node, err
+	return insert.Columns(t.code).Values(n.ParentID, n.Name, position, n.Code)
 }
 
 // NodePatch changes a node; nil fields are kept.
@@ -350,10 +397,24 @@ type NodePatch struct {
 // concurrent moves, so that no interleaving of them can close a loop. An
 // unknown id is ErrNotFound; an unknown new parent a ValidationError on
 // parent_id.
-func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatch) (Node, error) {
+func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatch) (tree.Row, error) {
 	if p.Name == nil && p.Position == nil && !p.SetParent {
 		return s.Node(ctx, t, id)
 	}
+	var node tree.Row
+	err := s.inTx(ctx, func(tx *Store) error {
+		if err := tx.queryBuilt(ctx, t.updateStatement(id, p), new(int64)); err != nil {
+			return err
+		}
+		var err error
+		node, err = tx.Node(ctx, t, id)
+		return err
+	})
+	return node, err
+}
+
+// updateStatement is UpdateNode's update (testdata/*_update.sql).
+func (t TreeSpec) updateStatement(id int64, p NodePatch) sq.Sqlizer {
 	update := sq.Update(t.table).Set("updated_at", sq.Expr("now()")).Where(sq.Eq{"id": id}).Suffix("RETURNING id")
 	if p.Name != nil {
 		update = update.Set("name", *p.Name)
@@ -364,16 +425,7 @@ func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatc
 	if p.SetParent {
 		update = update.Set("parent_id", p.ParentID)
 	}
-	var node Node
-	err := s.treeTx(ctx, func(tx *Store) error {
-		if err := tx.queryBuilt(ctx, update, new(int64)); err != nil {
-			return err
-		}
-		var err error
-		node, err = tx.Node(ctx, t, id)
-		return err
-	})
-	return node, err
+	return update
 }
 
 // DeleteNode deletes a node in one statement and returns how many rows went:
@@ -381,21 +433,7 @@ func (s *Store) UpdateNode(ctx context.Context, t TreeSpec, id int64, p NodePatc
 // wards; with cascade its whole subtree and the wards in it. An unknown id
 // is ErrNotFound.
 func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bool) (deleted int, err error) {
-	var statement sq.Sqlizer
-	if cascade {
-		anchor := sq.Select("id", "NULL::bigint[]", "0", "0").From(t.table).Where(sq.Eq{"id": id})
-		ctes := []sq.Sqlizer{t.walkDown(anchor, sq.Expr("n.id <> ?", id), nil),
-			sq.Expr("gone AS (DELETE FROM " + t.table + " WHERE id IN (SELECT id FROM down) RETURNING 1)")}
-		count := "(SELECT count(*) FROM gone)"
-		if l := t.leaf; l != nil {
-			ctes = append(ctes, sq.Expr("gone_leaves AS (DELETE FROM "+l.table+" WHERE "+l.parent+" IN (SELECT id FROM down) RETURNING 1)"))
-			count += " + (SELECT count(*) FROM gone_leaves)"
-		}
-		statement = sq.Select(count).PrefixExpr(withRecursive(ctes...))
-	} else {
-		statement = sq.Delete(t.table).Where(sq.Eq{"id": id}).Suffix("RETURNING 1")
-	}
-	err = s.queryBuilt(ctx, statement, &deleted)
+	err = s.queryBuilt(ctx, t.deleteStatement(id, cascade), &deleted)
 	// A delete breaks a foreign key only when rows still refer to the
 	// deleted one: a child, a ward, or one added by a concurrent write.
 	if errors.As(err, new(*ValidationError)) {
@@ -407,7 +445,23 @@ func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bo
 	return deleted, err
 }
 
-// walkUp is the CTE pair that walks from the nodes matching start up to
+// deleteStatement is DeleteNode's statement (testdata/*_delete*.sql).
+func (t TreeSpec) deleteStatement(id int64, cascade bool) sq.Sqlizer {
+	if !cascade {
+		return sq.Delete(t.table).Where(sq.Eq{"id": id}).Suffix("RETURNING 1")
+	}
+	anchor := sq.Select("id", "NULL::bigint[]", "0", "0").From(t.table).Where(sq.Eq{"id": id})
+	ctes := []sq.Sqlizer{t.walkDown(anchor, sq.Expr("n.id <> ?", id), nil),
+		cte("gone", sq.Expr("DELETE FROM "+t.table+" WHERE id IN (SELECT id FROM down) RETURNING 1"))}
+	count := "(SELECT count(*) FROM gone)"
+	if l := t.leaf; l != nil {
+		ctes = append(ctes, cte("gone_leaves", sq.Expr("DELETE FROM "+l.table+" WHERE "+l.parent+" IN (SELECT id FROM down) RETURNING 1")))
+		count += " + (SELECT count(*) FROM gone_leaves)"
+	}
+	return withRecursive(sq.Select(count), ctes...)
+}
+
+// walkUp is the pair of CTEs that walks from the nodes matching start up to
 // their roots: up(start, id, parent_id, depth) holds each start node and
 // its ancestors, with their stored depth, and top(id, path) each start
 // node's path from the root. Each step reads the parent by one probe of the
@@ -417,13 +471,14 @@ func (s *Store) DeleteNode(ctx context.Context, t TreeSpec, id int64, cascade bo
 // one (the triggers of migration 000009 keep depths), and a loop written
 // by hand, with the triggers off, cannot have one all the way round, so
 // it cannot hang the walk.
-func (t TreeSpec) walkUp(start sq.Sqlizer) sq.Sqlizer {
+func (t TreeSpec) walkUp(start sq.Sqlizer) []sq.Sqlizer {
 	anchor := sq.Select("n.id", "n.id", "n.parent_id", "n.depth").From(t.table + " n").Where(start)
-	return sq.Expr(`up(start, id, parent_id, depth) AS (? UNION ALL
-    SELECT u.start, p.id, p.parent_id, p.depth FROM up u
-    CROSS JOIN LATERAL (SELECT p.id, p.parent_id, p.depth FROM `+t.table+` p
-        WHERE p.id = u.parent_id AND p.depth < u.depth OFFSET 0) p),
-top(id, path) AS (SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY start)`, anchor)
+	step := sq.Expr("SELECT u.start, p.id, p.parent_id, p.depth FROM up u CROSS JOIN LATERAL " +
+		"(SELECT p.id, p.parent_id, p.depth FROM " + t.table + " p WHERE p.id = u.parent_id AND p.depth < u.depth OFFSET 0) p")
+	return []sq.Sqlizer{
+		cte("up(start, id, parent_id, depth)", union("UNION ALL", anchor, step)),
+		cte("top(id, path)", sq.Expr("SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY start")),
+	}
 }
 
 // ancestors is the CTE anc(id, parent_id, depth) of the nodes matching
@@ -432,9 +487,9 @@ top(id, path) AS (SELECT start, array_agg(id ORDER BY depth) FROM up GROUP BY st
 // has been, so a loop written by hand cannot hang it.
 func (t TreeSpec) ancestors(start sq.Sqlizer) sq.Sqlizer {
 	anchor := sq.Select("n.id", "n.parent_id", "n.depth").From(t.table + " n").Where(start)
-	return sq.Expr(`anc(id, parent_id, depth) AS (? UNION
-    SELECT p.id, p.parent_id, p.depth FROM anc a
-    CROSS JOIN LATERAL (SELECT p.id, p.parent_id, p.depth FROM `+t.table+` p WHERE p.id = a.parent_id OFFSET 0) p)`, anchor)
+	step := sq.Expr("SELECT p.id, p.parent_id, p.depth FROM anc a CROSS JOIN LATERAL " +
+		"(SELECT p.id, p.parent_id, p.depth FROM " + t.table + " p WHERE p.id = a.parent_id OFFSET 0) p")
+	return cte("anc(id, parent_id, depth)", union("UNION", anchor, step))
 }
 
 // walkDown is the CTE down(id, path, lvl, depth, carry...) that walks from
@@ -468,7 +523,7 @@ func (t TreeSpec) walkDown(anchor, stop sq.Sqlizer, maxLevels *int, carry ...str
 		step = step.Where("d.lvl < ?", *maxLevels)
 	}
 	columns := strings.Join(append([]string{"id", "path", "lvl", "depth"}, carry...), ", ")
-	return sq.Expr("down("+columns+") AS (? UNION ALL ?)", anchor, step)
+	return cte("down("+columns+")", union("UNION ALL", anchor, step))
 }
 
 // prefixed returns each name with prefix before it.
@@ -490,122 +545,77 @@ func (t TreeSpec) childCount(alias string) string {
 	return children
 }
 
-// nodeRows selects the Node columns of the tree nodes listed in rel r (with
+// nodeRows selects the row columns of the tree nodes listed in rel r (with
 // an id column), with the given expressions for their depth, path and match.
+// Every tree read selects these columns, in the order queryRows scans them:
+// leaf, id, parent_id, name, position, depth, path, child_count, code, beds,
+// occupied, match. Leaf tells a ward from a department, so that no row
+// carries its kind as text.
 // Each node is read by a probe of the primary key (OFFSET 0 keeps the
 // planner from making it a hash join, which scans the whole table), so the
 // statement costs what it returns, whatever the size of the tree.
 func (t TreeSpec) nodeRows(rel, depth, path, match string) sq.SelectBuilder {
-	return sq.Select(quoteLiteral(t.kind), "n.id", "n.parent_id", "n.name", "n.position",
-		depth, path, t.childCount("n"), t.codeColumn("n"), "0", "0", match).
+	return sq.Select("false", "n.id", "n.parent_id", "n.name", "n.position",
+		depth, path, t.childCount("n"), t.codeColumn("n"), "NULL::int", "NULL::int", match).
 		From(rel + " r").JoinClause("CROSS JOIN LATERAL (SELECT * FROM " + t.table + " n WHERE n.id = r.id OFFSET 0) n")
 }
 
-// codeColumn is the expression read into Node.Code for the node aliased alias.
+// codeColumn is the expression read into Row.Code for the node aliased alias.
 func (t TreeSpec) codeColumn(alias string) string {
-	if t.code == "" {
+	if !t.HasCode() {
 		return "''"
 	}
 	return alias + "." + t.code
 }
 
-// leafRows selects the Node columns of the leaves of the tree nodes in rel
-// r, with the given expressions for their depth and path.
+// leafRows selects the row columns of the leaves of the tree nodes in rel
+// r, with the given expressions for their depth, path and match.
 func (t TreeSpec) leafRows(rel, depth, path, match string) sq.SelectBuilder {
 	l := t.leaf
-	return sq.Select(quoteLiteral(l.kind), "w.id", "w."+l.parent, "w.name", "0",
+	return sq.Select("true", "w.id", "w."+l.parent, "w.name", "0",
 		depth, path, "0", "''", l.beds, l.occupied, match).
 		From(rel + " r").Join(l.table + " w ON w." + l.parent + " = r.id")
 }
 
-// withRecursive joins CTEs into a WITH RECURSIVE clause.
-func withRecursive(ctes ...sq.Sqlizer) sq.Sqlizer {
-	args := make([]any, len(ctes))
-	for i, c := range ctes {
-		args[i] = c
-	}
-	return sq.Expr("WITH RECURSIVE "+strings.TrimSuffix(strings.Repeat("?, ", len(ctes)), ", "), args...)
-}
-
-// quoteLiteral quotes one of the specs' constant names as an SQL string.
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// queryNodes runs a statement that selects Node columns, followed by extra
-// columns scanned into extra (each row overwriting the last's). A row whose
-// kind is null carries only the extra columns. The result is never nil.
-func (s *Store) queryNodes(ctx context.Context, b sq.Sqlizer, extra ...any) ([]Node, error) {
+// queryRows runs a statement that selects the row columns of tree t,
+// followed by extra columns scanned into extra (each row overwriting the
+// last's), and reads each row straight into the Item of a node, ready for
+// link. A row whose leaf column is null carries only the extra columns.
+// The result is never nil.
+func (s *Store) queryRows(ctx context.Context, t TreeSpec, b sq.Sqlizer, extra ...any) ([]tree.Node[tree.Row], error) {
 	rows, err := s.queryBuiltRows(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	nodes := []Node{}
+	nodes := []tree.Node[tree.Row]{}
+	dest := make([]any, 12, 12+len(extra))
+	dest = append(dest, extra...)
 	for rows.Next() {
-		var n Node
-		dest := []any{&n.Kind, &n.ID, &n.ParentID, &n.Name, &n.Position, &n.Depth, &n.Path,
-			&n.ChildCount, &n.Code, &n.Beds, &n.Occupied, &n.Match}
-		node := rows.RawValues()[0] != nil
-		if !node {
-			clear(dest) // pgx skips nil destinations
+		if rows.RawValues()[0] == nil {
+			clear(dest[:12]) // pgx skips nil destinations
+			if err := rows.Scan(dest...); err != nil {
+				return nil, translate(err)
+			}
+			continue
 		}
-		if err := rows.Scan(append(dest, extra...)...); err != nil {
+		if len(nodes) == cap(nodes) {
+			// Doubled by hand: append grows a large slice a quarter at a
+			// time, which for a 100k-row forest allocated and copied
+			// 97 MB to keep 16.
+			nodes = slices.Grow(nodes, max(len(nodes), 64))
+		}
+		nodes = nodes[:len(nodes)+1]
+		r := &nodes[len(nodes)-1].Item
+		copy(dest, []any{&r.Leaf, &r.ID, &r.ParentID, &r.Name, &r.Position, &r.Depth, &r.Path,
+			&r.ChildCount, &r.Code, &r.Beds, &r.Occupied, &r.Match})
+		if err := rows.Scan(dest...); err != nil {
 			return nil, translate(err)
 		}
-		if node {
-			nodes = append(nodes, n)
+		r.Kind = t.kind
+		if r.Leaf {
+			r.Kind = t.leaf.kind
 		}
 	}
 	return nodes, translate(rows.Err())
-}
-
-// queryBuilt runs a statement built at run time and scans its one row;
-// no row is ErrNotFound.
-func (s *Store) queryBuilt(ctx context.Context, b sq.Sqlizer, dest ...any) error {
-	sql, args, err := dollarSQL(b)
-	if err != nil {
-		return err
-	}
-	return translate(s.db.QueryRow(ctx, sql, args...).Scan(dest...))
-}
-
-// queryBuiltRows runs a statement built at run time and returns its rows.
-func (s *Store) queryBuiltRows(ctx context.Context, b sq.Sqlizer) (pgx.Rows, error) {
-	sql, args, err := dollarSQL(b)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	return rows, translate(err)
-}
-
-// dollarSQL renders a statement built with squirrel's default ? placeholders
-// as PostgreSQL's numbered ones, numbering across every sub-builder: the
-// outermost-only use of sq.Dollar that RECIPES.md asks for.
-func dollarSQL(b sq.Sqlizer) (string, []any, error) {
-	sql, args, err := b.ToSql()
-	if err == nil {
-		sql, err = sq.Dollar.ReplacePlaceholders(sql)
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("queries: build statement: %w", err)
-	}
-	return sql, args, nil
-}
-
-// treeTx runs fn in a transaction, or in a savepoint when s already runs in one.
-func (s *Store) treeTx(ctx context.Context, fn func(tx *Store) error) error {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return translate(err)
-	}
-	defer tx.Rollback(ctx)
-	if err := fn(&Store{db: tx}); err != nil {
-		return err
-	}
-	return translate(tx.Commit(ctx))
-}
-
-// invalidField is a ValidationError on one field of a request outside a batch.
-func invalidField(field, message string) error {
-	return &ValidationError{Errors: []FieldError{{Index: -1, Field: field, Message: message}}}
 }

@@ -169,12 +169,12 @@ func (m *forestModel) search(q string, limit int, nameRank map[string]int) (map[
 }
 
 // check compares rows with what the model expects, each row once.
-func (m *forestModel) check(t *rapid.T, what string, got []queries.Node, want map[int64]expected) {
+func (m *forestModel) check(t *rapid.T, what string, got []tree.Row, want map[int64]expected) {
 	t.Helper()
 	// By id: the first difference, so the failure, is then the same
 	// whatever order the statement's plan returns rows in (rapid replays a
 	// failure and calls it flaky when it fails elsewhere).
-	got = slices.SortedStableFunc(slices.Values(got), func(a, b queries.Node) int { return cmp.Compare(a.ID, b.ID) })
+	got = slices.SortedStableFunc(slices.Values(got), func(a, b tree.Row) int { return cmp.Compare(a.ID, b.ID) })
 	seen := map[int64]bool{}
 	for _, n := range got {
 		e, ok := want[n.ID]
@@ -387,13 +387,13 @@ func TestTreeReadsMatchModel(t *testing.T) {
 		}
 
 		// The whole forest, and its sibling order as package tree assembles it.
-		nodes, err := s.Tree(ctx, queries.Categories, queries.TreeQuery{})
+		nodes, err := rowsOf(s.Tree(ctx, queries.Categories, queries.TreeQuery{}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.check(t, "whole forest", nodes, m.tree(t, nil, nil))
 		var got, want []int64
-		tree.Walk(tree.Build(itemsOf(nodes), tree.ByPositionNameID[item]), func(n *tree.Node[item], _ int) bool {
+		tree.Walk(tree.Build(nodes, tree.ByPositionNameID[tree.Row]), func(n *tree.Node[tree.Row], _ int) bool {
 			got = append(got, n.Item.ID)
 			return true
 		})
@@ -420,7 +420,7 @@ func TestTreeReadsMatchModel(t *testing.T) {
 				root = new(anyNode.Draw(t, "subtree root"))
 			}
 			depth := limit.Draw(t, "depth limit")
-			nodes, err := s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: root, Depth: depth})
+			nodes, err := rowsOf(s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: root, Depth: depth}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -434,7 +434,7 @@ func TestTreeReadsMatchModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.check(t, fmt.Sprintf("node %d", id), []queries.Node{node},
+			m.check(t, fmt.Sprintf("node %d", id), []tree.Row{node},
 				map[int64]expected{id: {depth: len(path) - 1, path: path, childCount: len(m.children[id])}})
 			ancestors, err := s.Ancestors(ctx, queries.Categories, id)
 			if err != nil {
@@ -455,7 +455,7 @@ func TestTreeReadsMatchModel(t *testing.T) {
 		for range 2 {
 			q := rapid.SampledFrom(propQueries).Draw(t, "search")
 			limit := rapid.IntRange(1, len(m.ids)+1).Draw(t, "search limit")
-			nodes, truncated, _, err := s.Search(ctx, queries.Categories, q, limit)
+			nodes, truncated, _, err := searchRows(s.Search(ctx, queries.Categories, q, limit))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -466,14 +466,6 @@ func TestTreeReadsMatchModel(t *testing.T) {
 			}
 		}
 	})
-}
-
-func itemsOf(nodes []queries.Node) []item {
-	items := make([]item, len(nodes))
-	for i, n := range nodes {
-		items[i] = item(n)
-	}
-	return items
 }
 
 func show[T any](p *T) string {

@@ -81,37 +81,34 @@ func (f *forest) exec(sql string, args ...any) {
 	}
 }
 
-// item adapts a row to package tree, as the HTTP layer does.
-type item queries.Node
-
-func (n item) Key() key { return key{n.Kind, n.ID} }
-
-func (n item) ParentKey() (key, bool) {
-	if n.ParentID == nil {
-		return key{}, false
+// rowsOf is every row of a forest read, in the order read, as the old
+// flat reads returned them, so that a left-out row still shows.
+func rowsOf(f queries.Forest, err error) ([]tree.Row, error) {
+	rows := make([]tree.Row, len(f.Nodes))
+	for i := range f.Nodes {
+		rows[i] = f.Nodes[i].Item
 	}
-	if n.Kind == "ward" {
-		return key{"department", *n.ParentID}, true
-	}
-	return key{n.Kind, *n.ParentID}, true
+	return rows, err
 }
 
-func (n item) SortKey() (int64, string, int64) { return int64(n.Position), n.Name, n.ID }
+// searchRows is rowsOf for Search.
+func searchRows(f queries.Forest, truncated bool, version int64, err error) ([]tree.Row, bool, int64, error) {
+	rows, err := rowsOf(f, err)
+	return rows, truncated, version, err
+}
 
 // build assembles rows into a forest, failing the test if a row is left out
 // (an orphan or a repeat) or carries an inconsistent depth or path.
-func (f *forest) build(nodes []queries.Node) []*tree.Node[item] {
+func (f *forest) build(nodes []tree.Row) []*tree.Node[tree.Row] {
 	f.t.Helper()
-	items := make([]item, len(nodes))
-	for i, n := range nodes {
-		items[i] = item(n)
+	for _, n := range nodes {
 		last := len(n.Path) - 1
 		if last < 0 || n.Path[last] != n.ID || n.Depth != last ||
 			(n.ParentID == nil) != (last == 0) || (last > 0 && n.Path[last-1] != *n.ParentID) {
 			f.t.Errorf("%s %d: depth %d, parent %v, path %v", n.Kind, n.ID, n.Depth, n.ParentID, n.Path)
 		}
 	}
-	roots := tree.Build(items, tree.ByPositionNameID[item])
+	roots := tree.Build(nodes, tree.ByPositionNameID[tree.Row])
 	if c := tree.Count(roots); c != len(nodes) {
 		f.t.Errorf("%d rows assemble into %d nodes", len(nodes), c)
 	}
@@ -121,10 +118,10 @@ func (f *forest) build(nodes []queries.Node) []*tree.Node[item] {
 // lines renders rows depth first in sibling order, one line per node:
 // name, path by names, child count, and beds/occupied for wards, "match"
 // for search matches; indented by depth in the result.
-func (f *forest) lines(nodes []queries.Node) []string {
+func (f *forest) lines(nodes []tree.Row) []string {
 	f.t.Helper()
 	var out []string
-	tree.Walk(f.build(nodes), func(n *tree.Node[item], depth int) bool {
+	tree.Walk(f.build(nodes), func(n *tree.Node[tree.Row], depth int) bool {
 		it := n.Item
 		path := make([]string, len(it.Path))
 		for i, id := range it.Path {
@@ -134,9 +131,9 @@ func (f *forest) lines(nodes []queries.Node) []string {
 			}
 			path[i] = f.names[key{kind, id}]
 		}
-		line := fmt.Sprintf("%s%s %s %d", strings.Repeat(". ", depth), f.names[it.Key()], strings.Join(path, "/"), it.ChildCount)
+		line := fmt.Sprintf("%s%s %s %d", strings.Repeat(". ", depth), f.names[key{it.Kind, it.ID}], strings.Join(path, "/"), it.ChildCount)
 		if it.Kind == "ward" {
-			line += fmt.Sprintf(" beds=%d occupied=%d", it.Beds, it.Occupied)
+			line += fmt.Sprintf(" beds=%d occupied=%d", *it.Beds, *it.Occupied)
 		}
 		if it.Match {
 			line += " match"
@@ -150,15 +147,15 @@ func (f *forest) lines(nodes []queries.Node) []string {
 // outline renders the whole tree of spec as "a(b c(d)) e", siblings in order.
 func (f *forest) outline(spec queries.TreeSpec) string {
 	f.t.Helper()
-	nodes, err := f.s.Tree(context.Background(), spec, queries.TreeQuery{})
+	nodes, err := rowsOf(f.s.Tree(context.Background(), spec, queries.TreeQuery{}))
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	var render func([]*tree.Node[item]) string
-	render = func(ns []*tree.Node[item]) string {
+	var render func([]*tree.Node[tree.Row]) string
+	render = func(ns []*tree.Node[tree.Row]) string {
 		parts := make([]string, len(ns))
 		for i, n := range ns {
-			parts[i] = f.names[n.Item.Key()]
+			parts[i] = f.names[key{n.Item.Kind, n.Item.ID}]
 			if len(n.Children) > 0 {
 				parts[i] += "(" + render(n.Children) + ")"
 			}
@@ -235,7 +232,7 @@ func TestTree(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			nodes, err := f.s.Tree(context.Background(), queries.Categories, c.query)
+			nodes, err := rowsOf(f.s.Tree(context.Background(), queries.Categories, c.query))
 			if c.err != nil || c.field != "" {
 				wantErr(t, err, c.err, c.field)
 				return
@@ -294,7 +291,7 @@ func TestDepartmentTree(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			nodes, err := f.s.Tree(context.Background(), queries.Departments, c.query)
+			nodes, err := rowsOf(f.s.Tree(context.Background(), queries.Departments, c.query))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -317,7 +314,7 @@ func TestHandMadeCycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	names := func(nodes []queries.Node) []string {
+	names := func(nodes []tree.Row) []string {
 		var out []string
 		for _, n := range nodes {
 			out = append(out, f.names[key{n.Kind, n.ID}])
@@ -327,26 +324,26 @@ func TestHandMadeCycle(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		read func() ([]queries.Node, error)
+		read func() ([]tree.Row, error)
 		want []string
 	}{
-		{"forest leaves the loop out", func() ([]queries.Node, error) {
-			return f.s.Tree(ctx, queries.Categories, queries.TreeQuery{})
+		{"forest leaves the loop out", func() ([]tree.Row, error) {
+			return rowsOf(f.s.Tree(ctx, queries.Categories, queries.TreeQuery{}))
 		}, []string{"root"}},
 		// Walking up from loop b finds loop a as its ancestor, so the walk
 		// down does not take it again.
-		{"subtree in the loop", func() ([]queries.Node, error) {
-			return f.s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: new(f.id["loop b"])})
+		{"subtree in the loop", func() ([]tree.Row, error) {
+			return rowsOf(f.s.Tree(ctx, queries.Categories, queries.TreeQuery{Root: new(f.id["loop b"])}))
 		}, []string{"loop b", "loop c"}},
-		{"search", func() ([]queries.Node, error) {
-			nodes, _, _, err := f.s.Search(ctx, queries.Categories, "loop", 10)
+		{"search", func() ([]tree.Row, error) {
+			nodes, _, _, err := searchRows(f.s.Search(ctx, queries.Categories, "loop", 10))
 			return nodes, err
 		}, []string{"loop a", "loop b", "loop c"}},
-		{"node", func() ([]queries.Node, error) {
+		{"node", func() ([]tree.Row, error) {
 			n, err := f.s.Node(ctx, queries.Categories, f.id["loop c"])
-			return []queries.Node{n}, err
+			return []tree.Row{n}, err
 		}, []string{"loop c"}},
-		{"ancestors", func() ([]queries.Node, error) {
+		{"ancestors", func() ([]tree.Row, error) {
 			return f.s.Ancestors(ctx, queries.Categories, f.id["loop c"])
 		}, []string{"loop a", "loop b", "loop c"}},
 	}
@@ -418,7 +415,7 @@ func TestSearch(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			nodes, truncated, version, err := c.f.s.Search(context.Background(), c.spec, c.q, c.limit)
+			nodes, truncated, version, err := searchRows(c.f.s.Search(context.Background(), c.spec, c.q, c.limit))
 			if c.field != "" {
 				wantErr(t, err, nil, c.field)
 				return
@@ -1006,11 +1003,11 @@ func TestSearchUsesTrigramIndex(t *testing.T) {
 	cfg.ConnConfig.Tracer = rec
 	pool := must(pgxpool.NewWithConfig(ctx, cfg))
 	defer pool.Close()
-	nodes, _, _, err := queries.New(pool).Search(ctx, queries.Categories, "node 4321", 100)
+	nodes, _, _, err := searchRows(queries.New(pool).Search(ctx, queries.Categories, "node 4321", 100))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(nodes, func(n queries.Node) bool { return n.ID == 4321 && n.Match && n.Depth == 3 }) {
+	if !slices.ContainsFunc(nodes, func(n tree.Row) bool { return n.ID == 4321 && n.Match && n.Depth == 3 }) {
 		t.Fatalf("search for node 4321 found %+v", nodes)
 	}
 	rows, err := db.Pool.Query(ctx, "EXPLAIN "+rec.sql, rec.args...)

@@ -7,8 +7,9 @@ import (
 // treeCache keeps rendered tree responses keyed by tree version, so that a
 // repeated GET of an unchanged tree costs one version read and no CTE.
 // Entries of older versions are dropped as soon as a newer one is stored, and
-// the cache holds at most maxBytes; it is only ever a copy of what the
-// database says, so several canopy instances stay consistent.
+// the bodies held take at most maxBytes, counted by their capacity (what
+// they keep allocated), not their length; the cache is only ever a copy of
+// what the database says, so several canopy instances stay consistent.
 type treeCache struct {
 	mu       sync.Mutex
 	entries  map[treeCacheKey][]byte
@@ -38,7 +39,7 @@ func (c *treeCache) get(k treeCacheKey) ([]byte, bool) {
 }
 
 func (c *treeCache) put(k treeCacheKey, body []byte) {
-	if len(body) > c.maxBytes {
+	if cap(body) > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
@@ -51,20 +52,20 @@ func (c *treeCache) put(k treeCacheKey, body []byte) {
 		for old, b := range c.entries {
 			if old.tree == k.tree && old.version < k.version {
 				delete(c.entries, old)
-				c.bytes -= len(b)
+				c.bytes -= cap(b)
 			}
 		}
 	}
-	for c.bytes+len(body) > c.maxBytes && len(c.entries) > 0 {
+	for c.bytes+cap(body) > c.maxBytes && len(c.entries) > 0 {
 		for old, b := range c.entries { // evict an arbitrary entry
 			delete(c.entries, old)
-			c.bytes -= len(b)
+			c.bytes -= cap(b)
 			break
 		}
 	}
 	if prev, ok := c.entries[k]; ok {
-		c.bytes -= len(prev)
+		c.bytes -= cap(prev)
 	}
 	c.entries[k] = body
-	c.bytes += len(body)
+	c.bytes += cap(body)
 }

@@ -18,63 +18,8 @@ import (
 // searchMaxQuery bounds the characters of a search's q.
 const searchMaxQuery = 200
 
-// node is a tree node as the API shows it. It is what package tree
-// assembles: its key is (kind, id), since a ward and a department may share an id.
-type node struct {
-	ID         int64   `json:"id"`
-	Kind       string  `json:"kind"`
-	ParentID   *int64  `json:"parent_id"`
-	Name       string  `json:"name"`
-	Position   int32   `json:"position"`
-	Depth      int     `json:"depth"`
-	Path       []int64 `json:"path"`
-	ChildCount int     `json:"child_count"`
-	Code       string  `json:"code,omitempty"`
-	Beds       *int    `json:"beds,omitempty"`
-	Occupied   *int    `json:"occupied,omitempty"`
-	Match      bool    `json:"match,omitempty"`
-}
-
-type nodeKey struct {
-	kind string
-	id   int64
-}
-
-func (n node) Key() nodeKey { return nodeKey{n.Kind, n.ID} }
-
-func (n node) ParentKey() (nodeKey, bool) {
-	if n.ParentID == nil {
-		return nodeKey{}, false
-	}
-	kind := n.Kind
-	if kind == "ward" {
-		kind = "department"
-	}
-	return nodeKey{kind, *n.ParentID}, true
-}
-
-func (n node) SortKey() (int64, string, int64) { return int64(n.Position), n.Name, n.ID }
-
-func toNode(q queries.Node) node {
-	n := node{ID: q.ID, Kind: q.Kind, ParentID: q.ParentID, Name: q.Name, Position: q.Position,
-		Depth: q.Depth, Path: q.Path, ChildCount: q.ChildCount, Code: q.Code, Match: q.Match}
-	if n.Path == nil {
-		n.Path = []int64{}
-	}
-	if q.Kind == "ward" {
-		n.Beds, n.Occupied = &q.Beds, &q.Occupied
-	}
-	return n
-}
-
-// forest assembles rows into ordered nested nodes.
-func forest(rows []queries.Node) []*tree.Node[node] {
-	nodes := make([]node, len(rows))
-	for i, r := range rows {
-		nodes[i] = toNode(r)
-	}
-	return tree.Build(nodes, tree.ByPositionNameID[node])
-}
+// jsonContentType is what gin's c.JSON sends, for the bodies written here.
+const jsonContentType = "application/json; charset=utf-8"
 
 // trees serves both hierarchies from one set of handlers, parameterised by
 // the tree's spec.
@@ -98,6 +43,11 @@ func notModified(c *gin.Context, etag string) bool {
 		}
 	}
 	return false
+}
+
+// writeRow answers with one row, written as in a tree.
+func writeRow(c *gin.Context, status int, r *tree.Row) {
+	c.Data(status, jsonContentType, r.AppendJSON(nil))
 }
 
 // getTree serves the forest or a subtree: one statement to read the tree's
@@ -128,21 +78,20 @@ func (t trees) getTree(c *gin.Context) error {
 		key.depth = *q.Depth
 	}
 	if body, ok := t.s.trees.get(key); ok {
-		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		c.Data(http.StatusOK, jsonContentType, body)
 		return nil
 	}
-	rows, err := t.s.store.Tree(ctx, t.spec, q)
+	forest, err := t.s.store.Tree(ctx, t.spec, q)
 	if err != nil {
 		return err
 	}
-	roots := forest(rows)
-	body := fmt.Appendf(nil, `{"count":%d,"version":%d,"roots":`, tree.Count(roots), version)
-	if body, err = tree.AppendForest(body, roots); err != nil {
+	body := fmt.Appendf(make([]byte, 0, tree.JSONSize(forest.Nodes)), `{"count":%d,"version":%d,"roots":`, tree.Count(forest.Roots), version)
+	if body, err = tree.AppendForest(body, forest.Roots); err != nil {
 		return err
 	}
 	body = append(body, '}')
 	t.s.trees.put(key, body)
-	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	c.Data(http.StatusOK, jsonContentType, body)
 	return nil
 }
 
@@ -158,8 +107,8 @@ type crumbJSON struct {
 	Name string `json:"name"`
 }
 
-// search serves every match with all its ancestors, as breadcrumbs and as a
-// pruned forest, from one statement.
+// search serves every match with all its ancestors, as breadcrumbs and as
+// the forest of the matches and their ancestors, from one statement.
 func (t trees) search(c *gin.Context) error {
 	q := c.Query("q")
 	if strings.TrimSpace(q) == "" {
@@ -172,17 +121,17 @@ func (t trees) search(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, truncated, version, err := t.s.store.Search(c.Request.Context(), t.spec, q, limit)
+	found, truncated, version, err := t.s.store.Search(c.Request.Context(), t.spec, q, limit)
 	if err != nil {
 		return err
 	}
 	if notModified(c, t.etag(version)) {
 		return nil
 	}
-	roots := forest(rows)
+	roots := found.Roots
 	matches := []searchMatch{}
 	var trail []crumbJSON
-	tree.Walk(roots, func(n *tree.Node[node], depth int) bool {
+	tree.Walk(roots, func(n *tree.Node[tree.Row], depth int) bool {
 		trail = append(trail[:depth], crumbJSON{n.Item.ID, n.Item.Name})
 		if n.Item.Match {
 			matches = append(matches, searchMatch{ID: n.Item.ID, Kind: n.Item.Kind, Name: n.Item.Name,
@@ -191,8 +140,8 @@ func (t trees) search(c *gin.Context) error {
 		return true
 	})
 	type forestJSON struct {
-		Count int                `json:"count"`
-		Roots []*tree.Node[node] `json:"roots"`
+		Count int                    `json:"count"`
+		Roots []*tree.Node[tree.Row] `json:"roots"`
 	}
 	c.JSON(http.StatusOK, struct {
 		Query     string        `json:"query"`
@@ -212,7 +161,7 @@ func (t trees) getNode(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, toNode(n))
+	writeRow(c, http.StatusOK, &n)
 	return nil
 }
 
@@ -270,7 +219,7 @@ func (t trees) check(f *nodeFields, required ...string) error {
 		bad("position", "must be an integer")
 	}
 	if f.Code.Set {
-		if t.spec.Kind() != "department" {
+		if !t.spec.HasCode() {
 			bad("code", "unknown field")
 		} else if err := rules.Text(f.Code.Value, rules.CodeMax); err != nil {
 			bad("code", err.Error())
@@ -288,7 +237,7 @@ func (t trees) create(c *gin.Context) error {
 		return err
 	}
 	required := []string{"name"}
-	if t.spec.Kind() == "department" {
+	if t.spec.HasCode() {
 		required = append(required, "code")
 	}
 	if err := t.check(&f, required...); err != nil {
@@ -300,7 +249,7 @@ func (t trees) create(c *gin.Context) error {
 		return err
 	}
 	c.Header("Location", "/api/v1/"+t.name+"/"+strconv.FormatInt(n.ID, 10))
-	c.JSON(http.StatusCreated, toNode(n))
+	writeRow(c, http.StatusCreated, &n)
 	return nil
 }
 
@@ -325,7 +274,7 @@ func (t trees) update(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, toNode(n))
+	writeRow(c, http.StatusOK, &n)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"canopy/auth"
+	"canopy/tree"
 )
 
 // seedForest adds n nodes to a tree table: about ten roots, every other
@@ -29,6 +30,9 @@ func seedForest(t *testing.T, ts *testServer, table string, n int) {
 		t.Fatal(err)
 	}
 }
+
+// node is a tree row as the API serves it.
+type node = tree.Row
 
 type treeResponse struct {
 	Count   int         `json:"count"`

@@ -59,7 +59,7 @@ func randomRows(r *rand.Rand) []row {
 
 // FuzzBuild decodes its input as a comparator choice followed by
 // (id, parent, position) byte triples over 16 ids, and checks everything
-// Build, MarshalJSON and Prune promise. Its seeds, in testdata/fuzz/FuzzBuild,
+// Build and MarshalJSON promise. Its seeds, in testdata/fuzz/FuzzBuild,
 // are named after the case each one exercises.
 func FuzzBuild(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -81,7 +81,7 @@ func FuzzBuild(f *testing.F) {
 }
 
 // checkForest checks roots, built from rows with order, against a naive model
-// of Build, and then checks MarshalJSON and Prune on it.
+// of Build, and then checks MarshalJSON on it.
 func checkForest(t testing.TB, rows []row, order func(a, b row) int, roots []*tree.Node[row]) {
 	t.Helper()
 
@@ -165,7 +165,6 @@ func checkForest(t testing.TB, rows []row, order func(a, b row) int, roots []*tr
 	}
 
 	checkJSON(t, roots)
-	checkPrune(t, roots)
 }
 
 // jsonNode is what a rendered row node decodes to.
@@ -199,76 +198,4 @@ func checkJSON(t testing.TB, roots []*tree.Node[row]) {
 	if !same(roots, decoded) {
 		t.Errorf("rendered forest does not match the tree:\n%s", data)
 	}
-}
-
-func checkPrune(t testing.TB, roots []*tree.Node[row]) {
-	t.Helper()
-	keep := func(r row) bool { return r.ID%3 == 0 }
-	preorder := func(roots []*tree.Node[row]) []int64 {
-		var ids []int64
-		tree.Walk(roots, func(n *tree.Node[row], _ int) bool {
-			ids = append(ids, n.Item.ID)
-			return true
-		})
-		return ids
-	}
-
-	// The model: every node that keep accepts, and the path to it.
-	want := map[int64]bool{}
-	var path []int64
-	tree.Walk(roots, func(n *tree.Node[row], depth int) bool {
-		path = append(path[:depth], n.Item.ID)
-		if keep(n.Item) {
-			for _, id := range path {
-				want[id] = true
-			}
-		}
-		return true
-	})
-
-	before := preorder(roots)
-	pruned := tree.Prune(roots, keep)
-	if fmt.Sprint(preorder(roots)) != fmt.Sprint(before) {
-		t.Errorf("Prune modified its input")
-	}
-
-	// Kept nodes must keep their original pre-order, roots and parents,
-	// which together pin down the pruned forest.
-	after := preorder(pruned)
-	if len(after) != len(want) {
-		t.Errorf("Prune kept %d nodes, want %d", len(after), len(want))
-	}
-	j := 0
-	for _, id := range after {
-		if !want[id] {
-			t.Errorf("Prune kept %d", id)
-		}
-		for j < len(before) && before[j] != id {
-			j++
-		}
-		if j == len(before) {
-			t.Errorf("Prune reordered nodes: %v is not a subsequence of %v", after, before)
-			break
-		}
-	}
-	rootIDs := map[int64]bool{}
-	for _, n := range roots {
-		rootIDs[n.Item.ID] = true
-	}
-	for _, n := range pruned {
-		if !rootIDs[n.Item.ID] {
-			t.Errorf("pruned root %d was not a root", n.Item.ID)
-		}
-	}
-	tree.Walk(pruned, func(n *tree.Node[row], _ int) bool {
-		if n.Children == nil {
-			t.Errorf("pruned node %d has nil Children", n.Item.ID)
-		}
-		for _, c := range n.Children {
-			if c.Item.Parent != n.Item.ID {
-				t.Errorf("pruned %d is a child of %d but has parent %d", c.Item.ID, n.Item.ID, c.Item.Parent)
-			}
-		}
-		return true
-	})
 }

@@ -1,5 +1,7 @@
 // Package tree assembles the flat rows of a recursive query into an ordered
-// forest, prunes it and renders it as nested JSON.
+// forest and renders it as nested JSON. Row is the one row type of canopy's
+// trees: package queries reads rows straight into Nodes and links them, and
+// the server writes the same Nodes out, with no copy between.
 //
 // It is pure computation: it knows nothing of SQL or HTTP, and it never
 // trusts its input to be a well-formed tree, so rows with missing parents,
@@ -28,7 +30,7 @@ type Item[K comparable] interface {
 type Node[T any] struct {
 	Item T
 	// Children is empty but not nil for a leaf of a forest made by Build or
-	// Prune, so that encoders other than MarshalJSON render [] too, not null.
+	// Link, so that encoders other than MarshalJSON render [] too, not null.
 	Children []*Node[T]
 }
 
@@ -51,23 +53,40 @@ type Node[T any] struct {
 // The result is never nil. Nodes share one backing array, so retaining any
 // node retains the whole forest.
 func Build[K comparable, T Item[K]](rows []T, cmp func(a, b T) int) []*Node[T] {
-	index := make(map[K]int, len(rows))
-	nodes := make([]Node[T], 0, len(rows))
-	for _, r := range rows {
-		k := r.Key()
+	nodes := make([]Node[T], len(rows))
+	for i, r := range rows {
+		nodes[i].Item = r
+	}
+	return Link(nodes, cmp)
+}
+
+// Link is Build for a caller that reads its rows straight into nodes: it
+// links them into a forest in place, by the same rules, and returns the
+// roots. Every node's Children is overwritten. A node that Build would leave
+// out (a repeated key, a node on a cycle or below one) stays in nodes, but
+// no root reaches it; a repeated key's node gets no children.
+func Link[K comparable, T Item[K]](nodes []Node[T], cmp func(a, b T) int) []*Node[T] {
+	const repeat = -2 // parent of a node whose key came before
+	index := make(map[K]int, len(nodes))
+	parent := make([]int, len(nodes))
+	for i := range nodes {
+		k := nodes[i].Item.Key()
 		if _, dup := index[k]; dup {
+			parent[i] = repeat
 			continue
 		}
-		index[k] = len(nodes)
-		nodes = append(nodes, Node[T]{Item: r})
+		index[k] = i
 	}
 
 	// Link in two passes, sizing every Children slice first, so that all of
 	// them are carved out of one allocation instead of growing one by one.
-	parent := make([]int, len(nodes))
 	nchild := make([]int, len(nodes))
-	nroots := 0
+	linked, nroots := 0, 0
 	for i := range nodes {
+		if parent[i] == repeat {
+			continue
+		}
+		linked++
 		parent[i] = -1
 		if pk, ok := nodes[i].Item.ParentKey(); ok {
 			if p, found := index[pk]; found {
@@ -78,7 +97,7 @@ func Build[K comparable, T Item[K]](rows []T, cmp func(a, b T) int) []*Node[T] {
 		}
 		nroots++
 	}
-	children := make([]*Node[T], len(nodes)-nroots)
+	children := make([]*Node[T], linked-nroots)
 	for i, c := range nchild {
 		// The capacity limit makes a caller's append to one node's
 		// Children reallocate instead of overwriting its neighbour's.
@@ -87,9 +106,11 @@ func Build[K comparable, T Item[K]](rows []T, cmp func(a, b T) int) []*Node[T] {
 	}
 	roots := make([]*Node[T], 0, nroots)
 	for i, p := range parent {
-		if p < 0 {
+		switch {
+		case p == repeat:
+		case p < 0:
 			roots = append(roots, &nodes[i])
-		} else {
+		default:
 			nodes[p].Children = append(nodes[p].Children, &nodes[i])
 		}
 	}
@@ -110,21 +131,6 @@ func sortSiblings[T any](siblings []*Node[T], cmp func(a, b T) int) {
 	if len(siblings) > 1 && !slices.IsSortedFunc(siblings, byItem) {
 		slices.SortStableFunc(siblings, byItem)
 	}
-}
-
-// Prune returns a copy of the forest holding only the nodes for which keep
-// reports true and their ancestors, in their original order. The input is
-// left untouched; the copy shares only the Items. keep is called at most once
-// per node, and not for a node that a kept descendant keeps anyway.
-func Prune[T any](roots []*Node[T], keep func(T) bool) []*Node[T] {
-	kept := make([]*Node[T], 0)
-	for _, n := range roots {
-		children := Prune(n.Children, keep)
-		if len(children) > 0 || keep(n.Item) {
-			kept = append(kept, &Node[T]{Item: n.Item, Children: children})
-		}
-	}
-	return kept
 }
 
 // Walk calls fn for every node, depth first and parents before their

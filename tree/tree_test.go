@@ -185,6 +185,31 @@ func TestBuildDoesNotShareChildCapacity(t *testing.T) {
 	}
 }
 
+// Link links the nodes it is given, not copies: the forest points into
+// them, and a node it leaves out stays in the slice with empty Children.
+func TestLinkInPlace(t *testing.T) {
+	nodes := []tree.Node[row]{
+		{Item: row{ID: 2, Parent: 1}}, {Item: row{ID: 1}}, {Item: row{ID: 2, Name: "repeat"}},
+		{Item: row{ID: 3, Parent: 4}}, {Item: row{ID: 4, Parent: 3}}, // a cycle
+		{Item: row{ID: 5, Parent: 1}, Children: []*tree.Node[row]{{Item: row{ID: 99}}}}, // stale children
+	}
+	roots := tree.Link(nodes, tree.ByPositionNameID[row])
+	if got, want := shape(roots, rowLabel), "1(2 5)"; got != want {
+		t.Fatalf("Link = %q, want %q", got, want)
+	}
+	if roots[0] != &nodes[1] || roots[0].Children[0] != &nodes[0] {
+		t.Error("the forest does not point into the nodes given")
+	}
+	for i, n := range nodes {
+		if n.Children == nil {
+			t.Errorf("node %d (id %d) has nil Children", i, n.Item.ID)
+		}
+	}
+	if len(nodes[2].Children) != 0 || len(nodes[5].Children) != 0 {
+		t.Error("a repeated key or stale children kept children")
+	}
+}
+
 // unit is a department (Kind 'd') or a ward (Kind 'w'). Their ids come from
 // different tables and may collide; a ward's parent is always a department.
 type unit struct {
@@ -258,52 +283,6 @@ func sample() []*tree.Node[row] {
 	}, nil)
 }
 
-func TestPrune(t *testing.T) {
-	tests := []struct {
-		name string
-		keep []int64
-		want string
-	}{
-		{name: "leaf keeps its ancestors", keep: []int64{5}, want: "1(2(5))"},
-		{name: "inner node drops its descendants", keep: []int64{2}, want: "1(2)"},
-		{name: "matches in several trees keep order", keep: []int64{7, 3, 4}, want: "1(2(4) 3) 6(7)"},
-		{name: "root alone", keep: []int64{6}, want: "6"},
-		{name: "nothing", keep: nil, want: ""},
-		{name: "everything", keep: []int64{1, 2, 3, 4, 5, 6, 7}, want: "1(2(4 5) 3) 6(7)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			roots := sample()
-			before := shape(roots, rowLabel)
-			calls := map[int64]int{}
-			pruned := tree.Prune(roots, func(r row) bool {
-				calls[r.ID]++
-				return slices.Contains(tt.keep, r.ID)
-			})
-			if got := shape(pruned, rowLabel); got != tt.want {
-				t.Errorf("Prune = %q, want %q", got, tt.want)
-			}
-			if pruned == nil {
-				t.Error("Prune returned nil")
-			}
-			tree.Walk(pruned, func(n *tree.Node[row], _ int) bool {
-				if n.Children == nil {
-					t.Errorf("pruned node %d has nil Children", n.Item.ID)
-				}
-				return true
-			})
-			if after := shape(roots, rowLabel); after != before {
-				t.Errorf("Prune modified its input: %q, was %q", after, before)
-			}
-			for id, n := range calls {
-				if n > 1 {
-					t.Errorf("keep called %d times for %d", n, id)
-				}
-			}
-		})
-	}
-}
-
 func TestWalk(t *testing.T) {
 	tests := []struct {
 		name string
@@ -367,9 +346,6 @@ func TestDeepChain(t *testing.T) {
 	})
 	if maxDepth != depth-1 {
 		t.Errorf("deepest node at %d, want %d", maxDepth, depth-1)
-	}
-	if got := tree.Count(tree.Prune(roots, func(r row) bool { return r.ID == depth })); got != depth {
-		t.Errorf("pruning to the leaf kept %d nodes, want %d", got, depth)
 	}
 
 	got, err := roots[0].MarshalJSON()
