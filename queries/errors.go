@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -131,6 +133,37 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrConnectionLost, err)
 	}
 	return err
+}
+
+// contentionAttempts bounds the runs of a write the database keeps aborting
+// to break deadlocks or serialization conflicts.
+const contentionAttempts = 5
+
+// retryContended runs fn, one statement or one transaction of its own,
+// again while the database aborts it for contention (fn returns its error
+// through translate), up to contentionAttempts runs in all, with a short
+// random pause between runs so that the contenders do not meet again. It is
+// the one retry of every writer, the API's batches and the import's. On a
+// Store that runs in a transaction it runs fn once: the abort ended the
+// caller's transaction, which only the caller can run again.
+func (s *Store) retryContended(ctx context.Context, fn func() error) error {
+	if _, inTx := s.db.(pgx.Tx); inTx {
+		return fn()
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = fn()
+		if !errors.Is(err, errContention) || attempt == contentionAttempts {
+			return err
+		}
+		pause := time.NewTimer(time.Duration(1+rand.IntN(5<<attempt)) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return err
+		case <-pause.C:
+		}
+	}
 }
 
 func isUndefinedTable(err error) bool {

@@ -2,9 +2,7 @@ package queries
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -192,35 +190,6 @@ func mergePatients(records []PatientRecord) []PatientRecord {
 		m.DiedAt = m.DiedAt.Then(r.DiedAt)
 	}
 	return merged
-}
-
-// contentionAttempts bounds the runs of a statement the database keeps
-// aborting to break deadlocks or serialization conflicts.
-const contentionAttempts = 5
-
-// retryContended runs fn, a single statement, again while the database
-// aborts it for contention, up to contentionAttempts runs in all, with a
-// short random pause between runs so that the contenders do not meet again.
-// On a Store that runs in a transaction it runs fn once: the abort ended the
-// caller's transaction, which only the caller can run again.
-func (s *Store) retryContended(ctx context.Context, fn func() error) error {
-	if _, inTx := s.db.(pgx.Tx); inTx {
-		return fn()
-	}
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = fn()
-		if !errors.Is(err, errContention) || attempt == contentionAttempts {
-			return err
-		}
-		pause := time.NewTimer(time.Duration(1+rand.IntN(5<<attempt)) * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			pause.Stop()
-			return err
-		case <-pause.C:
-		}
-	}
 }
 
 // Patient is a patient as stored, with its latest predictions.
