@@ -6,45 +6,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
+	"canopy/queries"
 	"canopy/rules"
 )
 
-// The academy kinds. Their tables keep the source system's ids (BY DEFAULT
-// identities, see migrations/000005_listings.up.sql), so the natural key of
-// each is that id, and references are by id too: a course names its
-// teacher by teacher_id. Every id referred to is checked against the set of
-// ids stored, loaded once per run. After the last batch the table's identity
-// is moved past the largest id, so that rows added later without an id (by
-// canopy itself) do not collide with imported ones.
-
-const (
-	teacherIDsSQL = `SELECT id FROM teachers`
-	courseIDsSQL  = `SELECT id FROM courses`
-	packageIDsSQL = `SELECT id FROM packages`
-	kitIDsSQL     = `SELECT id FROM kits`
-)
-
-// loadIDs reads a column of ids into a set.
-func loadIDs(ctx context.Context, conn *pgx.Conn, sql string) (map[int64]bool, error) {
-	rows, err := conn.Query(ctx, sql)
-	if err != nil {
-		return nil, err
-	}
-	ids := map[int64]bool{}
-	var id int64
-	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
-		ids[id] = true
-		return nil
-	})
-	return ids, err
-}
-
-// identityPastMaxSQL moves table's identity past its largest id.
-func identityPastMaxSQL(table string) string {
-	return `SELECT setval(pg_get_serial_sequence('` + table + `', 'id'), coalesce(max(id), 0) + 1, false) FROM ` + table
-}
+// The academy kinds. Their tables keep the source system's ids, so the
+// natural key of each is that id, and references are by id too: a course
+// names its teacher by teacher_id. Every id referred to is checked against
+// the set of ids stored, loaded once per run (see queries/academy.go).
 
 func idKey(id int64) string { return strconv.FormatInt(id, 10) }
 
@@ -69,16 +38,8 @@ var teachersKind = &kind{
 	name:    "teachers",
 	keyName: "id",
 	columns: []column{{"id", true}, {"name", true}, {"commission_rate", true}},
-	stage:   []string{"id bigint", "name text", "commission_rate text"},
-	upsert: batchSQL(`written AS (
-    INSERT INTO teachers AS t (id, name, commission_rate)
-    SELECT id, name, commission_rate::numeric FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET name = excluded.name, commission_rate = excluded.commission_rate
-    WHERE (t.name, t.commission_rate) IS DISTINCT FROM (excluded.name, excluded.commission_rate)
-    RETURNING t.xmax = 0 AS inserted
-)`),
-	finish: identityPastMaxSQL("teachers"),
-	prepare: func(context.Context, *pgx.Conn) (parser, error) {
+	write:   queries.ImportTeachers,
+	prepare: func(context.Context, *queries.Import) (parser, error) {
 		return func(c *checker) ([]any, string, *rejection) {
 			id := c.int64(0, 1, math.MaxInt64)
 			name := c.str(1, rules.NameMax)
@@ -95,17 +56,9 @@ var coursesKind = &kind{
 	name:    "courses",
 	keyName: "id",
 	columns: []column{{"id", true}, {"teacher_id", true}, {"title", true}, {"price", true}},
-	stage:   []string{"id bigint", "teacher_id bigint", "title text", "price bigint"},
-	upsert: batchSQL(`written AS (
-    INSERT INTO courses AS c (id, teacher_id, title, price)
-    SELECT id, teacher_id, title, price FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET teacher_id = excluded.teacher_id, title = excluded.title, price = excluded.price
-    WHERE (c.teacher_id, c.title, c.price) IS DISTINCT FROM (excluded.teacher_id, excluded.title, excluded.price)
-    RETURNING c.xmax = 0 AS inserted
-)`),
-	finish: identityPastMaxSQL("courses"),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
-		teachers, err := loadIDs(ctx, conn, teacherIDsSQL)
+	write:   queries.ImportCourses,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+		teachers, err := session.TeacherIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -132,35 +85,9 @@ var packagesKind = &kind{
 	name:    "packages",
 	keyName: "id",
 	columns: []column{{"id", true}, {"title", true}, {"price", true}, {"course_ids", false}},
-	stage:   []string{"id bigint", "title text", "price bigint", "course_ids bigint[]"},
-	upsert: batchSQL(`packages_written AS (
-    INSERT INTO packages AS p (id, title, price)
-    SELECT id, title, price FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET title = excluded.title, price = excluded.price
-    WHERE (p.title, p.price) IS DISTINCT FROM (excluded.title, excluded.price)
-    RETURNING p.id, p.xmax = 0 AS inserted
-),
-unlinked AS (
-    DELETE FROM package_courses pc USING src s
-    WHERE pc.package_id = s.id AND pc.course_id <> ALL (s.course_ids)
-    RETURNING pc.package_id
-),
-linked AS (
-    INSERT INTO package_courses (package_id, course_id)
-    SELECT s.id, c.course_id FROM src s, unnest(s.course_ids) AS c(course_id)
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING
-    RETURNING package_id
-),
-written AS (
-    SELECT id, inserted FROM packages_written
-    UNION
-    SELECT package_id, false FROM (SELECT package_id FROM unlinked UNION SELECT package_id FROM linked) l
-    WHERE package_id NOT IN (SELECT id FROM packages_written)
-)`),
-	finish: identityPastMaxSQL("packages"),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
-		courses, err := loadIDs(ctx, conn, courseIDsSQL)
+	write:   queries.ImportPackages,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+		courses, err := session.CourseIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -186,17 +113,9 @@ var kitsKind = &kind{
 	name:    "kits",
 	keyName: "id",
 	columns: []column{{"id", true}, {"course_id", true}, {"title", true}, {"price", true}},
-	stage:   []string{"id bigint", "course_id bigint", "title text", "price bigint"},
-	upsert: batchSQL(`written AS (
-    INSERT INTO kits AS k (id, course_id, title, price)
-    SELECT id, course_id, title, price FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET course_id = excluded.course_id, title = excluded.title, price = excluded.price
-    WHERE (k.course_id, k.title, k.price) IS DISTINCT FROM (excluded.course_id, excluded.title, excluded.price)
-    RETURNING k.xmax = 0 AS inserted
-)`),
-	finish: identityPastMaxSQL("kits"),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
-		courses, err := loadIDs(ctx, conn, courseIDsSQL)
+	write:   queries.ImportKits,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+		courses, err := session.CourseIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -234,24 +153,13 @@ var purchasesKind = &kind{
 	keyName: "id",
 	columns: []column{{"id", true}, {"product_type", true}, {"product_id", true}, {"buyer", true},
 		{"price", true}, {"refund", false}, {"status", false}, {"purchased_at", true}},
-	stage: []string{"id bigint", "product_type text", "product_id bigint", "buyer text", "price bigint",
-		"refund bigint", "status text", "purchased_at timestamptz"},
-	upsert: batchSQL(`written AS (
-    INSERT INTO purchases AS p (id, product_type, product_id, buyer, price, refund, status, purchased_at)
-    SELECT id, product_type, product_id, buyer, price, refund, status, purchased_at FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET product_type = excluded.product_type, product_id = excluded.product_id,
-        buyer = excluded.buyer, price = excluded.price, refund = excluded.refund, status = excluded.status,
-        purchased_at = excluded.purchased_at
-    WHERE (p.product_type, p.product_id, p.buyer, p.price, p.refund, p.status, p.purchased_at)
-          IS DISTINCT FROM (excluded.product_type, excluded.product_id, excluded.buyer, excluded.price,
-                            excluded.refund, excluded.status, excluded.purchased_at)
-    RETURNING p.xmax = 0 AS inserted
-)`),
-	finish: identityPastMaxSQL("purchases"),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
+	write: queries.ImportPurchases,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 		products := map[string]map[int64]bool{}
-		for typ, sql := range map[string]string{"course": courseIDsSQL, "package": packageIDsSQL, "kit": kitIDsSQL} {
-			ids, err := loadIDs(ctx, conn, sql)
+		for typ, load := range map[string]func(context.Context) (map[int64]bool, error){
+			"course": session.CourseIDs, "package": session.PackageIDs, "kit": session.KitIDs,
+		} {
+			ids, err := load(ctx)
 			if err != nil {
 				return nil, err
 			}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -14,58 +12,13 @@ import (
 // The hospital kinds: wards by department code, patients by uid (with the
 // API's partial semantics), their observations and predictions.
 
-// Maps of natural keys to ids, each loaded by one SELECT per run.
-const (
-	departmentIDsSQL = `SELECT code, id FROM departments`
-	wardIDsSQL       = `SELECT d.code, w.name, w.id FROM wards w JOIN departments d ON d.id = w.department_id`
-	patientIDsSQL    = `SELECT uid, id FROM patients`
-)
-
-// loadKeys reads rows of (natural key, id) into a map.
-func loadKeys(ctx context.Context, conn *pgx.Conn, sql string) (map[string]int64, error) {
-	rows, err := conn.Query(ctx, sql)
-	if err != nil {
-		return nil, err
-	}
-	ids := map[string]int64{}
-	var k string
-	var id int64
-	_, err = pgx.ForEachRow(rows, []any{&k, &id}, func() error {
-		ids[k] = id
-		return nil
-	})
-	return ids, err
-}
-
-func loadWardIDs(ctx context.Context, conn *pgx.Conn) (map[string]int64, error) {
-	rows, err := conn.Query(ctx, wardIDsSQL)
-	if err != nil {
-		return nil, err
-	}
-	ids := map[string]int64{}
-	var code, name string
-	var id int64
-	_, err = pgx.ForEachRow(rows, []any{&code, &name, &id}, func() error {
-		ids[key(code, name)] = id
-		return nil
-	})
-	return ids, err
-}
-
 var wardsKind = &kind{
 	name:    "wards",
 	keyName: "(department_code, name)",
 	columns: []column{{"department_code", true}, {"name", true}, {"beds", true}},
-	stage:   []string{"department_id bigint", "name text", "beds integer"},
-	upsert: batchSQL(`written AS (
-    INSERT INTO wards AS w (department_id, name, beds)
-    SELECT department_id, name, beds FROM src ORDER BY department_id, name
-    ON CONFLICT (department_id, name) DO UPDATE SET beds = excluded.beds, updated_at = now()
-    WHERE w.beds IS DISTINCT FROM excluded.beds
-    RETURNING w.xmax = 0 AS inserted
-)`),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
-		departments, err := loadKeys(ctx, conn, departmentIDsSQL)
+	write:   queries.ImportWards,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+		departments, err := session.DepartmentIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -106,38 +59,9 @@ var patientsKind = &kind{
 	keyName: "uid",
 	columns: []column{{"uid", true}, {"name", false}, {"sex", false}, {"birth_date", false},
 		{"ward_name", false}, {"department_code", false}, {"admitted_at", false}, {"discharged_at", false}, {"died_at", false}},
-	stage: []string{"uid text", "name text", "sex text", "birth_date date", "ward_id bigint",
-		"admitted_at timestamptz", "discharged_at timestamptz", "died_at timestamptz",
-		"has_name bool", "has_sex bool", "has_birth_date bool", "has_ward_id bool",
-		"has_admitted_at bool", "has_discharged_at bool", "has_died_at bool"},
-	// A new uid is inserted with the fields it did not carry null. A known
-	// one gets only the fields it carried: ON CONFLICT cannot see the staged
-	// row, only excluded, so each "carried" test is an uncorrelated IN
-	// (SELECT ...), a hash table built once (as in queries.UpsertPatients).
-	// changed, the known uids whose carried fields differ from the stored
-	// ones, is only read when a row conflicts: a batch of new patients never
-	// computes it.
-	upsert: batchSQL(`changed AS (
-    SELECT s.uid FROM src s JOIN patients p ON p.uid = s.uid
-    WHERE (s.has_name AND s.name IS DISTINCT FROM p.name)
-       OR (s.has_sex AND s.sex IS DISTINCT FROM p.sex)
-       OR (s.has_birth_date AND s.birth_date IS DISTINCT FROM p.birth_date)
-       OR (s.has_ward_id AND s.ward_id IS DISTINCT FROM p.ward_id)
-       OR (s.has_admitted_at AND s.admitted_at IS DISTINCT FROM p.admitted_at)
-       OR (s.has_discharged_at AND s.discharged_at IS DISTINCT FROM p.discharged_at)
-       OR (s.has_died_at AND s.died_at IS DISTINCT FROM p.died_at)
-),
-written AS (
-    INSERT INTO patients AS p (uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at)
-    SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM src
-    ORDER BY uid
-    ON CONFLICT (uid) DO UPDATE SET
-        ` + queries.PatientMergeSQL("src") + `
-    WHERE excluded.uid IN (SELECT uid FROM changed)
-    RETURNING p.xmax = 0 AS inserted
-)`),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
-		wards, err := loadWardIDs(ctx, conn)
+	write: queries.ImportPatients,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+		wards, err := session.WardIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +71,7 @@ written AS (
 	},
 }
 
-func parsePatient(c *checker, wards map[string]int64, now time.Time) ([]any, string, *rejection) {
+func parsePatient(c *checker, wards map[queries.WardKey]int64, now time.Time) ([]any, string, *rejection) {
 	uid := c.str(patientUID, rules.CodeMax)
 	name := c.text(patientName, rules.NameMax)
 	if name != nil {
@@ -181,7 +105,7 @@ func parsePatient(c *checker, wards map[string]int64, now time.Time) ([]any, str
 	}
 	var ward *int64
 	if wardName.Present() {
-		id, ok := wards[key(department.Value, wardName.Value)]
+		id, ok := wards[queries.WardKey{DepartmentCode: department.Value, Name: wardName.Value}]
 		if !ok {
 			return nil, "", reject(reasonUnknown, "no ward %q in department %q", wardName.Value, department.Value)
 		}
@@ -199,16 +123,9 @@ var observationsKind = &kind{
 	name:    "observations",
 	keyName: "(patient_uid, code, observed_at)",
 	columns: []column{{"patient_uid", true}, {"code", true}, {"observed_at", true}, {"value", true}},
-	stage:   []string{"patient_id bigint", "code text", "observed_at timestamptz", "value float8"},
-	upsert: batchSQL(`written AS (
-    INSERT INTO observations AS o (patient_id, code, observed_at, value)
-    SELECT patient_id, code, observed_at, value FROM src ORDER BY patient_id, observed_at, code
-    ON CONFLICT (patient_id, observed_at, code) DO UPDATE SET value = excluded.value
-    WHERE o.value IS DISTINCT FROM excluded.value
-    RETURNING o.xmax = 0 AS inserted
-)`),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
-		patients, err := loadKeys(ctx, conn, patientIDsSQL)
+	write:   queries.ImportObservations,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+		patients, err := session.PatientIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -234,19 +151,9 @@ var predictionsKind = &kind{
 	keyName: "(patient_uid, model, target, predicted_at)",
 	columns: []column{{"patient_uid", true}, {"model", true}, {"target", true}, {"predicted_at", true},
 		{"horizon_hours", true}, {"probability", true}},
-	stage: []string{"patient_id bigint", "model text", "target text", "predicted_at timestamptz",
-		"horizon_hours integer", "probability float8"},
-	upsert: batchSQL(`written AS (
-    INSERT INTO predictions AS p (patient_id, model, target, predicted_at, horizon_hours, probability)
-    SELECT patient_id, model, target, predicted_at, horizon_hours, probability FROM src
-    ORDER BY patient_id, model, target, predicted_at
-    ON CONFLICT (patient_id, model, target, predicted_at) DO UPDATE
-        SET horizon_hours = excluded.horizon_hours, probability = excluded.probability
-    WHERE (p.horizon_hours, p.probability) IS DISTINCT FROM (excluded.horizon_hours, excluded.probability)
-    RETURNING p.xmax = 0 AS inserted
-)`),
-	prepare: func(ctx context.Context, conn *pgx.Conn) (parser, error) {
-		patients, err := loadKeys(ctx, conn, patientIDsSQL)
+	write: queries.ImportPredictions,
+	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+		patients, err := session.PatientIDs(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -6,22 +6,21 @@
 // The engine, for every kind but the two trees:
 //
 //   - Natural keys (a department code, a patient uid, a course id) are turned
-//     into row ids from maps loaded once per run, one SELECT per table the
-//     kind refers to; never a SELECT per row.
+//     into row ids from maps loaded once per run (queries.Import's
+//     DepartmentIDs, PatientIDs, ...), one statement per table the kind
+//     refers to; never one per row.
 //   - Records are validated in Go as they are read, in batches of a fixed
 //     size (Options.Batch), so memory stays flat whatever the input's length:
 //     a batch is all the importer holds (two of them, since reading and
 //     writing overlap). A record that fails is rejected there and never
 //     reaches the database, so no batch statement fails for one bad row.
-//   - Each batch is COPYed into a temporary staging table and written by ONE
-//     set-based statement (INSERT ... SELECT ... ON CONFLICT (natural key) DO
-//     UPDATE ... WHERE something changed), in a transaction of its own. The
-//     statement tells inserted rows from updated ones (xmax = 0 on a row
-//     version only an insert made); rows it leaves alone are unchanged.
+//   - Each batch is written by queries.Import.Write: COPYed into a staging
+//     table and upserted by natural key in one set-based statement, in a
+//     transaction of its own, which counts the rows inserted and updated;
+//     the rest are unchanged.
 //   - A natural key met twice in one file is a duplicate: within a batch it
-//     is caught in Go, across batches by a temporary table of the run's keys
-//     that the batch statement claims its keys in (it lives in the database,
-//     not in the importer's memory).
+//     is caught in Go, across batches by the database, which keeps the run's
+//     keys (not the importer's memory).
 //   - Since every write is an upsert by natural key, an interrupted import is
 //     simply run again: the batches already written come out unchanged.
 //
@@ -33,13 +32,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"canopy/queries"
 )
@@ -180,24 +175,17 @@ func run(ctx context.Context, db *queries.DB, kindName string, opts Options, ope
 		opts.Batch = DefaultBatch
 	}
 	start := time.Now()
-	conn, err := db.Pool().Acquire(ctx)
+	session, err := db.StartImport(ctx)
 	if err != nil {
 		return sum, err
 	}
-	defer func() {
-		if err != nil {
-			// Whatever state the session is in (an aborted transaction,
-			// temporary tables), it goes with the connection.
-			conn.Conn().Close(context.Background())
-		}
-		conn.Release()
-	}()
+	defer session.Close()
 	rej := newRejects(opts.Rejects, src.rejectColumns())
 	prog := newProgress(opts.Progress, opts.ProgressTTY, opts.ProgressEvery, k.name, start)
 	if k.tree != nil {
-		err = importTree(ctx, conn.Conn(), k, src, opts, &sum, rej, prog)
+		err = importTree(ctx, session, k, src, opts, &sum, rej, prog)
 	} else {
-		err = importFlat(ctx, conn.Conn(), k, src, opts, &sum, rej, prog)
+		err = importFlat(ctx, session, k, src, opts, &sum, rej, prog)
 	}
 	prog.finish()
 	sum.Rejected = rej.count()
@@ -221,50 +209,17 @@ type kind struct {
 	// tree, for the tree kinds, is the table; the fields below are for the others.
 	tree *treeTable
 
-	// stage defines the staging table's columns after line and key.
-	stage []string
-	// upsert writes the staged batch: see batchSQL.
-	upsert string
-	// finish, if set, runs once after the last batch.
-	finish string
+	// write is how the kind's rows are written: the order of their values,
+	// and the batch statement.
+	write *queries.FlatImport
 	// prepare loads what the kind refers to and returns its row parser.
-	prepare func(ctx context.Context, conn *pgx.Conn) (parser, error)
+	prepare func(ctx context.Context, session *queries.Import) (parser, error)
 }
 
-// parser validates one record and returns its values for the staging table
-// (in the order of kind.stage) and its natural key. A bad field is reported
+// parser validates one record and returns its values (in the order that
+// kind.write documents) and its natural key. A bad field is reported
 // through c; a reference to nothing as the rejection.
 type parser func(c *checker) (values []any, key string, rej *rejection)
-
-// The staging tables of a flat import, private to its session. Rows of
-// import_stage vanish at each commit; import_seen holds every key the run
-// has written, for telling duplicates across batches.
-const (
-	stageSetupSQL = `DROP TABLE IF EXISTS import_stage, import_seen;
-CREATE TEMP TABLE import_stage (line bigint NOT NULL, key text NOT NULL, %s) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE import_seen (key text PRIMARY KEY)`
-	stageDropSQL   = `DROP TABLE IF EXISTS import_stage, import_seen`
-	tempBuffersSQL = `SET temp_buffers = '256MB'`
-)
-
-// batchSQL is the frame of every flat kind's batch statement. fresh claims
-// the batch's keys in the run's seen set; the keys claimed already, by an
-// earlier batch, are duplicates in the file and their lines come back in the
-// third column. src is the staged rows that are not duplicates. The kind's
-// part adds a CTE written, one row per row inserted or changed with a column
-// inserted, true for inserts (xmax = 0); rows it leaves alone are unchanged.
-func batchSQL(kindPart string) string {
-	return `WITH fresh AS (
-    INSERT INTO import_seen (key) SELECT key FROM import_stage ORDER BY key ON CONFLICT DO NOTHING RETURNING key
-),
-src AS MATERIALIZED (
-    SELECT s.* FROM import_stage s WHERE s.key IN (SELECT key FROM fresh)
-),
-` + kindPart + `
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-    ARRAY(SELECT line FROM import_stage WHERE key NOT IN (SELECT key FROM fresh) ORDER BY line)
-FROM written`
-}
 
 // batch is a batch of valid rows on their way to the staging table.
 type batch struct {
@@ -272,24 +227,13 @@ type batch struct {
 	originals [][]string
 }
 
-func importFlat(ctx context.Context, conn *pgx.Conn, k *kind, src source, opts Options, sum *Summary, rej *rejects, prog *progress) error {
-	parse, err := k.prepare(ctx, conn)
+func importFlat(ctx context.Context, session *queries.Import, k *kind, src source, opts Options, sum *Summary, rej *rejects, prog *progress) error {
+	parse, err := k.prepare(ctx, session)
 	if err != nil {
 		return fmt.Errorf("%s: loading references: %w", k.name, err)
 	}
-	// The run's seen set is a temporary table, cached in the session's
-	// local buffers: with PostgreSQL's default of 8MB, a million keys no
-	// longer fit and every batch's inserts go to the temporary file. The
-	// setting can only change before the session first uses a temporary
-	// table; on a connection that has, the default stays.
-	conn.Exec(ctx, tempBuffersSQL)
-	if _, err := conn.Exec(ctx, fmt.Sprintf(stageSetupSQL, strings.Join(k.stage, ", "))); err != nil {
+	if err := session.Stage(ctx, k.write); err != nil {
 		return fmt.Errorf("%s: staging table: %w", k.name, err)
-	}
-	stageColumns := []string{"line", "key"}
-	for _, def := range k.stage {
-		name, _, _ := strings.Cut(def, " ")
-		stageColumns = append(stageColumns, name)
 	}
 
 	// Reading and validating the next batch overlaps with writing this one.
@@ -304,7 +248,7 @@ func importFlat(ctx context.Context, conn *pgx.Conn, k *kind, src source, opts O
 	var writeErr error
 	for b := range batches {
 		if writeErr == nil {
-			if writeErr = writeBatch(ctx, conn, k, stageColumns, b, sum, rej); writeErr != nil {
+			if writeErr = writeBatch(ctx, session, k, b, sum, rej); writeErr != nil {
 				cancel()
 			}
 		}
@@ -316,13 +260,10 @@ func importFlat(ctx context.Context, conn *pgx.Conn, k *kind, src source, opts O
 	if writeErr != nil {
 		return writeErr
 	}
-	if k.finish != "" {
-		if _, err := conn.Exec(ctx, k.finish); err != nil {
-			return fmt.Errorf("%s: %w", k.name, err)
-		}
+	if err := session.Finish(ctx); err != nil {
+		return fmt.Errorf("%s: %w", k.name, err)
 	}
-	_, err = conn.Exec(ctx, stageDropSQL)
-	return err
+	return nil
 }
 
 // readBatches reads and validates records, rejecting the bad ones, and sends
@@ -409,51 +350,17 @@ func nextRecord(k *kind, src source, sum *Summary, rej *rejects, prog *progress)
 }
 
 // writeBatch stages a batch and writes it in one transaction.
-func writeBatch(ctx context.Context, conn *pgx.Conn, k *kind, columns []string, b *batch, sum *Summary, rej *rejects) error {
-	var inserted, updated int64
-	var duplicates []int64
-	err := retryContended(ctx, func() error {
-		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"}, columns, pgx.CopyFromRows(b.rows)); err != nil {
-				return err
-			}
-			return tx.QueryRow(ctx, k.upsert).Scan(&inserted, &updated, &duplicates)
-		})
-	})
+func writeBatch(ctx context.Context, session *queries.Import, k *kind, b *batch, sum *Summary, rej *rejects) error {
+	counts, err := session.Write(ctx, b.rows)
 	if err != nil {
 		return fmt.Errorf("%s: writing the batch of lines %d to %d: %w", k.name, b.rows[0][0], b.rows[len(b.rows)-1][0], err)
 	}
-	sum.Inserted += inserted
-	sum.Updated += updated
-	sum.Unchanged += int64(len(b.rows)-len(duplicates)) - inserted - updated
-	for _, line := range duplicates {
+	sum.Inserted += counts.Inserted
+	sum.Updated += counts.Updated
+	sum.Unchanged += int64(len(b.rows)-len(counts.Duplicates)) - counts.Inserted - counts.Updated
+	for _, line := range counts.Duplicates {
 		i := sort.Search(len(b.rows), func(i int) bool { return b.rows[i][0].(int64) >= line })
 		rej.add(line, reject(reasonDuplicate, "the same %s %s as an earlier line", k.keyName, showKey(b.rows[i][1].(string))), b.originals[i])
 	}
 	return nil
-}
-
-// contentionAttempts bounds the runs of a batch the database aborts to break
-// a deadlock or a serialization conflict with another writer.
-const contentionAttempts = 5
-
-// retryContended runs fn, one whole transaction, again while the database
-// aborts it for contention (SQLSTATE 40P01, 40001). The batch statements
-// lock rows in key order, as the API's bulk writes do, so this is rare. (The
-// importer is the bulk path beside queries, not a request: it reads the
-// SQLSTATE itself rather than through queries' error translation, which
-// maps to HTTP-facing errors.)
-func retryContended(ctx context.Context, fn func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		var pgErr *pgconn.PgError
-		if attempt == contentionAttempts || !errors.As(err, &pgErr) || !slices.Contains([]string{"40P01", "40001"}, pgErr.Code) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
-		}
-	}
 }

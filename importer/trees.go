@@ -9,8 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
+	"canopy/queries"
 	"canopy/rules"
 )
 
@@ -22,7 +21,7 @@ import (
 //
 //  1. The tree's advisory lock is taken (the one the move trigger takes, so
 //     no move through the API interleaves) and every stored node's id,
-//     parent and legacy id is loaded: one SELECT.
+//     parent and legacy id is loaded, by one statement.
 //  2. The file is read and validated in Go; good rows are COPYed, in
 //     batches, into a staging table that also keeps each record as read.
 //     The importer holds one small node per stored row and per file row (an
@@ -38,38 +37,19 @@ import (
 //     is part of the final one, so has no cycle either; the database's cycle
 //     trigger is the last line of defence.
 //
-// All of it is one transaction: readers see the tree before or after, never
-// half-moved, and an interrupted import leaves nothing to clean up.
+// All of it is one transaction (queries.Import.ImportTree): readers see the
+// tree before or after, never half-moved, and an interrupted import leaves
+// nothing to clean up.
 
 // treeTable is one of the trees as the import writes it.
 type treeTable struct {
-	table   string
-	lockKey int64 // the tree's advisory lock key (migrations/000002_trees.up.sql)
-	code    bool  // departments: every row has a code, unique in the table
-
-	loadSQL, upsertSQL, detachSQL, attachSQL string
-}
-
-func newTreeTable(table string, lockKey int64, code bool) *treeTable {
-	t := &treeTable{table: table, lockKey: lockKey, code: code}
-	// The statements differ only in the table and the code column, so they
-	// are one text each with these filled in.
-	codeCol, codeSel, codeSet, codeOld, codeNew, codeLoad := "", "", "", "", "", "NULL::text"
-	if code {
-		codeCol, codeSel, codeSet, codeOld, codeNew, codeLoad = ", code", ", s.code", ", code = excluded.code", ", t.code", ", excluded.code", "code"
-	}
-	fill := strings.NewReplacer("{table}", table, "{codeCol}", codeCol, "{codeSel}", codeSel,
-		"{codeSet}", codeSet, "{codeOld}", codeOld, "{codeNew}", codeNew, "{codeLoad}", codeLoad).Replace
-	t.loadSQL = fill(treeLoadSQL)
-	t.upsertSQL = fill(treeUpsertSQL)
-	t.detachSQL = fill(treeDetachSQL)
-	t.attachSQL = fill(treeAttachSQL)
-	return t
+	write *queries.TreeImport
+	code  bool // departments: every row has a code, unique in the table
 }
 
 var (
-	categoriesTree  = newTreeTable("categories", 7310001, false)
-	departmentsTree = newTreeTable("departments", 7310002, true)
+	categoriesTree  = &treeTable{write: queries.ImportCategories}
+	departmentsTree = &treeTable{write: queries.ImportDepartments, code: true}
 )
 
 var treeColumns = []column{
@@ -87,73 +67,14 @@ const (
 	treeCode // departments only
 )
 
-const (
-	treeLockSQL = `SELECT pg_advisory_xact_lock($1)`
-
-	treeLoadSQL = `SELECT id, parent_id, legacy_id, {codeLoad} FROM {table}`
-
-	// treeMaxDepthSQL is the maximum depth the database's triggers enforce
-	// (migration 000009).
-	treeMaxDepthSQL = `SELECT max_depth FROM tree_settings`
-
-	treeStageSQL = `DROP TABLE IF EXISTS import_tree_stage;
-CREATE TEMP TABLE import_tree_stage (
-    seq bigint NOT NULL, line bigint NOT NULL, legacy_id text NOT NULL, parent_legacy_id text,
-    name text NOT NULL, position integer NOT NULL, code text, original text[] NOT NULL
-) ON COMMIT DROP`
-
-	treeDropRejectedSQL = `DELETE FROM import_tree_stage WHERE line = ANY($1) RETURNING line, original`
-
-	// treeOrderSQL renumbers the staged rows in the order they are written.
-	treeOrderSQL = `UPDATE import_tree_stage s SET seq = o.seq FROM unnest($1::bigint[], $2::bigint[]) AS o(line, seq) WHERE s.line = o.line`
-
-	// treeUpsertSQL writes a batch of nodes by legacy id. A new node is
-	// inserted under its parent (stored already: see insertOrder); a stored
-	// one keeps its parent here, and moves by the two statements below.
-	treeUpsertSQL = `
-INSERT INTO {table} AS t (legacy_id, parent_id, name, position{codeCol})
-SELECT s.legacy_id, p.id, s.name, s.position{codeSel} FROM import_tree_stage s
-LEFT JOIN {table} p ON p.legacy_id = s.parent_legacy_id
-WHERE s.seq >= $1 AND s.seq < $2
-ORDER BY s.legacy_id
-ON CONFLICT (legacy_id) DO UPDATE SET name = excluded.name, position = excluded.position{codeSet}, updated_at = now()
-WHERE (t.name, t.position{codeOld}) IS DISTINCT FROM (excluded.name, excluded.position{codeNew})
-RETURNING t.legacy_id, t.xmax = 0`
-
-	// treeDetachSQL makes a root of every node of the batch whose parent
-	// changes (a move to null runs no cycle check).
-	treeDetachSQL = `
-UPDATE {table} AS t SET parent_id = NULL, updated_at = now()
-FROM import_tree_stage s LEFT JOIN {table} p ON p.legacy_id = s.parent_legacy_id
-WHERE s.seq >= $1 AND s.seq < $2 AND t.legacy_id = s.legacy_id
-  AND t.parent_id IS NOT NULL AND t.parent_id IS DISTINCT FROM p.id
-RETURNING t.legacy_id`
-
-	// treeAttachSQL moves every node of the batch under its parent.
-	treeAttachSQL = `
-UPDATE {table} AS t SET parent_id = p.id, updated_at = now()
-FROM import_tree_stage s JOIN {table} p ON p.legacy_id = s.parent_legacy_id
-WHERE s.seq >= $1 AND s.seq < $2 AND t.legacy_id = s.legacy_id AND t.parent_id IS DISTINCT FROM p.id
-RETURNING t.legacy_id`
-)
-
-var treeStageColumns = []string{"seq", "line", "legacy_id", "parent_legacy_id", "name", "position", "code", "original"}
-
-func importTree(ctx context.Context, conn *pgx.Conn, k *kind, src source, opts Options, sum *Summary, rej *rejects, prog *progress) error {
+func importTree(ctx context.Context, session *queries.Import, k *kind, src source, opts Options, sum *Summary, rej *rejects, prog *progress) error {
 	t := k.tree
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, treeLockSQL, t.lockKey); err != nil {
-			return err
-		}
+	return session.ImportTree(ctx, t.write, func(tx *queries.TreeTx) error {
 		f, err := loadForest(ctx, tx, t)
 		if err != nil {
 			return fmt.Errorf("%s: loading the tree: %w", k.name, err)
 		}
-		if _, err := tx.Exec(ctx, treeStageSQL); err != nil {
-			return err
-		}
-		staged, err := stageTree(ctx, tx, k, f, src, opts.Batch, sum, rej, prog)
-		if err != nil {
+		if err := stageTree(ctx, tx, k, f, src, opts.Batch, sum, rej, prog); err != nil {
 			return err
 		}
 
@@ -166,67 +87,36 @@ func importTree(ctx context.Context, conn *pgx.Conn, k *kind, src source, opts O
 			for line := range rejected {
 				lines = append(lines, line)
 			}
-			rows, err := tx.Query(ctx, treeDropRejectedSQL, lines)
+			dropped, err := tx.DropRejected(ctx, lines)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", k.name, err)
 			}
-			type dropped struct {
-				line     int64
-				original []string
-			}
-			var gone []dropped
-			var d dropped
-			if _, err := pgx.ForEachRow(rows, []any{&d.line, &d.original}, func() error {
-				gone = append(gone, d)
-				return nil
-			}); err != nil {
-				return err
-			}
-			slices.SortFunc(gone, func(a, b dropped) int { return int(a.line - b.line) })
-			for _, d := range gone {
-				rej.add(d.line, rejected[d.line], d.original)
+			for _, d := range dropped {
+				rej.add(d.Line, rejected[d.Line], d.Original)
 			}
 		}
 
 		// New nodes go in level by level, so that each is inserted under its
 		// parent, stored by then: no move, no per-row cycle check.
 		lines, seqs, levels := f.insertOrder()
-		if _, err := tx.Exec(ctx, treeOrderSQL, lines, seqs); err != nil {
-			return err
+		if err := tx.Order(ctx, lines, seqs); err != nil {
+			return fmt.Errorf("%s: %w", k.name, err)
 		}
-		staged = int64(len(lines))
+		staged := int64(len(lines))
 		batch := int64(opts.Batch)
 		lo := int64(1)
 		for _, size := range levels {
 			for start, end := lo, lo+size; start < end; start += batch {
-				rows, err := tx.Query(ctx, t.upsertSQL, start, min(start+batch, end))
-				if err != nil {
-					return err
-				}
-				var legacy string
-				var inserted bool
-				_, err = pgx.ForEachRow(rows, []any{&legacy, &inserted}, func() error {
-					f.mark(legacy, inserted)
-					return nil
-				})
-				if err != nil {
+				if err := tx.Upsert(ctx, start, min(start+batch, end), f.mark); err != nil {
 					return fmt.Errorf("%s: writing nodes: %w", k.name, err)
 				}
 			}
 			lo += size
 		}
-		for _, move := range []string{t.detachSQL, t.attachSQL} {
+		moved := func(legacy string) { f.mark(legacy, false) }
+		for _, move := range []func(context.Context, int64, int64, func(string)) error{tx.Detach, tx.Attach} {
 			for lo := int64(1); lo <= staged; lo += batch {
-				rows, err := tx.Query(ctx, move, lo, lo+batch)
-				if err != nil {
-					return err
-				}
-				var legacy string
-				_, err = pgx.ForEachRow(rows, []any{&legacy}, func() error {
-					f.mark(legacy, false)
-					return nil
-				})
-				if err != nil {
+				if err := move(ctx, lo, lo+batch, moved); err != nil {
 					return fmt.Errorf("%s: moving nodes: %w", k.name, err)
 				}
 			}
@@ -236,18 +126,21 @@ func importTree(ctx context.Context, conn *pgx.Conn, k *kind, src source, opts O
 	})
 }
 
-// stageTree reads, validates and stages the file, and returns the number of
-// rows staged (their seq runs from 1).
-func stageTree(ctx context.Context, tx pgx.Tx, k *kind, f *forest, src source, size int, sum *Summary, rej *rejects, prog *progress) (int64, error) {
+// stageTree reads, validates and stages the file; the staged rows' seq
+// runs from 1 in the order of the file.
+func stageTree(ctx context.Context, tx *queries.TreeTx, k *kind, f *forest, src source, size int, sum *Summary, rej *rejects, prog *progress) error {
 	var staged int64
 	rows := make([][]any, 0, size)
 	flush := func() error {
 		if len(rows) == 0 {
 			return nil
 		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_tree_stage"}, treeStageColumns, pgx.CopyFromRows(rows))
+		err := tx.Stage(ctx, rows)
 		rows = rows[:0]
-		return err
+		if err != nil {
+			return fmt.Errorf("%s: staging: %w", k.name, err)
+		}
+		return nil
 	}
 	for {
 		rec, err := nextRecord(k, src, sum, rej, prog)
@@ -255,7 +148,7 @@ func stageTree(ctx context.Context, tx pgx.Tx, k *kind, f *forest, src source, s
 			break
 		}
 		if err != nil {
-			return 0, err
+			return err
 		}
 		c := checker{cols: k.columns, fields: rec.fields}
 		legacy := c.str(treeLegacyID, rules.NameMax)
@@ -285,11 +178,11 @@ func stageTree(ctx context.Context, tx pgx.Tx, k *kind, f *forest, src source, s
 		rows = append(rows, []any{staged, rec.line, legacy, parent, name, int32(position), code, rec.original})
 		if len(rows) == size {
 			if err := flush(); err != nil {
-				return 0, err
+				return err
 			}
 		}
 	}
-	return staged, flush()
+	return flush()
 }
 
 // treeNode is a node of the tree as it will be: stored, in the file, or both.
@@ -316,38 +209,31 @@ type forest struct {
 	fileCode map[string]int64 // codes of the file's rows: the line
 }
 
-func loadForest(ctx context.Context, tx pgx.Tx, t *treeTable) (*forest, error) {
-	f := &forest{table: t.table, byLegacy: map[string]int32{}, byCode: map[string]int32{}, fileCode: map[string]int64{}}
-	if err := tx.QueryRow(ctx, treeMaxDepthSQL).Scan(&f.maxDepth); err != nil {
-		return nil, err
-	}
-	rows, err := tx.Query(ctx, t.loadSQL)
-	if err != nil {
+func loadForest(ctx context.Context, tx *queries.TreeTx, t *treeTable) (*forest, error) {
+	f := &forest{table: t.write.Table(), byLegacy: map[string]int32{}, byCode: map[string]int32{}, fileCode: map[string]int64{}}
+	var err error
+	if f.maxDepth, err = tx.MaxDepth(ctx); err != nil {
 		return nil, err
 	}
 	byID := map[int64]int32{}
 	parentIDs := []int64{}
-	var id int64
-	var parentID *int64
-	var legacy, code *string
-	_, err = pgx.ForEachRow(rows, []any{&id, &parentID, &legacy, &code}, func() error {
+	err = tx.Nodes(ctx, func(s queries.StoredNode) {
 		i := int32(len(f.nodes))
-		n := treeNode{id: id, dbParent: -1, parent: -1}
-		if legacy != nil {
-			n.legacy = *legacy
+		n := treeNode{id: s.ID, dbParent: -1, parent: -1}
+		if s.LegacyID != nil {
+			n.legacy = *s.LegacyID
 			f.byLegacy[n.legacy] = i
 		}
-		if code != nil {
-			f.byCode[*code] = i
+		if s.Code != nil {
+			f.byCode[*s.Code] = i
 		}
-		byID[id] = i
+		byID[s.ID] = i
 		p := int64(0)
-		if parentID != nil {
-			p = *parentID
+		if s.ParentID != nil {
+			p = *s.ParentID
 		}
 		parentIDs = append(parentIDs, p)
 		f.nodes = append(f.nodes, n)
-		return nil
 	})
 	if err != nil {
 		return nil, err

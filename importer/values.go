@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
-
 	"canopy/optional"
 	"canopy/rules"
 )
@@ -204,44 +202,43 @@ func (c *checker) imageURL(i int) string {
 	return s
 }
 
-// uuid is field i, a UUID in its usual hex form; invalid (the zero value)
-// without a value.
-func (c *checker) uuid(i int) pgtype.UUID {
+// uuid is field i, a UUID in its usual hex form, as its 16 bytes (which
+// queries writes to a uuid column); nil without a value.
+func (c *checker) uuid(i int) *[16]byte {
 	s, ok := c.value(i)
 	if !ok {
-		return pgtype.UUID{}
+		return nil
 	}
 	u, err := parseUUID(strings.TrimSpace(s))
 	if err != nil {
 		c.fail(i, "must be a UUID, not %q", s)
 	}
-	return u
+	return &u
 }
 
-func parseUUID(s string) (pgtype.UUID, error) {
-	var u pgtype.UUID
+func parseUUID(s string) ([16]byte, error) {
+	var u [16]byte
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, fmt.Errorf("not a UUID")
 	}
 	hexDigits := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(u.Bytes[:], []byte(hexDigits)); err != nil {
+	if _, err := hex.Decode(u[:], []byte(hexDigits)); err != nil {
 		return u, err
 	}
-	u.Valid = true
 	return u, nil
 }
 
-func formatUUID(u pgtype.UUID) string {
+func formatUUID(u [16]byte) string {
 	var buf [36]byte
-	hex.Encode(buf[0:8], u.Bytes[0:4])
+	hex.Encode(buf[0:8], u[0:4])
 	buf[8] = '-'
-	hex.Encode(buf[9:13], u.Bytes[4:6])
+	hex.Encode(buf[9:13], u[4:6])
 	buf[13] = '-'
-	hex.Encode(buf[14:18], u.Bytes[6:8])
+	hex.Encode(buf[14:18], u[6:8])
 	buf[18] = '-'
-	hex.Encode(buf[19:23], u.Bytes[8:10])
+	hex.Encode(buf[19:23], u[8:10])
 	buf[23] = '-'
-	hex.Encode(buf[24:], u.Bytes[10:])
+	hex.Encode(buf[24:], u[10:])
 	return string(buf[:])
 }
 

@@ -308,6 +308,32 @@ func (s *Store) MarkArticle(ctx context.Context, id string, isRead bool, owner s
 	return a, nil
 }
 
+// ImportArticles writes articles by id. A row's values: id, to_user_id
+// (uuids), from_name, from_domain, mailing_list, title, created_at,
+// is_read. An is_read of null keeps the stored flag (false for a new
+// article): a re-import does not undo what readers marked.
+var ImportArticles = &FlatImport{
+	columns: columnList{{"id", "uuid"}, {"to_user_id", "uuid"}, {"from_name", "text"}, {"from_domain", "text"}, {"mailing_list", "text"},
+		{"title", "text"}, {"created_at", "timestamptz"}, {"is_read", "bool"}},
+	upsert: batchSQL(`changed AS (
+    SELECT s.id FROM src s JOIN articles a ON a.id = s.id
+    WHERE (a.to_user_id, a.from_name, a.from_domain, a.mailing_list, a.title, a.created_at)
+          IS DISTINCT FROM (s.to_user_id, s.from_name, s.from_domain, s.mailing_list, s.title, s.created_at)
+       OR s.is_read <> a.is_read
+),
+written AS (
+    INSERT INTO articles AS a (id, to_user_id, from_name, from_domain, mailing_list, title, is_read, created_at)
+    SELECT id, to_user_id, from_name, from_domain, mailing_list, title, coalesce(is_read, false), created_at FROM src
+    ORDER BY id
+    ON CONFLICT (id) DO UPDATE SET
+        to_user_id = excluded.to_user_id, from_name = excluded.from_name, from_domain = excluded.from_domain,
+        mailing_list = excluded.mailing_list, title = excluded.title, created_at = excluded.created_at,
+        is_read = CASE WHEN excluded.id IN (SELECT id FROM src WHERE is_read IS NOT NULL) THEN excluded.is_read ELSE a.is_read END
+    WHERE excluded.id IN (SELECT id FROM changed)
+    RETURNING a.xmax = 0 AS inserted
+)`),
+}
+
 // Newsletter gives its image to the articles of its mailing list or domain.
 type Newsletter struct {
 	ID          int64
@@ -328,4 +354,31 @@ func (s *Store) CreateNewsletter(ctx context.Context, n Newsletter) (Newsletter,
 	err := s.db.QueryRow(ctx, newsletterCreateSQL, n.Name, n.Domain, n.MailingList, n.ImageURL).
 		Scan(&out.ID, &out.Name, &out.Domain, &out.MailingList, &out.ImageURL)
 	return out, translate(err)
+}
+
+// ImportNewsletters writes newsletters by name. A row's values: name,
+// domain, mailing_list, image_url. The table has no unique name (the API may
+// store two alike), so the batch updates every stored newsletter of a name
+// in the file and inserts the names not stored.
+var ImportNewsletters = &FlatImport{
+	columns: columnList{{"name", "text"}, {"domain", "text"}, {"mailing_list", "text"}, {"image_url", "text"}},
+	upsert: batchSQL(`updated AS (
+    UPDATE newsletters n SET domain = s.domain, mailing_list = s.mailing_list, image_url = s.image_url
+    FROM src s
+    WHERE n.name = s.name
+      AND (n.domain, n.mailing_list, n.image_url) IS DISTINCT FROM (s.domain, s.mailing_list, s.image_url)
+    RETURNING n.name
+),
+inserted AS (
+    INSERT INTO newsletters (name, domain, mailing_list, image_url)
+    SELECT s.name, s.domain, s.mailing_list, s.image_url FROM src s
+    WHERE NOT EXISTS (SELECT FROM newsletters n WHERE n.name = s.name)
+    ORDER BY s.line
+    RETURNING name
+),
+written AS (
+    SELECT true AS inserted FROM inserted
+    UNION ALL
+    SELECT false FROM (SELECT DISTINCT name FROM updated) u
+)`),
 }

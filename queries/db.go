@@ -126,6 +126,3 @@ func openPool(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
-
-// Pool is the pool itself, for the importer until its statements move here.
-func (d *DB) Pool() *pgxpool.Pool { return d.pool }

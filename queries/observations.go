@@ -98,6 +98,21 @@ func (s *Store) InsertObservations(ctx context.Context, actor Actor, observation
 	return IngestCounts{Inserted: inserted, Duplicates: n - inserted}, nil
 }
 
+// ImportObservations writes observations by (patient, code, observed_at).
+// A row's values: patient_id, code, observed_at, value. A repeat with
+// another value updates the stored value (the API keeps the first: a feed
+// resends, an import corrects).
+var ImportObservations = &FlatImport{
+	columns: columnList{{"patient_id", "bigint"}, {"code", "text"}, {"observed_at", "timestamptz"}, {"value", "float8"}},
+	upsert: batchSQL(`written AS (
+    INSERT INTO observations AS o (patient_id, code, observed_at, value)
+    SELECT patient_id, code, observed_at, value FROM src ORDER BY patient_id, observed_at, code
+    ON CONFLICT (patient_id, observed_at, code) DO UPDATE SET value = excluded.value
+    WHERE o.value IS DISTINCT FROM excluded.value
+    RETURNING o.xmax = 0 AS inserted
+)`),
+}
+
 // observationRow is an observation as stored: its patient resolved to an id.
 type observationRow struct {
 	patientID  int64

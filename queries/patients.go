@@ -168,6 +168,43 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 	return counts, nil
 }
 
+// ImportPatients writes patients by uid with the API's partial semantics
+// (see PatientMergeSQL). A row's values: uid, name, sex, birth_date,
+// ward_id, admitted_at, discharged_at, died_at, then for each of the seven
+// fields after uid whether the record carried it.
+//
+// A new uid is inserted with the fields it did not carry null. A known one
+// gets only the fields it carried: ON CONFLICT cannot see the staged row,
+// only excluded, so each "carried" test is an uncorrelated IN (SELECT ...),
+// a hash table built once (as in patientUpsertSQL). changed, the known uids
+// whose carried fields differ from the stored ones, is only read when a row
+// conflicts: a batch of new patients never computes it.
+var ImportPatients = &FlatImport{
+	columns: columnList{{"uid", "text"}, {"name", "text"}, {"sex", "text"}, {"birth_date", "date"}, {"ward_id", "bigint"},
+		{"admitted_at", "timestamptz"}, {"discharged_at", "timestamptz"}, {"died_at", "timestamptz"},
+		{"has_name", "bool"}, {"has_sex", "bool"}, {"has_birth_date", "bool"}, {"has_ward_id", "bool"},
+		{"has_admitted_at", "bool"}, {"has_discharged_at", "bool"}, {"has_died_at", "bool"}},
+	upsert: batchSQL(`changed AS (
+    SELECT s.uid FROM src s JOIN patients p ON p.uid = s.uid
+    WHERE (s.has_name AND s.name IS DISTINCT FROM p.name)
+       OR (s.has_sex AND s.sex IS DISTINCT FROM p.sex)
+       OR (s.has_birth_date AND s.birth_date IS DISTINCT FROM p.birth_date)
+       OR (s.has_ward_id AND s.ward_id IS DISTINCT FROM p.ward_id)
+       OR (s.has_admitted_at AND s.admitted_at IS DISTINCT FROM p.admitted_at)
+       OR (s.has_discharged_at AND s.discharged_at IS DISTINCT FROM p.discharged_at)
+       OR (s.has_died_at AND s.died_at IS DISTINCT FROM p.died_at)
+),
+written AS (
+    INSERT INTO patients AS p (uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at)
+    SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM src
+    ORDER BY uid
+    ON CONFLICT (uid) DO UPDATE SET
+        ` + PatientMergeSQL("src") + `
+    WHERE excluded.uid IN (SELECT uid FROM changed)
+    RETURNING p.xmax = 0 AS inserted
+)`),
+}
+
 // mergePatients folds the records of each uid into one, in order, so that a
 // later carried field wins; uids keep the order of their first record.
 func mergePatients(records []PatientRecord) []PatientRecord {

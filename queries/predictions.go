@@ -83,6 +83,24 @@ func (s *Store) InsertPredictions(ctx context.Context, actor Actor, predictions 
 	return IngestCounts{Inserted: inserted, Duplicates: n - inserted}, nil
 }
 
+// ImportPredictions writes predictions by (patient, model, target,
+// predicted_at). A row's values: patient_id, model, target, predicted_at,
+// horizon_hours, probability. A repeat with other figures updates the
+// stored ones (the API keeps the first).
+var ImportPredictions = &FlatImport{
+	columns: columnList{{"patient_id", "bigint"}, {"model", "text"}, {"target", "text"}, {"predicted_at", "timestamptz"},
+		{"horizon_hours", "integer"}, {"probability", "float8"}},
+	upsert: batchSQL(`written AS (
+    INSERT INTO predictions AS p (patient_id, model, target, predicted_at, horizon_hours, probability)
+    SELECT patient_id, model, target, predicted_at, horizon_hours, probability FROM src
+    ORDER BY patient_id, model, target, predicted_at
+    ON CONFLICT (patient_id, model, target, predicted_at) DO UPDATE
+        SET horizon_hours = excluded.horizon_hours, probability = excluded.probability
+    WHERE (p.horizon_hours, p.probability) IS DISTINCT FROM (excluded.horizon_hours, excluded.probability)
+    RETURNING p.xmax = 0 AS inserted
+)`),
+}
+
 // unknownPatients is the ValidationError for the records at indexes, whose
 // patient_uid (in uids) names no patient.
 func unknownPatients(indexes []int, uids []string) error {

@@ -97,3 +97,16 @@ func (s *Store) DeleteWard(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// ImportWards writes wards by (department, name). A row's values:
+// department_id, name, beds.
+var ImportWards = &FlatImport{
+	columns: columnList{{"department_id", "bigint"}, {"name", "text"}, {"beds", "integer"}},
+	upsert: batchSQL(`written AS (
+    INSERT INTO wards AS w (department_id, name, beds)
+    SELECT department_id, name, beds FROM src ORDER BY department_id, name
+    ON CONFLICT (department_id, name) DO UPDATE SET beds = excluded.beds, updated_at = now()
+    WHERE w.beds IS DISTINCT FROM excluded.beds
+    RETURNING w.xmax = 0 AS inserted
+)`),
+}

@@ -1,0 +1,40 @@
+package queries
+
+import "strings"
+
+// column is a column a bulk write hands to its statement: its name and
+// PostgreSQL type.
+type column struct{ name, typ string }
+
+// columnList is the columns of a batch of rows as a relation: a staging
+// table's, or the arrays a statement unnests. Where the API and the import
+// write the same table, both statements are built from one list, so that a
+// column is added in one place.
+type columnList []column
+
+// names is "a, b, c", each name after prefix (an alias and a dot, or "").
+func (l columnList) names(prefix string) string {
+	parts := make([]string, len(l))
+	for i, c := range l {
+		parts[i] = prefix + c.name
+	}
+	return strings.Join(parts, ", ")
+}
+
+// list is the names as a slice, for COPY.
+func (l columnList) list() []string {
+	names := make([]string, len(l))
+	for i, c := range l {
+		names[i] = c.name
+	}
+	return names
+}
+
+// defs is "a bigint, b text", for a table's definition.
+func (l columnList) defs() string {
+	parts := make([]string, len(l))
+	for i, c := range l {
+		parts[i] = c.name + " " + c.typ
+	}
+	return strings.Join(parts, ", ")
+}
