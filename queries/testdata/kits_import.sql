@@ -1,0 +1,23 @@
+-- Import: the staging tables, the batch statement, what runs after the last batch.
+DROP TABLE IF EXISTS import_stage, import_seen;
+CREATE TEMP TABLE import_stage (line bigint NOT NULL, key text NOT NULL, id bigint, course_id bigint, title text, price bigint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE import_seen (key text PRIMARY KEY);
+
+WITH fresh AS (
+    INSERT INTO import_seen (key) SELECT key FROM import_stage ORDER BY key ON CONFLICT DO NOTHING RETURNING key
+),
+src AS MATERIALIZED (
+    SELECT s.* FROM import_stage s WHERE s.key IN (SELECT key FROM fresh)
+),
+written AS (
+    INSERT INTO kits AS k (id, course_id, title, price)
+    SELECT id, course_id, title, price FROM src ORDER BY id
+    ON CONFLICT (id) DO UPDATE SET course_id = excluded.course_id, title = excluded.title, price = excluded.price
+    WHERE (k.course_id, k.title, k.price) IS DISTINCT FROM (excluded.course_id, excluded.title, excluded.price)
+    RETURNING k.xmax = 0 AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+    ARRAY(SELECT line FROM import_stage WHERE key NOT IN (SELECT key FROM fresh) ORDER BY line)
+FROM written;
+
+SELECT setval(pg_get_serial_sequence('kits', 'id'), coalesce(max(id), 0) + 1, false) FROM kits;
