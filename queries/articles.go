@@ -244,15 +244,21 @@ type BulkResult struct {
 	Duplicates int
 }
 
-// articleBulkSQL inserts the whole batch from arrays, one statement whatever
-// its size. An id already stored, or repeated in the batch, is skipped and
-// counted as a duplicate.
-const articleBulkSQL = `
+// articleFields are the columns of an article but its id and is_read, as
+// its two writers hand them over: the bulk endpoint (articleBulkSQL) and the
+// import (ImportArticles).
+var articleFields = columnList{{"to_user_id", "uuid"}, {"from_name", "text"}, {"from_domain", "text"}, {"mailing_list", "text"},
+	{"title", "text"}, {"created_at", "timestamptz"}}
+
+// articleBulkSQL inserts the whole batch from arrays (the ids, then one per
+// articleFields), one statement whatever its size. An id already stored,
+// or repeated in the batch, is skipped and counted as a duplicate.
+var articleBulkSQL = `
 WITH added AS (
-    INSERT INTO articles (id, to_user_id, from_name, from_domain, mailing_list, title, created_at)
-    SELECT coalesce(i.id, gen_random_uuid()), i.to_user_id, i.from_name, i.from_domain, i.mailing_list, i.title, i.created_at
-    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-        AS i(id, to_user_id, from_name, from_domain, mailing_list, title, created_at)
+    INSERT INTO articles (id, ` + articleFields.names("") + `)
+    SELECT coalesce(i.id, gen_random_uuid()), ` + articleFields.names("i.") + `
+    FROM unnest($1::uuid[], ` + articleFields.arrays(2) + `)
+        AS i(id, ` + articleFields.names("") + `)
     ON CONFLICT (id) DO NOTHING
     RETURNING 1
 )
@@ -308,26 +314,25 @@ func (s *Store) MarkArticle(ctx context.Context, id string, isRead bool, owner s
 	return a, nil
 }
 
-// ImportArticles writes articles by id. A row's values: id, to_user_id
-// (uuids), from_name, from_domain, mailing_list, title, created_at,
-// is_read. An is_read of null keeps the stored flag (false for a new
-// article): a re-import does not undo what readers marked.
+// ImportArticles writes articles by id. A row's values: id, then those of
+// articleFields (to_user_id, from_name, from_domain, mailing_list, title,
+// created_at), then is_read; ids are uuids. An is_read of null keeps the
+// stored flag (false for a new article): a re-import does not undo what
+// readers marked.
 var ImportArticles = &FlatImport{
-	columns: columnList{{"id", "uuid"}, {"to_user_id", "uuid"}, {"from_name", "text"}, {"from_domain", "text"}, {"mailing_list", "text"},
-		{"title", "text"}, {"created_at", "timestamptz"}, {"is_read", "bool"}},
+	columns: append(append(columnList{{"id", "uuid"}}, articleFields...), column{"is_read", "bool"}),
 	upsert: batchSQL(`changed AS (
     SELECT s.id FROM src s JOIN articles a ON a.id = s.id
-    WHERE (a.to_user_id, a.from_name, a.from_domain, a.mailing_list, a.title, a.created_at)
-          IS DISTINCT FROM (s.to_user_id, s.from_name, s.from_domain, s.mailing_list, s.title, s.created_at)
+    WHERE (` + articleFields.names("a.") + `)
+          IS DISTINCT FROM (` + articleFields.names("s.") + `)
        OR s.is_read <> a.is_read
 ),
 written AS (
-    INSERT INTO articles AS a (id, to_user_id, from_name, from_domain, mailing_list, title, is_read, created_at)
-    SELECT id, to_user_id, from_name, from_domain, mailing_list, title, coalesce(is_read, false), created_at FROM src
+    INSERT INTO articles AS a (id, ` + articleFields.names("") + `, is_read)
+    SELECT id, ` + articleFields.names("") + `, coalesce(is_read, false) FROM src
     ORDER BY id
     ON CONFLICT (id) DO UPDATE SET
-        to_user_id = excluded.to_user_id, from_name = excluded.from_name, from_domain = excluded.from_domain,
-        mailing_list = excluded.mailing_list, title = excluded.title, created_at = excluded.created_at,
+        ` + articleFields.sets("excluded") + `,
         is_read = CASE WHEN excluded.id IN (SELECT id FROM src WHERE is_read IS NOT NULL) THEN excluded.is_read ELSE a.is_read END
     WHERE excluded.id IN (SELECT id FROM changed)
     RETURNING a.xmax = 0 AS inserted

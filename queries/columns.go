@@ -1,6 +1,9 @@
 package queries
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // column is a column a bulk write hands to its statement: its name and
 // PostgreSQL type.
@@ -35,6 +38,25 @@ func (l columnList) defs() string {
 	parts := make([]string, len(l))
 	for i, c := range l {
 		parts[i] = c.name + " " + c.typ
+	}
+	return strings.Join(parts, ", ")
+}
+
+// arrays is "$first::bigint[], $first+1::text[]": one array parameter per
+// column, for unnest.
+func (l columnList) arrays(first int) string {
+	parts := make([]string, len(l))
+	for i, c := range l {
+		parts[i] = fmt.Sprintf("$%d::%s[]", first+i, c.typ)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sets is "a = source.a, b = source.b", for an UPDATE's SET list.
+func (l columnList) sets(source string) string {
+	parts := make([]string, len(l))
+	for i, c := range l {
+		parts[i] = c.name + " = " + source + "." + c.name
 	}
 	return strings.Join(parts, ", ")
 }

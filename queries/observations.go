@@ -31,21 +31,35 @@ var observationsResolveSQL = `
 WITH` + auditCTE(ActionObservationsBulk, 2, "$4", "NULL", "true") + `
 SELECT uid, id FROM patients WHERE uid = ANY($1)`
 
-// observationsColumns are the columns a batch is copied into.
-var observationsColumns = []string{"patient_id", "code", "observed_at", "value"}
+// observationColumns are the columns of an observations row as its two
+// writers hand them over: the bulk endpoint (by COPY, or by
+// observationsInsertSQL) and the import (ImportObservations). The figures
+// are what an import's repeat may change.
+var (
+	observationFigures = columnList{{"value", "float8"}}
+	observationColumns = append(columnList{{"patient_id", "bigint"}, {"code", "text"}, {"observed_at", "timestamptz"}}, observationFigures...)
+)
+
+// observationsCopyColumns are the columns a batch is copied into.
+var observationsCopyColumns = observationColumns.list()
+
+// observationKey is an observation's natural key in the order every writer
+// writes rows in, so that concurrent batches take their key locks in one
+// order and cannot deadlock.
+const observationKey = "patient_id, observed_at, code"
 
 // observationsInsertSQL stores a batch that COPY refused because some of its
 // keys are stored already or repeat in the batch: those are skipped (the
-// first value kept) and the rest inserted, in key order so that concurrent
-// batches cannot deadlock. It adds the batch's audit_log row ($5–$7).
+// first value kept) and the rest inserted, in key order. It adds the batch's
+// audit_log row ($1–$4); the rows come as an array per column ($5 on).
 var observationsInsertSQL = `
 WITH inserted AS (
-    INSERT INTO observations (patient_id, code, observed_at, value)
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::float8[])
-    ORDER BY 1, 3, 2
-    ON CONFLICT (patient_id, code, observed_at) DO NOTHING
+    INSERT INTO observations (` + observationColumns.names("") + `)
+    SELECT * FROM unnest(` + observationColumns.arrays(5) + `) AS i(` + observationColumns.names("") + `)
+    ORDER BY ` + observationKey + `
+    ON CONFLICT (` + observationKey + `) DO NOTHING
     RETURNING 1
-),` + auditCTE(ActionObservationsBulk, 5, "(SELECT count(*) FROM inserted)", "NULL", "true") + `
+),` + auditCTE(ActionObservationsBulk, 1, "(SELECT count(*) FROM inserted)", "NULL", "true") + `
 SELECT count(*) FROM inserted`
 
 // InsertObservations stores a batch of observations for actor, all or
@@ -71,7 +85,7 @@ func (s *Store) InsertObservations(ctx context.Context, actor Actor, observation
 		if rows, err = resolveObservations(ctx, tx, actor, observations); err != nil {
 			return err
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"observations"}, observationsColumns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"observations"}, observationsCopyColumns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
 			r := &rows[i]
 			return []any{r.patientID, r.code, r.observedAt, r.value}, nil
 		}))
@@ -89,7 +103,7 @@ func (s *Store) InsertObservations(ctx context.Context, actor Actor, observation
 	}
 	var inserted int
 	err = s.retryContended(ctx, func() error {
-		args := append([]any{patients, codes, at, values}, actor.auditArgs(n)...)
+		args := append(actor.auditArgs(n), patients, codes, at, values)
 		return translate(s.db.QueryRow(ctx, observationsInsertSQL, args...).Scan(&inserted))
 	})
 	if err != nil {
@@ -99,16 +113,16 @@ func (s *Store) InsertObservations(ctx context.Context, actor Actor, observation
 }
 
 // ImportObservations writes observations by (patient, code, observed_at).
-// A row's values: patient_id, code, observed_at, value. A repeat with
-// another value updates the stored value (the API keeps the first: a feed
-// resends, an import corrects).
+// A row's values are those of observationColumns: patient_id, code,
+// observed_at, value. A repeat with another value updates the stored value
+// (the API keeps the first: a feed resends, an import corrects).
 var ImportObservations = &FlatImport{
-	columns: columnList{{"patient_id", "bigint"}, {"code", "text"}, {"observed_at", "timestamptz"}, {"value", "float8"}},
+	columns: observationColumns,
 	upsert: batchSQL(`written AS (
-    INSERT INTO observations AS o (patient_id, code, observed_at, value)
-    SELECT patient_id, code, observed_at, value FROM src ORDER BY patient_id, observed_at, code
-    ON CONFLICT (patient_id, observed_at, code) DO UPDATE SET value = excluded.value
-    WHERE o.value IS DISTINCT FROM excluded.value
+    INSERT INTO observations AS o (` + observationColumns.names("") + `)
+    SELECT ` + observationColumns.names("") + ` FROM src ORDER BY ` + observationKey + `
+    ON CONFLICT (` + observationKey + `) DO UPDATE SET ` + observationFigures.sets("excluded") + `
+    WHERE (` + observationFigures.names("o.") + `) IS DISTINCT FROM (` + observationFigures.names("excluded.") + `)
     RETURNING o.xmax = 0 AS inserted
 )`),
 }

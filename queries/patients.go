@@ -33,27 +33,55 @@ type UpsertCounts struct {
 	Updated  int
 }
 
-// patientMergeColumns are the columns a patient record may carry or leave out.
-var patientMergeColumns = []string{"name", "sex", "birth_date", "ward_id", "admitted_at", "discharged_at", "died_at"}
+// patientFields are the columns a patient record may carry or leave out,
+// with their types. The two writers of patients, the bulk endpoint
+// (patientUpsertSQL) and the import (ImportPatients), build their statements
+// from this list, so that a column added here is added to both.
+var patientFields = columnList{{"name", "text"}, {"sex", "text"}, {"birth_date", "date"}, {"ward_id", "bigint"},
+	{"admitted_at", "timestamptz"}, {"discharged_at", "timestamptz"}, {"died_at", "timestamptz"}}
 
-// PatientMergeSQL is the SET list of an INSERT INTO patients AS p ... ON
-// CONFLICT (uid) DO UPDATE whose records come from source, a relation with
-// the record's columns and a has_<column> flag for each: a column the record
-// carried takes its value, null included, and one it left out keeps the
-// stored value. The bulk endpoint and the import both write patients with it,
-// so the rule is written once.
-func PatientMergeSQL(source string) string {
+// patientInput is a batch of patient records as a relation, the bulk
+// endpoint's unnest and the import's staging table alike: the uid, the
+// fields, then a has_<field> flag per field saying whether the record
+// carried it.
+var patientInput = func() columnList {
+	l := append(columnList{{"uid", "text"}}, patientFields...)
+	for _, f := range patientFields {
+		l = append(l, column{"has_" + f.name, "bool"})
+	}
+	return l
+}()
+
+// patientRow is the columns of a patients row that a record writes.
+var patientRow = "uid, " + patientFields.names("")
+
+// patientMergeSQL is the SET list of an INSERT INTO patients AS p ... ON
+// CONFLICT (uid) DO UPDATE whose records come from source, a relation of
+// patientInput: a field the record carried takes its value, null included,
+// and one it left out keeps the stored value.
+func patientMergeSQL(source string) string {
 	var b strings.Builder
-	for _, c := range patientMergeColumns {
-		fmt.Fprintf(&b, "%[1]s = CASE WHEN excluded.uid IN (SELECT uid FROM %[2]s WHERE has_%[1]s) THEN excluded.%[1]s ELSE p.%[1]s END,\n        ", c, source)
+	for _, f := range patientFields {
+		fmt.Fprintf(&b, "%[1]s = CASE WHEN excluded.uid IN (SELECT uid FROM %[2]s WHERE has_%[1]s) THEN excluded.%[1]s ELSE p.%[1]s END,\n        ", f.name, source)
 	}
 	return b.String() + "updated_at = now()"
 }
 
+// patientChangedSQL is true when the record s (of patientInput) carries a
+// field whose value differs from the stored patient p's.
+func patientChangedSQL() string {
+	parts := make([]string, len(patientFields))
+	for i, f := range patientFields {
+		parts[i] = fmt.Sprintf("(s.has_%[1]s AND s.%[1]s IS DISTINCT FROM p.%[1]s)", f.name)
+	}
+	return strings.Join(parts, "\n       OR ")
+}
+
 // patientUpsertSQL writes a whole batch of patients, new and known, in one
-// statement. Each column comes as an array, with a boolean array saying
-// which records carried it ($9–$15): a new uid is inserted with the fields it
-// did not carry null; a known one gets only the fields it carried.
+// statement. The records come as an array per column of patientInput ($6
+// on), a boolean array per field saying which records carried it: a new
+// uid is inserted with the fields it did not carry null; a known one gets
+// only the fields it carried.
 //
 // ON CONFLICT DO UPDATE cannot see the source row, only excluded (the row
 // proposed for insertion), so each "carried" test is an uncorrelated IN
@@ -73,33 +101,31 @@ func PatientMergeSQL(source string) string {
 //     cycle either (it would in a transaction of several statements that
 //     lock patients).
 //
-// Records naming unknown wards ($16, every ward id of the body) make the
+// Records naming unknown wards ($1, every ward id of the body) make the
 // statement write nothing and return those ids, so that each offending
 // record can be reported; the foreign key still guards a ward deleted
-// meanwhile. A written batch adds its audit_log row ($17–$20, see auditCTE). Inserted rows are told from updated ones by xmax: 0 in a row
-// this statement inserted, while an update by ON CONFLICT leaves its row
-// lock in the new version's xmax.
+// meanwhile. A written batch adds its audit_log row ($2–$5, see auditCTE).
+// Inserted rows are told from updated ones by xmax: 0 in a row this
+// statement inserted, while an update by ON CONFLICT leaves its row lock in
+// the new version's xmax. testdata/patients_bulk.sql shows it whole.
 var patientUpsertSQL = `
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[],
-            $6::timestamptz[], $7::timestamptz[], $8::timestamptz[],
-            $9::bool[], $10::bool[], $11::bool[], $12::bool[], $13::bool[], $14::bool[], $15::bool[])
-        AS i(uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at,
-            has_name, has_sex, has_birth_date, has_ward_id, has_admitted_at, has_discharged_at, has_died_at)
+    SELECT * FROM unnest(` + patientInput.arrays(6) + `)
+        AS i(` + patientInput.names("") + `)
 ),
 unknown_wards AS (
-    SELECT w.id FROM unnest($16::bigint[]) w(id)
+    SELECT w.id FROM unnest($1::bigint[]) w(id)
     WHERE NOT EXISTS (SELECT FROM wards WHERE wards.id = w.id)
 ),
 written AS (
-    INSERT INTO patients AS p (uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at)
-    SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM input
+    INSERT INTO patients AS p (` + patientRow + `)
+    SELECT ` + patientRow + ` FROM input
     WHERE NOT EXISTS (SELECT FROM unknown_wards)
     ORDER BY uid
     ON CONFLICT (uid) DO UPDATE SET
-        ` + PatientMergeSQL("input") + `
+        ` + patientMergeSQL("input") + `
     RETURNING p.xmax = 0 AS inserted
-),` + auditCTE(ActionPatientsBulk, 17, "(SELECT count(*) FROM written WHERE inserted)",
+),` + auditCTE(ActionPatientsBulk, 2, "(SELECT count(*) FROM written WHERE inserted)",
 	"(SELECT count(*) FROM written WHERE NOT inserted)", "NOT EXISTS (SELECT FROM unknown_wards)") + `
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
     ARRAY(SELECT id FROM unknown_wards ORDER BY id)
@@ -148,9 +174,9 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 	var counts UpsertCounts
 	var unknown []int64
 	err := s.retryContended(ctx, func() error {
-		args := append([]any{uids, names, sexes, births, wardIDs, admitted, discharged, died,
-			carried[0], carried[1], carried[2], carried[3], carried[4], carried[5], carried[6], named,
-		}, actor.auditArgs(len(records))...)
+		args := append(append([]any{named}, actor.auditArgs(len(records))...),
+			uids, names, sexes, births, wardIDs, admitted, discharged, died,
+			carried[0], carried[1], carried[2], carried[3], carried[4], carried[5], carried[6])
 		return translate(s.db.QueryRow(ctx, patientUpsertSQL, args...).Scan(&counts.Inserted, &counts.Updated, &unknown))
 	})
 	if err != nil {
@@ -169,9 +195,9 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 }
 
 // ImportPatients writes patients by uid with the API's partial semantics
-// (see PatientMergeSQL). A row's values: uid, name, sex, birth_date,
-// ward_id, admitted_at, discharged_at, died_at, then for each of the seven
-// fields after uid whether the record carried it.
+// (see patientMergeSQL). A row's values are those of patientInput: uid,
+// name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at, then
+// for each of the seven fields after uid whether the record carried it.
 //
 // A new uid is inserted with the fields it did not carry null. A known one
 // gets only the fields it carried: ON CONFLICT cannot see the staged row,
@@ -180,26 +206,17 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 // whose carried fields differ from the stored ones, is only read when a row
 // conflicts: a batch of new patients never computes it.
 var ImportPatients = &FlatImport{
-	columns: columnList{{"uid", "text"}, {"name", "text"}, {"sex", "text"}, {"birth_date", "date"}, {"ward_id", "bigint"},
-		{"admitted_at", "timestamptz"}, {"discharged_at", "timestamptz"}, {"died_at", "timestamptz"},
-		{"has_name", "bool"}, {"has_sex", "bool"}, {"has_birth_date", "bool"}, {"has_ward_id", "bool"},
-		{"has_admitted_at", "bool"}, {"has_discharged_at", "bool"}, {"has_died_at", "bool"}},
+	columns: patientInput,
 	upsert: batchSQL(`changed AS (
     SELECT s.uid FROM src s JOIN patients p ON p.uid = s.uid
-    WHERE (s.has_name AND s.name IS DISTINCT FROM p.name)
-       OR (s.has_sex AND s.sex IS DISTINCT FROM p.sex)
-       OR (s.has_birth_date AND s.birth_date IS DISTINCT FROM p.birth_date)
-       OR (s.has_ward_id AND s.ward_id IS DISTINCT FROM p.ward_id)
-       OR (s.has_admitted_at AND s.admitted_at IS DISTINCT FROM p.admitted_at)
-       OR (s.has_discharged_at AND s.discharged_at IS DISTINCT FROM p.discharged_at)
-       OR (s.has_died_at AND s.died_at IS DISTINCT FROM p.died_at)
+    WHERE ` + patientChangedSQL() + `
 ),
 written AS (
-    INSERT INTO patients AS p (uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at)
-    SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM src
+    INSERT INTO patients AS p (` + patientRow + `)
+    SELECT ` + patientRow + ` FROM src
     ORDER BY uid
     ON CONFLICT (uid) DO UPDATE SET
-        ` + PatientMergeSQL("src") + `
+        ` + patientMergeSQL("src") + `
     WHERE excluded.uid IN (SELECT uid FROM changed)
     RETURNING p.xmax = 0 AS inserted
 )`),

@@ -24,33 +24,48 @@ type IngestCounts struct {
 	Duplicates int
 }
 
+// The columns of a prediction after its patient, as its two writers hand
+// them over: the bulk endpoint (predictionsInsertSQL) and the import
+// (ImportPredictions). The key fields, after the patient, name a
+// prediction; the figures are what a repeat may change.
+var (
+	predictionKeyFields = columnList{{"model", "text"}, {"target", "text"}, {"predicted_at", "timestamptz"}}
+	predictionFigures   = columnList{{"horizon_hours", "integer"}, {"probability", "float8"}}
+	predictionFields    = append(predictionKeyFields[:len(predictionKeyFields):len(predictionKeyFields)], predictionFigures...)
+)
+
+// predictionKey is a prediction's natural key, in the order every writer
+// writes rows in, so that two batches sharing keys wait for each other in
+// the same order and cannot deadlock.
+var predictionKey = "patient_id, " + predictionKeyFields.names("")
+
 // predictionsInsertSQL stores a batch of predictions in one statement. The
 // patients are looked up by uid; if any is unknown nothing is written and the
-// (0-based) indexes of the records naming them come back. Rows go in key
-// order, so that two batches sharing keys wait for each other in the same
-// order and cannot deadlock. A written batch adds its audit_log row
-// ($8–$11, see auditCTE).
+// (0-based) indexes of the first $1 records naming them come back. Rows go
+// in key order. A written batch adds its audit_log row ($2–$5, see
+// auditCTE). The records come as an array per column: the patient's uid
+// ($6), then predictionFields.
 var predictionsInsertSQL = `
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::float8[]) WITH ORDINALITY
-        AS i(patient_uid, model, target, predicted_at, horizon_hours, probability, ord)
+    SELECT * FROM unnest($6::text[], ` + predictionFields.arrays(7) + `) WITH ORDINALITY
+        AS i(patient_uid, ` + predictionFields.names("") + `, ord)
 ),
 resolved AS (
-    SELECT i.ord, p.id AS patient_id, i.model, i.target, i.predicted_at, i.horizon_hours, i.probability
+    SELECT i.ord, p.id AS patient_id, ` + predictionFields.names("i.") + `
     FROM input i LEFT JOIN patients p ON p.uid = i.patient_uid
 ),
 unknown AS (
     SELECT ord FROM resolved WHERE patient_id IS NULL
 ),
 inserted AS (
-    INSERT INTO predictions (patient_id, model, target, predicted_at, horizon_hours, probability)
-    SELECT patient_id, model, target, predicted_at, horizon_hours, probability FROM resolved
+    INSERT INTO predictions (patient_id, ` + predictionFields.names("") + `)
+    SELECT patient_id, ` + predictionFields.names("") + ` FROM resolved
     WHERE NOT EXISTS (SELECT FROM unknown)
-    ORDER BY patient_id, model, target, predicted_at
-    ON CONFLICT (patient_id, model, target, predicted_at) DO NOTHING
+    ORDER BY ` + predictionKey + `
+    ON CONFLICT (` + predictionKey + `) DO NOTHING
     RETURNING 1
-),` + auditCTE(ActionPredictionsBulk, 8, "(SELECT count(*) FROM inserted)", "NULL", "NOT EXISTS (SELECT FROM unknown)") + `
-SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $7)`
+),` + auditCTE(ActionPredictionsBulk, 2, "(SELECT count(*) FROM inserted)", "NULL", "NOT EXISTS (SELECT FROM unknown)") + `
+SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $1)`
 
 // InsertPredictions stores a batch of predictions, and its audit_log row for
 // actor, in one statement, all or nothing. A prediction already stored for (patient, model, target,
@@ -71,7 +86,7 @@ func (s *Store) InsertPredictions(ctx context.Context, actor Actor, predictions 
 	var inserted int
 	var unknown []int
 	err := s.retryContended(ctx, func() error {
-		args := append([]any{uids, models, targets, at, horizons, probabilities, MaxFieldErrors}, actor.auditArgs(n)...)
+		args := append(append([]any{MaxFieldErrors}, actor.auditArgs(n)...), uids, models, targets, at, horizons, probabilities)
 		return translate(s.db.QueryRow(ctx, predictionsInsertSQL, args...).Scan(&inserted, &unknown))
 	})
 	if err != nil {
@@ -84,19 +99,19 @@ func (s *Store) InsertPredictions(ctx context.Context, actor Actor, predictions 
 }
 
 // ImportPredictions writes predictions by (patient, model, target,
-// predicted_at). A row's values: patient_id, model, target, predicted_at,
-// horizon_hours, probability. A repeat with other figures updates the
-// stored ones (the API keeps the first).
+// predicted_at). A row's values: patient_id, then those of
+// predictionFields: model, target, predicted_at, horizon_hours,
+// probability. A repeat with other figures updates the stored ones (the API
+// keeps the first).
 var ImportPredictions = &FlatImport{
-	columns: columnList{{"patient_id", "bigint"}, {"model", "text"}, {"target", "text"}, {"predicted_at", "timestamptz"},
-		{"horizon_hours", "integer"}, {"probability", "float8"}},
+	columns: append(columnList{{"patient_id", "bigint"}}, predictionFields...),
 	upsert: batchSQL(`written AS (
-    INSERT INTO predictions AS p (patient_id, model, target, predicted_at, horizon_hours, probability)
-    SELECT patient_id, model, target, predicted_at, horizon_hours, probability FROM src
-    ORDER BY patient_id, model, target, predicted_at
-    ON CONFLICT (patient_id, model, target, predicted_at) DO UPDATE
-        SET horizon_hours = excluded.horizon_hours, probability = excluded.probability
-    WHERE (p.horizon_hours, p.probability) IS DISTINCT FROM (excluded.horizon_hours, excluded.probability)
+    INSERT INTO predictions AS p (patient_id, ` + predictionFields.names("") + `)
+    SELECT patient_id, ` + predictionFields.names("") + ` FROM src
+    ORDER BY ` + predictionKey + `
+    ON CONFLICT (` + predictionKey + `) DO UPDATE
+        SET ` + predictionFigures.sets("excluded") + `
+    WHERE (` + predictionFigures.names("p.") + `) IS DISTINCT FROM (` + predictionFigures.names("excluded.") + `)
     RETURNING p.xmax = 0 AS inserted
 )`),
 }

@@ -16,12 +16,11 @@ changed AS (
        OR s.is_read <> a.is_read
 ),
 written AS (
-    INSERT INTO articles AS a (id, to_user_id, from_name, from_domain, mailing_list, title, is_read, created_at)
-    SELECT id, to_user_id, from_name, from_domain, mailing_list, title, coalesce(is_read, false), created_at FROM src
+    INSERT INTO articles AS a (id, to_user_id, from_name, from_domain, mailing_list, title, created_at, is_read)
+    SELECT id, to_user_id, from_name, from_domain, mailing_list, title, created_at, coalesce(is_read, false) FROM src
     ORDER BY id
     ON CONFLICT (id) DO UPDATE SET
-        to_user_id = excluded.to_user_id, from_name = excluded.from_name, from_domain = excluded.from_domain,
-        mailing_list = excluded.mailing_list, title = excluded.title, created_at = excluded.created_at,
+        to_user_id = excluded.to_user_id, from_name = excluded.from_name, from_domain = excluded.from_domain, mailing_list = excluded.mailing_list, title = excluded.title, created_at = excluded.created_at,
         is_read = CASE WHEN excluded.id IN (SELECT id FROM src WHERE is_read IS NOT NULL) THEN excluded.is_read ELSE a.is_read END
     WHERE excluded.id IN (SELECT id FROM changed)
     RETURNING a.xmax = 0 AS inserted

@@ -13,7 +13,7 @@ written AS (
     INSERT INTO observations AS o (patient_id, code, observed_at, value)
     SELECT patient_id, code, observed_at, value FROM src ORDER BY patient_id, observed_at, code
     ON CONFLICT (patient_id, observed_at, code) DO UPDATE SET value = excluded.value
-    WHERE o.value IS DISTINCT FROM excluded.value
+    WHERE (o.value) IS DISTINCT FROM (excluded.value)
     RETURNING o.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),

@@ -1,13 +1,10 @@
 -- UpsertPatients: a batch of patient records.
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[],
-            $6::timestamptz[], $7::timestamptz[], $8::timestamptz[],
-            $9::bool[], $10::bool[], $11::bool[], $12::bool[], $13::bool[], $14::bool[], $15::bool[])
-        AS i(uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at,
-            has_name, has_sex, has_birth_date, has_ward_id, has_admitted_at, has_discharged_at, has_died_at)
+    SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::date[], $10::bigint[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::bool[], $15::bool[], $16::bool[], $17::bool[], $18::bool[], $19::bool[], $20::bool[])
+        AS i(uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at, has_name, has_sex, has_birth_date, has_ward_id, has_admitted_at, has_discharged_at, has_died_at)
 ),
 unknown_wards AS (
-    SELECT w.id FROM unnest($16::bigint[]) w(id)
+    SELECT w.id FROM unnest($1::bigint[]) w(id)
     WHERE NOT EXISTS (SELECT FROM wards WHERE wards.id = w.id)
 ),
 written AS (
@@ -28,7 +25,7 @@ written AS (
 ),
 audit AS (
     INSERT INTO audit_log (token_id, request_id, action, record_count, inserted, updated, client_request_id)
-    SELECT $17::bigint, $18::text, 'patients.bulk', $19::int, (SELECT count(*) FROM written WHERE inserted), (SELECT count(*) FROM written WHERE NOT inserted), $20::text
+    SELECT $2::bigint, $3::text, 'patients.bulk', $4::int, (SELECT count(*) FROM written WHERE inserted), (SELECT count(*) FROM written WHERE NOT inserted), $5::text
     WHERE NOT EXISTS (SELECT FROM unknown_wards)
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),

@@ -1,6 +1,6 @@
 -- InsertPredictions: a batch of predictions.
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::float8[]) WITH ORDINALITY
+    SELECT * FROM unnest($6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::integer[], $11::float8[]) WITH ORDINALITY
         AS i(patient_uid, model, target, predicted_at, horizon_hours, probability, ord)
 ),
 resolved AS (
@@ -20,7 +20,7 @@ inserted AS (
 ),
 audit AS (
     INSERT INTO audit_log (token_id, request_id, action, record_count, inserted, updated, client_request_id)
-    SELECT $8::bigint, $9::text, 'predictions.bulk', $10::int, (SELECT count(*) FROM inserted), NULL, $11::text
+    SELECT $2::bigint, $3::text, 'predictions.bulk', $4::int, (SELECT count(*) FROM inserted), NULL, $5::text
     WHERE NOT EXISTS (SELECT FROM unknown)
 )
-SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $7)
+SELECT (SELECT count(*) FROM inserted), ARRAY(SELECT ord - 1 FROM unknown ORDER BY ord LIMIT $1)
