@@ -13,33 +13,31 @@ func identityPastMaxSQL(table string) string {
 	return `SELECT setval(pg_get_serial_sequence('` + table + `', 'id'), coalesce(max(id), 0) + 1, false) FROM ` + table
 }
 
-// ImportTeachers writes teachers by id. A row's values: id, name,
-// commission_rate (a decimal as text, for PostgreSQL to read exactly).
-var ImportTeachers = &FlatImport{
-	columns: columnList{{"id", "bigint"}, {"name", "text"}, {"commission_rate", "text"}},
-	upsert: batchSQL(`written AS (
-    INSERT INTO teachers AS t (id, name, commission_rate)
-    SELECT id, name, commission_rate::numeric FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET name = excluded.name, commission_rate = excluded.commission_rate
-    WHERE (t.name, t.commission_rate) IS DISTINCT FROM (excluded.name, excluded.commission_rate)
-    RETURNING t.xmax = 0 AS inserted
+// byIDImport is the FlatImport of an academy table whose rows are written
+// whole: a row's values are its id, then cols; a new id is inserted, and a
+// stored row is updated where one of cols differs.
+func byIDImport(table string, cols columnList) *FlatImport {
+	return &FlatImport{
+		columns: append(columnList{{"id", "bigint"}}, cols...),
+		upsert: batchSQL(`written AS (
+    INSERT INTO ` + table + ` (id, ` + cols.names("") + `)
+    SELECT id, ` + cols.names("") + ` FROM src ORDER BY id
+    ON CONFLICT (id) DO UPDATE SET ` + cols.sets("excluded") + `
+    WHERE (` + cols.names(table+".") + `)
+          IS DISTINCT FROM (` + cols.names("excluded.") + `)
+    RETURNING ` + table + `.xmax = 0 AS inserted
 )`),
-	finish: identityPastMaxSQL("teachers"),
+		finish: identityPastMaxSQL(table),
+	}
 }
+
+// ImportTeachers writes teachers by id. A row's values: id, name,
+// commission_rate (a decimal as text, which PostgreSQL reads exactly).
+var ImportTeachers = byIDImport("teachers", columnList{{"name", "text"}, {"commission_rate", "numeric"}})
 
 // ImportCourses writes courses by id. A row's values: id, teacher_id,
 // title, price.
-var ImportCourses = &FlatImport{
-	columns: columnList{{"id", "bigint"}, {"teacher_id", "bigint"}, {"title", "text"}, {"price", "bigint"}},
-	upsert: batchSQL(`written AS (
-    INSERT INTO courses AS c (id, teacher_id, title, price)
-    SELECT id, teacher_id, title, price FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET teacher_id = excluded.teacher_id, title = excluded.title, price = excluded.price
-    WHERE (c.teacher_id, c.title, c.price) IS DISTINCT FROM (excluded.teacher_id, excluded.title, excluded.price)
-    RETURNING c.xmax = 0 AS inserted
-)`),
-	finish: identityPastMaxSQL("courses"),
-}
+var ImportCourses = byIDImport("courses", columnList{{"teacher_id", "bigint"}, {"title", "text"}, {"price", "bigint"}})
 
 // ImportPackages writes packages by id, with the list of their courses:
 // after the import a package has exactly the courses its row lists. A row's
@@ -75,33 +73,9 @@ written AS (
 }
 
 // ImportKits writes kits by id. A row's values: id, course_id, title, price.
-var ImportKits = &FlatImport{
-	columns: columnList{{"id", "bigint"}, {"course_id", "bigint"}, {"title", "text"}, {"price", "bigint"}},
-	upsert: batchSQL(`written AS (
-    INSERT INTO kits AS k (id, course_id, title, price)
-    SELECT id, course_id, title, price FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET course_id = excluded.course_id, title = excluded.title, price = excluded.price
-    WHERE (k.course_id, k.title, k.price) IS DISTINCT FROM (excluded.course_id, excluded.title, excluded.price)
-    RETURNING k.xmax = 0 AS inserted
-)`),
-	finish: identityPastMaxSQL("kits"),
-}
+var ImportKits = byIDImport("kits", columnList{{"course_id", "bigint"}, {"title", "text"}, {"price", "bigint"}})
 
 // ImportPurchases writes purchases by id. A row's values: id, product_type,
 // product_id, buyer, price, refund, status, purchased_at.
-var ImportPurchases = &FlatImport{
-	columns: columnList{{"id", "bigint"}, {"product_type", "text"}, {"product_id", "bigint"}, {"buyer", "text"},
-		{"price", "bigint"}, {"refund", "bigint"}, {"status", "text"}, {"purchased_at", "timestamptz"}},
-	upsert: batchSQL(`written AS (
-    INSERT INTO purchases AS p (id, product_type, product_id, buyer, price, refund, status, purchased_at)
-    SELECT id, product_type, product_id, buyer, price, refund, status, purchased_at FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET product_type = excluded.product_type, product_id = excluded.product_id,
-        buyer = excluded.buyer, price = excluded.price, refund = excluded.refund, status = excluded.status,
-        purchased_at = excluded.purchased_at
-    WHERE (p.product_type, p.product_id, p.buyer, p.price, p.refund, p.status, p.purchased_at)
-          IS DISTINCT FROM (excluded.product_type, excluded.product_id, excluded.buyer, excluded.price,
-                            excluded.refund, excluded.status, excluded.purchased_at)
-    RETURNING p.xmax = 0 AS inserted
-)`),
-	finish: identityPastMaxSQL("purchases"),
-}
+var ImportPurchases = byIDImport("purchases", columnList{{"product_type", "text"}, {"product_id", "bigint"}, {"buyer", "text"},
+	{"price", "bigint"}, {"refund", "bigint"}, {"status", "text"}, {"purchased_at", "timestamptz"}})

@@ -10,11 +10,12 @@ src AS MATERIALIZED (
     SELECT s.* FROM import_stage s WHERE s.key IN (SELECT key FROM fresh)
 ),
 written AS (
-    INSERT INTO courses AS c (id, teacher_id, title, price)
+    INSERT INTO courses (id, teacher_id, title, price)
     SELECT id, teacher_id, title, price FROM src ORDER BY id
     ON CONFLICT (id) DO UPDATE SET teacher_id = excluded.teacher_id, title = excluded.title, price = excluded.price
-    WHERE (c.teacher_id, c.title, c.price) IS DISTINCT FROM (excluded.teacher_id, excluded.title, excluded.price)
-    RETURNING c.xmax = 0 AS inserted
+    WHERE (courses.teacher_id, courses.title, courses.price)
+          IS DISTINCT FROM (excluded.teacher_id, excluded.title, excluded.price)
+    RETURNING courses.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
     ARRAY(SELECT line FROM import_stage WHERE key NOT IN (SELECT key FROM fresh) ORDER BY line)

@@ -10,11 +10,12 @@ src AS MATERIALIZED (
     SELECT s.* FROM import_stage s WHERE s.key IN (SELECT key FROM fresh)
 ),
 written AS (
-    INSERT INTO kits AS k (id, course_id, title, price)
+    INSERT INTO kits (id, course_id, title, price)
     SELECT id, course_id, title, price FROM src ORDER BY id
     ON CONFLICT (id) DO UPDATE SET course_id = excluded.course_id, title = excluded.title, price = excluded.price
-    WHERE (k.course_id, k.title, k.price) IS DISTINCT FROM (excluded.course_id, excluded.title, excluded.price)
-    RETURNING k.xmax = 0 AS inserted
+    WHERE (kits.course_id, kits.title, kits.price)
+          IS DISTINCT FROM (excluded.course_id, excluded.title, excluded.price)
+    RETURNING kits.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
     ARRAY(SELECT line FROM import_stage WHERE key NOT IN (SELECT key FROM fresh) ORDER BY line)

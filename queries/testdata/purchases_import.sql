@@ -10,15 +10,12 @@ src AS MATERIALIZED (
     SELECT s.* FROM import_stage s WHERE s.key IN (SELECT key FROM fresh)
 ),
 written AS (
-    INSERT INTO purchases AS p (id, product_type, product_id, buyer, price, refund, status, purchased_at)
+    INSERT INTO purchases (id, product_type, product_id, buyer, price, refund, status, purchased_at)
     SELECT id, product_type, product_id, buyer, price, refund, status, purchased_at FROM src ORDER BY id
-    ON CONFLICT (id) DO UPDATE SET product_type = excluded.product_type, product_id = excluded.product_id,
-        buyer = excluded.buyer, price = excluded.price, refund = excluded.refund, status = excluded.status,
-        purchased_at = excluded.purchased_at
-    WHERE (p.product_type, p.product_id, p.buyer, p.price, p.refund, p.status, p.purchased_at)
-          IS DISTINCT FROM (excluded.product_type, excluded.product_id, excluded.buyer, excluded.price,
-                            excluded.refund, excluded.status, excluded.purchased_at)
-    RETURNING p.xmax = 0 AS inserted
+    ON CONFLICT (id) DO UPDATE SET product_type = excluded.product_type, product_id = excluded.product_id, buyer = excluded.buyer, price = excluded.price, refund = excluded.refund, status = excluded.status, purchased_at = excluded.purchased_at
+    WHERE (purchases.product_type, purchases.product_id, purchases.buyer, purchases.price, purchases.refund, purchases.status, purchases.purchased_at)
+          IS DISTINCT FROM (excluded.product_type, excluded.product_id, excluded.buyer, excluded.price, excluded.refund, excluded.status, excluded.purchased_at)
+    RETURNING purchases.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
     ARRAY(SELECT line FROM import_stage WHERE key NOT IN (SELECT key FROM fresh) ORDER BY line)

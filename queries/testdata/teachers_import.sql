@@ -1,6 +1,6 @@
 -- Import: the staging tables, the batch statement, what runs after the last batch.
 DROP TABLE IF EXISTS import_stage, import_seen;
-CREATE TEMP TABLE import_stage (line bigint NOT NULL, key text NOT NULL, id bigint, name text, commission_rate text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE import_stage (line bigint NOT NULL, key text NOT NULL, id bigint, name text, commission_rate numeric) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE import_seen (key text PRIMARY KEY);
 
 WITH fresh AS (
@@ -10,11 +10,12 @@ src AS MATERIALIZED (
     SELECT s.* FROM import_stage s WHERE s.key IN (SELECT key FROM fresh)
 ),
 written AS (
-    INSERT INTO teachers AS t (id, name, commission_rate)
-    SELECT id, name, commission_rate::numeric FROM src ORDER BY id
+    INSERT INTO teachers (id, name, commission_rate)
+    SELECT id, name, commission_rate FROM src ORDER BY id
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, commission_rate = excluded.commission_rate
-    WHERE (t.name, t.commission_rate) IS DISTINCT FROM (excluded.name, excluded.commission_rate)
-    RETURNING t.xmax = 0 AS inserted
+    WHERE (teachers.name, teachers.commission_rate)
+          IS DISTINCT FROM (excluded.name, excluded.commission_rate)
+    RETURNING teachers.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
     ARRAY(SELECT line FROM import_stage WHERE key NOT IN (SELECT key FROM fresh) ORDER BY line)
