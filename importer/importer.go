@@ -109,8 +109,8 @@ func Columns(kind string) ([]string, error) {
 
 // allKinds are the kinds in an order in which each one's references come first.
 var allKinds = []*kind{
-	{name: "categories", keyName: "legacy_id", columns: treeColumns, tree: categoriesTree},
-	{name: "departments", keyName: "legacy_id", columns: append(treeColumns[:len(treeColumns):len(treeColumns)], column{"code", true}), tree: departmentsTree},
+	{name: "categories", keyName: "legacy_id", columns: treeColumns, tree: queries.ImportCategories},
+	{name: "departments", keyName: "legacy_id", columns: append(treeColumns[:len(treeColumns):len(treeColumns)], column{"code", true}), tree: queries.ImportDepartments},
 	wardsKind,
 	patientsKind,
 	observationsKind,
@@ -206,8 +206,9 @@ type kind struct {
 	// keyName names the natural key in reasons: "uid", "(department_code, name)".
 	keyName string
 
-	// tree, for the tree kinds, is the table; the fields below are for the others.
-	tree *treeTable
+	// tree, for the tree kinds, is how the tree is written; the fields
+	// below are for the others.
+	tree *queries.TreeImport
 
 	// write is how the kind's rows are written: the order of their values,
 	// and the batch statement.

@@ -41,17 +41,6 @@ import (
 // tree before or after, never half-moved, and an interrupted import leaves
 // nothing to clean up.
 
-// treeTable is one of the trees as the import writes it.
-type treeTable struct {
-	write *queries.TreeImport
-	code  bool // departments: every row has a code, unique in the table
-}
-
-var (
-	categoriesTree  = &treeTable{write: queries.ImportCategories}
-	departmentsTree = &treeTable{write: queries.ImportDepartments, code: true}
-)
-
 var treeColumns = []column{
 	{name: "legacy_id", required: true},
 	{name: "parent_legacy_id"},
@@ -68,9 +57,8 @@ const (
 )
 
 func importTree(ctx context.Context, session *queries.Import, k *kind, src source, opts Options, sum *Summary, rej *rejects, prog *progress) error {
-	t := k.tree
-	return session.ImportTree(ctx, t.write, func(tx *queries.TreeTx) error {
-		f, err := loadForest(ctx, tx, t)
+	return session.ImportTree(ctx, k.tree, func(tx *queries.TreeTx) error {
+		f, err := loadForest(ctx, tx, k.tree)
 		if err != nil {
 			return fmt.Errorf("%s: loading the tree: %w", k.name, err)
 		}
@@ -156,7 +144,7 @@ func stageTree(ctx context.Context, tx *queries.TreeTx, k *kind, f *forest, src 
 		name := c.str(treeName, rules.NameMax)
 		position := c.int64(treePosition, math.MinInt32, math.MaxInt32)
 		var code *string
-		if k.tree.code {
+		if k.tree.HasCode() {
 			code = c.text(treeCode, rules.CodeMax)
 		}
 		if c.err != nil {
@@ -209,8 +197,8 @@ type forest struct {
 	fileCode map[string]int64 // codes of the file's rows: the line
 }
 
-func loadForest(ctx context.Context, tx *queries.TreeTx, t *treeTable) (*forest, error) {
-	f := &forest{table: t.write.Table(), byLegacy: map[string]int32{}, byCode: map[string]int32{}, fileCode: map[string]int64{}}
+func loadForest(ctx context.Context, tx *queries.TreeTx, t *queries.TreeImport) (*forest, error) {
+	f := &forest{table: t.Table(), byLegacy: map[string]int32{}, byCode: map[string]int32{}, fileCode: map[string]int64{}}
 	var err error
 	if f.maxDepth, err = tx.MaxDepth(ctx); err != nil {
 		return nil, err

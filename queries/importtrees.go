@@ -12,7 +12,7 @@ import (
 // column, so that a re-import updates instead of duplicating. The whole
 // import is one transaction (see ImportTree and TreeTx).
 type TreeImport struct {
-	table   string
+	tree    TreeSpec
 	lockKey int64 // the tree's advisory lock key (migrations/000002_trees.up.sql)
 
 	loadSQL, upsertSQL, detachSQL, attachSQL string
@@ -20,19 +20,19 @@ type TreeImport struct {
 
 // The trees an import writes. Departments have a code, unique in the table.
 var (
-	ImportCategories  = newTreeImport("categories", 7310001, false)
-	ImportDepartments = newTreeImport("departments", 7310002, true)
+	ImportCategories  = newTreeImport(Categories, 7310001)
+	ImportDepartments = newTreeImport(Departments, 7310002)
 )
 
-func newTreeImport(table string, lockKey int64, code bool) *TreeImport {
-	t := &TreeImport{table: table, lockKey: lockKey}
+func newTreeImport(tree TreeSpec, lockKey int64) *TreeImport {
+	t := &TreeImport{tree: tree, lockKey: lockKey}
 	// The statements differ only in the table and the code column, so they
 	// are one text each with these filled in.
 	codeCol, codeSel, codeSet, codeOld, codeNew, codeLoad := "", "", "", "", "", "NULL::text"
-	if code {
-		codeCol, codeSel, codeSet, codeOld, codeNew, codeLoad = ", code", ", s.code", ", code = excluded.code", ", t.code", ", excluded.code", "code"
+	if c := tree.code; c != "" {
+		codeCol, codeSel, codeSet, codeOld, codeNew, codeLoad = ", "+c, ", s.code", ", "+c+" = excluded."+c, ", t."+c, ", excluded."+c, c
 	}
-	fill := strings.NewReplacer("{table}", table, "{codeCol}", codeCol, "{codeSel}", codeSel,
+	fill := strings.NewReplacer("{table}", tree.table, "{codeCol}", codeCol, "{codeSel}", codeSel,
 		"{codeSet}", codeSet, "{codeOld}", codeOld, "{codeNew}", codeNew, "{codeLoad}", codeLoad).Replace
 	t.loadSQL = fill(treeLoadSQL)
 	t.upsertSQL = fill(treeUpsertSQL)
@@ -42,7 +42,11 @@ func newTreeImport(table string, lockKey int64, code bool) *TreeImport {
 }
 
 // Table names the tree's table.
-func (t *TreeImport) Table() string { return t.table }
+func (t *TreeImport) Table() string { return t.tree.table }
+
+// HasCode reports whether the tree's nodes carry a code (departments do),
+// unique in the table.
+func (t *TreeImport) HasCode() bool { return t.tree.HasCode() }
 
 const (
 	treeLockSQL = `SELECT pg_advisory_xact_lock($1)`
