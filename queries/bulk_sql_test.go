@@ -41,21 +41,27 @@ func TestBulkStatements(t *testing.T) {
 	}
 	for name, s := range statements {
 		t.Run(name, func(t *testing.T) {
-			got := "-- " + s.does + ".\n" + strings.TrimSpace(s.sql) + "\n"
-			file := filepath.Join("testdata", name+".sql")
-			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (go test ./queries -run TestBulkStatements -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from the statement as built (-update rewrites it):\n%s", file, got)
-			}
+			checkRendered(t, name, "-- "+s.does+".\n"+strings.TrimSpace(s.sql)+"\n")
 		})
+	}
+}
+
+// checkRendered compares a statement as rendered now, got, with
+// testdata/<name>.sql, or with -update writes it there.
+func checkRendered(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", name+".sql")
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./queries -run %s -update writes it)", err, strings.SplitN(t.Name(), "/", 2)[0])
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the statement as built (-update rewrites it):\n%s", file, got)
 	}
 }

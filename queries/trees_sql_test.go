@@ -3,8 +3,6 @@ package queries
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -56,20 +54,7 @@ func TestTreeStatements(t *testing.T) {
 					got += fmt.Sprintf("-- $%d = %s\n", i+1, literal(a))
 				}
 				got += sql + ";\n"
-				file := filepath.Join("testdata", name+".sql")
-				if *update {
-					if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(file)
-				if err != nil {
-					t.Fatalf("%v (go test ./queries -run TestTreeStatements -update writes it)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from the statement as built (-update rewrites it):\n%s", file, got)
-				}
+				checkRendered(t, name, got)
 			})
 		}
 	}
