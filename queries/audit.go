@@ -93,6 +93,24 @@ type AuditQuery struct {
 // descending), in one statement: a range scan of audit_log_at from the
 // page's key, whatever the filters.
 func (s *Store) AuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	rows, err := s.queryBuiltRows(ctx, auditStatement(q))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	entries := []AuditEntry{}
+	for rows.Next() {
+		var e AuditEntry
+		if err := rows.Scan(&e.ID, &e.TokenID, &e.TokenName, &e.Action, &e.RecordCount, &e.Inserted, &e.Updated, &e.RequestID, &e.ClientRequestID, &e.At); err != nil {
+			return nil, translate(err)
+		}
+		entries = append(entries, e)
+	}
+	return entries, translate(rows.Err())
+}
+
+// auditStatement is AuditLog's statement for q: one WHERE term a filter.
+func auditStatement(q AuditQuery) sq.SelectBuilder {
 	statement := sq.Select("a.id", "a.token_id", "t.name", "a.action", "a.record_count", "a.inserted", "a.updated", "a.request_id", "a.client_request_id", "a.at").
 		From("audit_log a").
 		LeftJoin("api_tokens t ON t.id = a.token_id").
@@ -113,18 +131,5 @@ func (s *Store) AuditLog(ctx context.Context, q AuditQuery) ([]AuditEntry, error
 	if q.Until != nil {
 		statement = statement.Where(sq.Lt{"a.at": *q.Until})
 	}
-	rows, err := s.queryBuiltRows(ctx, statement)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	entries := []AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		if err := rows.Scan(&e.ID, &e.TokenID, &e.TokenName, &e.Action, &e.RecordCount, &e.Inserted, &e.Updated, &e.RequestID, &e.ClientRequestID, &e.At); err != nil {
-			return nil, translate(err)
-		}
-		entries = append(entries, e)
-	}
-	return entries, translate(rows.Err())
+	return statement
 }

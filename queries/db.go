@@ -1,7 +1,11 @@
-// Package queries holds every SQL statement canopy runs, each a named constant
-// beside the function that runs it, and returns plain Go values. It knows
-// nothing of HTTP. Driver errors are translated to this package's error values
-// in one place (errors.go).
+// Package queries holds every SQL statement canopy runs, the importer's COPY,
+// staging and upserts included, and returns plain Go values. A fixed
+// statement is a named constant beside the function that runs it; one
+// composed at run time is built by a function of its own, and its rendered
+// text is kept under testdata, checked by a test, for a reader and EXPLAIN.
+// It knows nothing of HTTP. Driver errors are translated to this package's
+// error values in one place (errors.go), and contention is retried in one
+// place beside it. No other package imports pgx (tests aside).
 package queries
 
 import (

@@ -242,6 +242,30 @@ func (s *Store) HourlyMeans(ctx context.Context, q HourlyQuery) ([]HourlyMean, e
 	if !q.To.After(q.From) {
 		return nil, invalidField("to", "must be after from")
 	}
+	rows, err := s.queryBuiltRows(ctx, hourlyStatement(q))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	series := []HourlyMean{}
+	var uid, code string
+	var hour time.Time
+	var mean float64
+	for rows.Next() {
+		if err := rows.Scan(&uid, &hour, &code, &mean); err != nil {
+			return nil, translate(err)
+		}
+		if n := len(series); n == 0 || series[n-1].PatientUID != uid || !series[n-1].Hour.Equal(hour) {
+			series = append(series, HourlyMean{PatientUID: uid, Hour: hour.UTC(), Values: map[string]float64{}})
+		}
+		series[len(series)-1].Values[code] = mean
+	}
+	return series, translate(rows.Err())
+}
+
+// hourlyStatement is HourlyMeans' statement for q: every patient's means,
+// or those of the patients a ward or uid chooses.
+func hourlyStatement(q HourlyQuery) sq.SelectBuilder {
 	// sum / count is avg without the sum of squares avg(float8) also keeps.
 	means := sq.Select("o.patient_id", "date_bin('1 hour', o.observed_at, "+hourStart+") AS hour", "o.code", "sum(o.value) / count(*) AS mean").
 		From("observations o").
@@ -262,23 +286,5 @@ func (s *Store) HourlyMeans(ctx context.Context, q HourlyQuery) ([]HourlyMean, e
 		statement = statement.PrefixExpr(sq.Expr("WITH chosen AS MATERIALIZED (?)", chosen)).
 			FromSelect(means, "m").Join("chosen p ON p.id = m.patient_id")
 	}
-	rows, err := s.queryBuiltRows(ctx, statement)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	series := []HourlyMean{}
-	var uid, code string
-	var hour time.Time
-	var mean float64
-	for rows.Next() {
-		if err := rows.Scan(&uid, &hour, &code, &mean); err != nil {
-			return nil, translate(err)
-		}
-		if n := len(series); n == 0 || series[n-1].PatientUID != uid || !series[n-1].Hour.Equal(hour) {
-			series = append(series, HourlyMean{PatientUID: uid, Hour: hour.UTC(), Values: map[string]float64{}})
-		}
-		series[len(series)-1].Values[code] = mean
-	}
-	return series, translate(rows.Err())
+	return statement
 }

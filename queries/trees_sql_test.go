@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	sq "github.com/Masterminds/squirrel"
 )
@@ -45,18 +46,46 @@ func TestTreeStatements(t *testing.T) {
 		for _, s := range statements {
 			name := spec.table + "_" + s.name
 			t.Run(name, func(t *testing.T) {
-				sql, args, err := dollarSQL(s.statement)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := fmt.Sprintf("-- %s (%s).\n", s.does, spec.table)
-				for i, a := range args {
-					got += fmt.Sprintf("-- $%d = %s\n", i+1, literal(a))
-				}
-				got += sql + ";\n"
-				checkRendered(t, name, got)
+				checkBuilt(t, name, fmt.Sprintf("%s (%s)", s.does, spec.table), s.statement)
 			})
 		}
+	}
+}
+
+// checkBuilt is checkRendered for a statement built at run time: what it
+// does, the example's arguments in comments, then the statement as sent.
+func checkBuilt(t *testing.T, name, does string, statement sq.Sqlizer) {
+	t.Helper()
+	sql, args, err := dollarSQL(statement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := "-- " + does + ".\n"
+	for i, a := range args {
+		got += fmt.Sprintf("-- $%d = %s\n", i+1, literal(a))
+	}
+	checkRendered(t, name, got+sql+";\n")
+}
+
+// The other statements built at run time, the audit log's and the hourly
+// means', one example for each shape their filters give.
+func TestReadStatements(t *testing.T) {
+	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	to, ward, uid := from.Add(24*time.Hour), int64(7), "P-1"
+	action, token := ActionPatientsBulk, int64(3)
+	statements := []struct {
+		name, does string
+		statement  sq.Sqlizer
+	}{
+		{"audit", "AuditLog: the newest 100 entries", auditStatement(AuditQuery{Limit: 100})},
+		{"audit_filtered", "AuditLog: a page after a key, of one action and token, in a window",
+			auditStatement(AuditQuery{Limit: 100, After: &AuditKey{At: to, ID: 99}, Action: &action, TokenID: &token, Since: &from, Until: &to})},
+		{"hourly", "HourlyMeans: every patient's means over a day", hourlyStatement(HourlyQuery{From: from, To: to})},
+		{"hourly_ward", "HourlyMeans: the means of ward 7's patients", hourlyStatement(HourlyQuery{From: from, To: to, WardID: &ward})},
+		{"hourly_patient", "HourlyMeans: one patient's means", hourlyStatement(HourlyQuery{From: from, To: to, PatientUID: &uid})},
+	}
+	for _, s := range statements {
+		t.Run(s.name, func(t *testing.T) { checkBuilt(t, s.name, s.does, s.statement) })
 	}
 }
 
@@ -77,6 +106,8 @@ func literal(a any) string {
 			return "NULL"
 		}
 		return fmt.Sprint(*v)
+	case time.Time:
+		return "'" + v.Format(time.RFC3339Nano) + "'"
 	default:
 		return fmt.Sprint(v)
 	}
