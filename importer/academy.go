@@ -52,30 +52,40 @@ var teachersKind = &kind{
 	},
 }
 
-var coursesKind = &kind{
-	name:    "courses",
-	keyName: "id",
-	columns: []column{{"id", true}, {"teacher_id", true}, {"title", true}, {"price", true}},
-	write:   queries.ImportCourses,
-	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
-		teachers, err := session.TeacherIDs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return func(c *checker) ([]any, string, *rejection) {
-			id := c.int64(0, 1, math.MaxInt64)
-			teacher := c.int64(1, 1, math.MaxInt64)
-			title := c.str(2, rules.TitleMax)
-			price := c.money(3)
-			if c.err != nil {
-				return nil, "", nil
+// A course is priced under its teacher, a kit under its course.
+var (
+	coursesKind = pricedKind("courses", "teacher_id", "teacher", queries.ImportCourses, (*queries.Import).TeacherIDs)
+	kitsKind    = pricedKind("kits", "course_id", "course", queries.ImportKits, (*queries.Import).CourseIDs)
+)
+
+// pricedKind is a kind of priced item that belongs to a row of another
+// kind by id: columns id, ref, title and price.
+func pricedKind(name, ref, refNoun string, write *queries.FlatImport, refIDs func(*queries.Import, context.Context) (map[int64]bool, error)) *kind {
+	return &kind{
+		name:    name,
+		keyName: "id",
+		columns: []column{{"id", true}, {ref, true}, {"title", true}, {"price", true}},
+		write:   write,
+		prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
+			known, err := refIDs(session, ctx)
+			if err != nil {
+				return nil, err
 			}
-			if !teachers[teacher] {
-				return nil, "", reject(reasonUnknown, "teacher_id %d names no teacher", teacher)
-			}
-			return []any{id, teacher, title, price}, idKey(id), nil
-		}, nil
-	},
+			return func(c *checker) ([]any, string, *rejection) {
+				id := c.int64(0, 1, math.MaxInt64)
+				owner := c.int64(1, 1, math.MaxInt64)
+				title := c.str(2, rules.TitleMax)
+				price := c.money(3)
+				if c.err != nil {
+					return nil, "", nil
+				}
+				if !known[owner] {
+					return nil, "", reject(reasonUnknown, "%s %d names no %s", ref, owner, refNoun)
+				}
+				return []any{id, owner, title, price}, idKey(id), nil
+			}, nil
+		},
+	}
 }
 
 // packagesKind writes a package and the list of its courses: after the
@@ -105,32 +115,6 @@ var packagesKind = &kind{
 				}
 			}
 			return []any{id, title, price, list}, idKey(id), nil
-		}, nil
-	},
-}
-
-var kitsKind = &kind{
-	name:    "kits",
-	keyName: "id",
-	columns: []column{{"id", true}, {"course_id", true}, {"title", true}, {"price", true}},
-	write:   queries.ImportKits,
-	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
-		courses, err := session.CourseIDs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return func(c *checker) ([]any, string, *rejection) {
-			id := c.int64(0, 1, math.MaxInt64)
-			course := c.int64(1, 1, math.MaxInt64)
-			title := c.str(2, rules.TitleMax)
-			price := c.money(3)
-			if c.err != nil {
-				return nil, "", nil
-			}
-			if !courses[course] {
-				return nil, "", reject(reasonUnknown, "course_id %d names no course", course)
-			}
-			return []any{id, course, title, price}, idKey(id), nil
 		}, nil
 	},
 }
