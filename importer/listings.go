@@ -59,8 +59,8 @@ var articlesKind = &kind{
 	write: queries.ImportArticles,
 	prepare: func(context.Context, *queries.Import) (parser, error) {
 		return func(c *checker) ([]any, string, *rejection) {
-			id := c.uuid(articleID)
-			user := c.uuid(articleToUserID)
+			id, hasID := c.uuid(articleID)
+			user, _ := c.uuid(articleToUserID)
 			fromName := c.str(articleFromName, rules.NameMax)
 			domain := c.str(articleFromDomain, rules.NameMax)
 			list := c.text(articleMailingList, rules.NameMax)
@@ -70,17 +70,17 @@ var articlesKind = &kind{
 			if c.err != nil {
 				return nil, "", nil
 			}
-			if id == nil {
-				id = new(articleContentID(*user, fromName, domain, list, title, created))
+			if !hasID {
+				id = articleContentID(user, fromName, domain, list, title, created)
 			}
-			return []any{*id, *user, fromName, domain, list, title, created, read}, formatUUID(*id), nil
+			return []any{id, user, fromName, domain, list, title, created, read}, formatUUID(id), nil
 		}, nil
 	},
 }
 
 // articleContentID is the id of an article that came without one: a SHA-1 of
 // everything the file says about it but is_read, shaped as a version 5 UUID.
-func articleContentID(user [16]byte, fromName, domain string, list *string, title string, created time.Time) [16]byte {
+func articleContentID(user queries.UUID, fromName, domain string, list *string, title string, created time.Time) queries.UUID {
 	h := sha1.New()
 	h.Write([]byte("canopy article\x00"))
 	h.Write(user[:])
@@ -91,7 +91,7 @@ func articleContentID(user [16]byte, fromName, domain string, list *string, titl
 	if list == nil {
 		h.Write([]byte{1})
 	}
-	var id [16]byte
+	var id queries.UUID
 	copy(id[:], h.Sum(nil))
 	id[6] = id[6]&0x0f | 0x50
 	id[8] = id[8]&0x3f | 0x80

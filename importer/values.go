@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"canopy/optional"
+	"canopy/queries"
 	"canopy/rules"
 )
 
@@ -202,22 +203,21 @@ func (c *checker) imageURL(i int) string {
 	return s
 }
 
-// uuid is field i, a UUID in its usual hex form, as its 16 bytes (which
-// queries writes to a uuid column); nil without a value.
-func (c *checker) uuid(i int) *[16]byte {
+// uuid is field i, a UUID in its usual hex form, and whether it has one.
+func (c *checker) uuid(i int) (queries.UUID, bool) {
 	s, ok := c.value(i)
 	if !ok {
-		return nil
+		return queries.UUID{}, false
 	}
 	u, err := parseUUID(strings.TrimSpace(s))
 	if err != nil {
 		c.fail(i, "must be a UUID, not %q", s)
 	}
-	return &u
+	return u, true
 }
 
-func parseUUID(s string) ([16]byte, error) {
-	var u [16]byte
+func parseUUID(s string) (queries.UUID, error) {
+	var u queries.UUID
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, fmt.Errorf("not a UUID")
 	}
@@ -228,7 +228,7 @@ func parseUUID(s string) ([16]byte, error) {
 	return u, nil
 }
 
-func formatUUID(u [16]byte) string {
+func formatUUID(u queries.UUID) string {
 	var buf [36]byte
 	hex.Encode(buf[0:8], u[0:4])
 	buf[8] = '-'

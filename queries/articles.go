@@ -316,9 +316,9 @@ func (s *Store) MarkArticle(ctx context.Context, id string, isRead bool, owner s
 
 // ImportArticles writes articles by id. A row's values: id, then those of
 // articleFields (to_user_id, from_name, from_domain, mailing_list, title,
-// created_at), then is_read; ids are uuids. An is_read of null keeps the
-// stored flag (false for a new article): a re-import does not undo what
-// readers marked.
+// created_at), then is_read; ids are UUID values. An is_read of null keeps
+// the stored flag (false for a new article): a re-import does not undo
+// what readers marked.
 var ImportArticles = &FlatImport{
 	columns: append(append(columnList{{"id", "uuid"}}, articleFields...), column{"is_read", "bool"}),
 	upsert: batchSQL(`changed AS (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -196,11 +197,18 @@ type BatchCounts struct {
 	Duplicates        []int64
 }
 
+// UUID is a uuid as an import's value: its 16 bytes.
+type UUID [16]byte
+
+// UUIDValue makes a UUID one that pgx writes as it is (a pgtype.UUIDValuer):
+// a plain [16]byte would be converted, and allocated, once per value.
+func (u UUID) UUIDValue() (pgtype.UUID, error) { return pgtype.UUID{Bytes: u, Valid: true}, nil }
+
 // Write stages a batch and writes it, in one transaction run again on
 // contention. Each row is its line, its natural key as text (unique in the
 // batch), then its values in the order of the staged FlatImport's columns,
 // as Go values: int64, int32, float64, bool, string, time.Time, []int64,
-// [16]byte for a uuid, or a pointer to one of them for a nullable column.
+// UUID, or a pointer to one of them for a nullable column.
 func (im *Import) Write(ctx context.Context, rows [][]any) (BatchCounts, error) {
 	var c BatchCounts
 	err := im.retry.retryContended(ctx, func() error {
