@@ -1,6 +1,13 @@
 package queries
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
 
 // Amounts are a settlement's money, in won. Gross is sales less refunds,
 // Commission is Gross times the commission rate rounded half up (toward
@@ -16,15 +23,30 @@ type Amounts struct {
 	Payout       int64
 }
 
-func (a *Amounts) add(b Amounts) {
-	a.CourseSales += b.CourseSales
-	a.PackageSales += b.PackageSales
-	a.KitSales += b.KitSales
-	a.Refunds += b.Refunds
-	a.Gross += b.Gross
-	a.Commission += b.Commission
-	a.Payout += b.Payout
+// add adds b to a; false if a sum passes the largest int64, a and b being
+// amounts of at least 0 (a payout may be negative: then a sum can only fall).
+func (a *Amounts) add(b Amounts) bool {
+	ok := true
+	for _, p := range []struct {
+		sum *int64
+		v   int64
+	}{
+		{&a.CourseSales, b.CourseSales}, {&a.PackageSales, b.PackageSales}, {&a.KitSales, b.KitSales},
+		{&a.Refunds, b.Refunds}, {&a.Gross, b.Gross}, {&a.Commission, b.Commission}, {&a.Payout, b.Payout},
+	} {
+		sum := *p.sum + p.v
+		if (p.v > 0 && sum < *p.sum) || (p.v < 0 && sum > *p.sum) {
+			ok = false
+		}
+		*p.sum = sum
+	}
+	return ok
 }
+
+// errSettlementTooLarge is a month whose amounts, a teacher's or the totals,
+// pass what a bigint (and a JSON client's int64) holds: prices up to that
+// maximum are stored, but a month of them cannot be added up.
+var errSettlementTooLarge = invalidField("month", fmt.Sprintf("its amounts pass %d, the largest amount canopy can report", int64(math.MaxInt64)))
 
 // TeacherSettlement is one teacher's share of a month's sales.
 type TeacherSettlement struct {
@@ -113,9 +135,15 @@ ORDER BY s.id`
 // MonthSettlement settles a month for every teacher in one statement,
 // whatever the number of teachers and purchases.
 func (s *Store) MonthSettlement(ctx context.Context, m Month) (Settlement, error) {
+	fail := func(err error) (Settlement, error) {
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "22003" { // numeric_value_out_of_range
+			return Settlement{}, errSettlementTooLarge
+		}
+		return Settlement{}, translate(err)
+	}
 	rows, err := s.db.Query(ctx, settlementSQL, m.Start(), m.End())
 	if err != nil {
-		return Settlement{}, translate(err)
+		return fail(err)
 	}
 	defer rows.Close()
 	out := Settlement{Teachers: []TeacherSettlement{}}
@@ -123,13 +151,15 @@ func (s *Store) MonthSettlement(ctx context.Context, m Month) (Settlement, error
 		var t TeacherSettlement
 		if err := rows.Scan(&t.TeacherID, &t.TeacherName, &t.CommissionRate,
 			&t.CourseSales, &t.PackageSales, &t.KitSales, &t.Refunds, &t.Gross, &t.Commission, &t.Payout); err != nil {
-			return Settlement{}, translate(err)
+			return fail(err)
 		}
 		out.Teachers = append(out.Teachers, t)
-		out.Totals.add(t.Amounts)
+		if !out.Totals.add(t.Amounts) {
+			return Settlement{}, errSettlementTooLarge
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return Settlement{}, translate(err)
+		return fail(err)
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package queries_test
 
 import (
 	"context"
+	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -230,6 +232,46 @@ func TestCommissionRounding(t *testing.T) {
 			got := a.settle(2024, time.November, "UTC").Teachers[0]
 			if got.Commission != tt.commission || got.Payout != got.Gross-tt.commission || got.Gross != tt.price-tt.refund {
 				t.Errorf("gross %d, commission %d, payout %d; want commission %d", got.Gross, got.Commission, got.Payout, tt.commission)
+			}
+		})
+	}
+}
+
+// A month whose amounts pass a bigint is a ValidationError on month, not a
+// failed statement: a teacher's own sums (two sales at the largest price),
+// or only the totals of teachers whose rows each fit.
+func TestSettlementTooLarge(t *testing.T) {
+	const most = int64(math.MaxInt64)
+	cases := []struct {
+		name  string
+		sales func(a *academy)
+	}{
+		{"one teacher's sums", func(a *academy) {
+			a.buy("course", 31, most, 0, "2024-11-10T00:00:00Z")
+			a.buy("course", 31, most, 0, "2024-11-11T00:00:00Z")
+		}},
+		{"the totals", func(a *academy) {
+			a.buy("course", 31, most, 0, "2024-11-10T00:00:00Z")
+			a.buy("course", 32, most, 0, "2024-11-11T00:00:00Z")
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAcademy(t)
+			a.teacher(1, "Kim", "0")
+			a.teacher(2, "Lee", "0")
+			a.course(31, 1)
+			a.course(32, 2)
+			c.sales(a)
+			_, err := queries.New(a.db.Pool).MonthSettlement(context.Background(), queries.Month{Year: 2024, Month: time.November, Loc: time.UTC})
+			var ve *queries.ValidationError
+			if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Field != "month" {
+				t.Fatalf("got %v, want a ValidationError on month", err)
+			}
+			// Other months still settle.
+			if st := a.settle(2024, time.December, "UTC"); len(st.Teachers) != 2 {
+				t.Errorf("December: %+v", st)
 			}
 		})
 	}
