@@ -88,7 +88,14 @@ func NewToken(name string, scopes []string, userID string) (token string, row qu
 	}
 	encoded := base64.RawURLEncoding.EncodeToString(secret[:])
 	hash := sha256.Sum256([]byte(encoded))
-	row = queries.Token{Lookup: hex.EncodeToString(lookup[:]), SecretHash: hash[:], Name: name, Scopes: scopes, UserID: userID}
+	// A scope named twice is held once: "admin,admin" is stored as admin.
+	var once []string
+	for _, s := range scopes {
+		if !slices.Contains(once, s) {
+			once = append(once, s)
+		}
+	}
+	row = queries.Token{Lookup: hex.EncodeToString(lookup[:]), SecretHash: hash[:], Name: name, Scopes: once, UserID: userID}
 	return prefix + row.Lookup + "_" + encoded, row, nil
 }
 

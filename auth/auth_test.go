@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,17 @@ func TestValidUUID(t *testing.T) {
 		if got := auth.ValidUUID(s); got != want {
 			t.Errorf("ValidUUID(%q) = %t", s, got)
 		}
+	}
+}
+
+// A scope named twice is stored once (the outside probe found
+// "scopes": ["admin", "admin"] stored as given).
+func TestNewTokenScopesOnce(t *testing.T) {
+	_, row, err := auth.NewToken("x", []string{auth.ScopeAdmin, auth.ScopeTreesWrite, auth.ScopeAdmin}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{auth.ScopeAdmin, auth.ScopeTreesWrite}; !slices.Equal(row.Scopes, want) {
+		t.Errorf("scopes %q, want %q", row.Scopes, want)
 	}
 }
