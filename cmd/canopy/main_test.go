@@ -83,6 +83,11 @@ func TestTokenCommands(t *testing.T) {
 		{"revoke unknown", []string{"token", "revoke", "--database-url", db.URL, "987654"}},
 		{"unknown action", []string{"token", "mint", "--database-url", db.URL}},
 	}
+	// A database never migrated: a sentence, not "relation does not exist".
+	empty := testdb.NewEmpty(t)
+	if code, _, errOut := runCLI(t, "token", "list", "--database-url", empty.URL); code == 0 || !strings.Contains(errOut, "canopy migrate up") {
+		t.Errorf("token list on an empty database: exit %d, %s", code, errOut)
+	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
 			if code, _, _ := runCLI(t, tt.args...); code == 0 {

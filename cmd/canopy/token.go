@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -110,6 +111,11 @@ func tokenCommand(ctx context.Context, cfg config, args []string, stdout io.Writ
 		return err
 	}
 	defer pool.Close()
+	if version, _, err := pool.SchemaVersion(ctx); err != nil {
+		return err
+	} else if version == 0 {
+		return errors.New("token: the database has no tables yet: run `canopy migrate up` (or `canopy serve`) first")
+	}
 	return run(pool.Store)
 }
 
