@@ -446,3 +446,27 @@ func TestImportBadHeader(t *testing.T) {
 		t.Errorf("unknown kind: %v", err)
 	}
 }
+
+// A quote that never closes takes the rest of the file into one record,
+// which is rejected as malformed; the rows before it go in.
+func TestImportUnclosedQuote(t *testing.T) {
+	for _, tc := range []struct{ name, kind, input, want string }{
+		{"after a good row", "patients", "uid,name\nZH12,ok\n\"ZH13,x\n", "read 2 inserted 1 updated 0 unchanged 0 rejected 1"},
+		{"a bare quote", "patients", "uid,name\n\"\n", "read 1 inserted 0 updated 0 unchanged 0 rejected 1"},
+		{"rows swallowed", "patients", "uid,name\nZH12,ok\n\"ZH13,x\nZH14,y\n", "read 2 inserted 1 updated 0 unchanged 0 rejected 1"},
+		{"a tree", "categories", "legacy_id,name\nc1,ok\n\"c2,x\n", "read 2 inserted 1 updated 0 unchanged 0 rejected 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := testdb.New(t)
+			sum, rej := load(t, db, tc.kind, "csv", tc.input, 0)
+			if got := counts(sum); got != tc.want {
+				t.Errorf("%s, want %s", got, tc.want)
+			}
+			for _, r := range rej {
+				if !strings.HasPrefix(r.reason, "malformed record: ") {
+					t.Errorf("line %d: reason %q, want a malformed record", r.line, r.reason)
+				}
+			}
+		})
+	}
+}

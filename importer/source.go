@@ -147,12 +147,14 @@ func (s *csvSource) next() (record, error) {
 	if err != nil && !errors.As(err, &parseErr) {
 		return record{}, err
 	}
-	line, _ := s.r.FieldPos(0)
 	if err != nil {
 		// A malformed quote: the reader has skipped the record and goes on.
+		// FieldPos would panic here: a record cut short by a quote that never
+		// closes has no fields.
 		return record{line: int64(parseErr.StartLine), original: fields,
 			err: reject(reasonMalformed, "%v", parseErr.Err)}, nil
 	}
+	line, _ := s.r.FieldPos(0)
 	rec := record{line: int64(line), original: fields}
 	if len(fields) != len(s.header) {
 		rec.err = reject(reasonMalformed, "%d fields, the header has %d", len(fields), len(s.header))
