@@ -470,3 +470,26 @@ func TestImportUnclosedQuote(t *testing.T) {
 		})
 	}
 }
+
+// An id may be the largest bigint: the identity moved past the largest id
+// after the import must not overflow, in this import or the next.
+func TestImportMaxID(t *testing.T) {
+	const max = "9223372036854775807"
+	for _, tc := range []struct{ kind, input string }{
+		{"teachers", "id,name,commission_rate\n" + max + ",Max,0.1\n"},
+		{"courses", "id,teacher_id,title,price\n" + max + ",1,Max,1\n"},
+		{"packages", "id,title,price,course_ids\n" + max + ",Max,1,10\n"},
+		{"kits", "id,course_id,title,price\n" + max + ",10,Max,1\n"},
+		{"purchases", "id,product_type,product_id,buyer,price,refund,status,purchased_at\n" + max + ",course,10,b,1,,,2024-11-03T08:15:00Z\n"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			db := testdb.New(t)
+			for _, s := range setup {
+				mustLoad(t, db, s.kind, s.csv)
+			}
+			mustLoad(t, db, tc.kind, tc.input)
+			mustLoad(t, db, tc.kind, tc.input)
+		})
+	}
+}
