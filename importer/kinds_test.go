@@ -493,3 +493,27 @@ func TestImportMaxID(t *testing.T) {
 		})
 	}
 }
+
+// NDJSON strings are refused where they are not UTF-8 text, as CSV cells
+// and the API refuse them, rather than read with U+FFFD in their place.
+func TestImportNDJSONNotUTF8(t *testing.T) {
+	db := testdb.New(t)
+	input := `{"uid": "U1", "name": "a` + "\xff" + `b"}
+{"uid": "U2", "name": "a\ud800"}
+{"uid": "U3", "name": "\udfff"}
+{"uid": "U4", "name": "\ud83d\ude00"}
+{"uid": "U5", "name": "\\ud800"}
+`
+	sum, rej := load(t, db, "patients", "ndjson", input, 0)
+	if got, want := counts(sum), "read 5 inserted 2 updated 0 unchanged 0 rejected 3"; got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+	checkRejects(t, rej, map[int]string{
+		1: "bad value: name: must be UTF-8 text",
+		2: "bad value: name: must be UTF-8 text: it escapes half of a UTF-16 surrogate pair",
+		3: "bad value: name: must be UTF-8 text: it escapes half of a UTF-16 surrogate pair",
+	})
+	if name := scalar[string](t, db, `SELECT name FROM patients WHERE uid = 'U4'`); name != "😀" {
+		t.Errorf("U4's name %q", name)
+	}
+}

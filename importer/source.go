@@ -10,8 +10,10 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"canopy/optional"
+	"canopy/rules"
 )
 
 // nullCell is the CSV cell that means null ("clear the stored value"), as in
@@ -231,6 +233,15 @@ func jsonField(raw json.RawMessage) (optional.Field[string], error) {
 	case 'n':
 		return optional.Null[string](), nil
 	case '"':
+		// encoding/json would read bytes that are not UTF-8, and half a
+		// surrogate pair escaped alone, as U+FFFD: refused, as CSV text and
+		// the API refuse them.
+		switch {
+		case !utf8.Valid(raw):
+			return optional.Field[string]{}, rules.ErrNotUTF8
+		case rules.LoneSurrogate(raw):
+			return optional.Field[string]{}, errLoneSurrogate
+		}
 		var s string
 		err := json.Unmarshal(raw, &s)
 		return optional.Of(s), err
@@ -253,6 +264,10 @@ func jsonField(raw json.RawMessage) (optional.Field[string], error) {
 	}
 	return optional.Of(string(raw)), nil // a number, true or false
 }
+
+// errLoneSurrogate is why a JSON string that escapes half a surrogate pair
+// alone is refused: it is no character, so the text is not UTF-8.
+var errLoneSurrogate = fmt.Errorf("%w: it escapes half of a UTF-16 surrogate pair (\\uD800 to \\uDFFF) without its other half", rules.ErrNotUTF8)
 
 func (s *ndjsonSource) progress() (int64, int64) { return s.in.n, s.size }
 func (s *ndjsonSource) rejectColumns() []string  { return []string{"record"} }
