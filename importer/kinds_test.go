@@ -517,3 +517,23 @@ func TestImportNDJSONNotUTF8(t *testing.T) {
 		t.Errorf("U4's name %q", name)
 	}
 }
+
+// Only a list column (a package's course ids) takes a JSON array; for any
+// other an array is refused, never joined into text or read as a blank.
+func TestImportNDJSONArrays(t *testing.T) {
+	db := testdb.New(t)
+	input := `{"uid": "A1", "name": ["a", "b"]}
+{"uid": "A2", "name": []}
+{"uid": ["A3"]}
+{"uid": "A4", "name": "ok"}
+`
+	sum, rej := load(t, db, "patients", "ndjson", input, 0)
+	if got, want := counts(sum), "read 4 inserted 1 updated 0 unchanged 0 rejected 3"; got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+	checkRejects(t, rej, map[int]string{
+		1: "bad value: name: must be a string or a number, not JSON array",
+		2: "bad value: name: must be a string or a number, not JSON array",
+		3: "bad value: uid: must be a string or a number, not JSON array",
+	})
+}

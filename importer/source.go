@@ -53,10 +53,13 @@ type source interface {
 	rejectColumns() []string
 }
 
-// column is one field of a kind's records.
+// column is one field of a kind's records. A list column's value is a list
+// of values separated by ";": in NDJSON, the only kind of column that takes
+// an array.
 type column struct {
 	name     string
 	required bool
+	list     bool
 }
 
 func columnNames(cols []column) []string {
@@ -174,7 +177,8 @@ func (s *csvSource) rejectColumns() []string  { return s.header }
 
 // ndjsonSource reads one JSON object per line. A member that is missing is
 // absent, one that is null is null; strings, numbers and booleans are values;
-// an array (of a package's course ids) is its elements joined by ";".
+// an array, for a list column only (a package's course ids), is its elements
+// joined by ";".
 type ndjsonSource struct {
 	in   *countingReader
 	size int64
@@ -219,7 +223,7 @@ func (s *ndjsonSource) decode(text []byte) ([]optional.Field[string], error) {
 		if j < 0 {
 			return nil, reject(reasonBadValue, "unknown field %q", name)
 		}
-		f, err := jsonField(raw)
+		f, err := jsonField(raw, s.cols[j].list)
 		if err != nil {
 			return nil, reject(reasonBadValue, "%s: %v", name, err)
 		}
@@ -228,7 +232,11 @@ func (s *ndjsonSource) decode(text []byte) ([]optional.Field[string], error) {
 	return fields, nil
 }
 
-func jsonField(raw json.RawMessage) (optional.Field[string], error) {
+// jsonField reads one member's value as the text of a CSV cell. Only a
+// list column takes an array (of numbers or strings): its elements joined
+// by ";". Elsewhere an array is refused, as the API refuses it, and never
+// read as text ([] as a blank, ["x"] as x).
+func jsonField(raw json.RawMessage, list bool) (optional.Field[string], error) {
 	switch raw[0] {
 	case 'n':
 		return optional.Null[string](), nil
@@ -246,14 +254,17 @@ func jsonField(raw json.RawMessage) (optional.Field[string], error) {
 		err := json.Unmarshal(raw, &s)
 		return optional.Of(s), err
 	case '[':
+		if !list {
+			return optional.Field[string]{}, errors.New("must be a string or a number, not JSON array")
+		}
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
 			return optional.Field[string]{}, err
 		}
 		parts := make([]string, len(items))
 		for i, item := range items {
-			f, err := jsonField(item)
-			if err != nil || !f.Present() || item[0] == '[' {
+			f, err := jsonField(item, false)
+			if err != nil || !f.Present() {
 				return optional.Field[string]{}, errors.New("an array holds only numbers or strings")
 			}
 			parts[i] = f.Value
