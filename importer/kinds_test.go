@@ -537,3 +537,44 @@ func TestImportNDJSONArrays(t *testing.T) {
 		3: "bad value: uid: must be a string or a number, not JSON array",
 	})
 }
+
+// Numbers are read as JSON writes them and integers as plain decimals, as
+// an API client sends them; Go's other spellings are refused.
+func TestImportNumberSpellings(t *testing.T) {
+	db := testdb.New(t)
+	mustLoad(t, db, "patients", setup[2].csv)
+	input := `patient_uid,model,target,predicted_at,horizon_hours,probability
+P1,m,t,2024-11-03T08:00:00Z,6,0.5
+P1,m,t,2024-11-03T09:00:00Z,6,5e-1
+P1,m,t,2024-11-03T10:00:00Z,6,0x1p-1
+P1,m,t,2024-11-03T11:00:00Z,6,0_0.5
+P1,m,t,2024-11-03T12:00:00Z,+6,0.5
+P1,m,t,2024-11-03T13:00:00Z, 6,0.5
+P1,m,t,2024-11-03T14:00:00Z,1_0,0.5
+`
+	sum, rej := load(t, db, "predictions", "csv", input, 0)
+	if got, want := counts(sum), "read 7 inserted 2 updated 0 unchanged 0 rejected 5"; got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+	checkRejects(t, rej, map[int]string{
+		4: `bad value: probability: must be a number from 0 to 1, not "0x1p-1"`,
+		5: `bad value: probability: must be a number from 0 to 1, not "0_0.5"`,
+		6: `bad value: horizon_hours: must be an integer from 0 to 8760, not "+6"`,
+		7: `bad value: horizon_hours: must be an integer from 0 to 8760, not " 6"`,
+		8: `bad value: horizon_hours: must be an integer from 0 to 8760, not "1_0"`,
+	})
+	mustLoad(t, db, "observations", "patient_uid,code,observed_at,value\nP1,hr,2024-11-03T08:00:00Z,-1.5E2\n")
+	sum, rej = load(t, db, "observations", "csv", `patient_uid,code,observed_at,value
+P1,hr,2024-11-03T09:00:00Z,0x1p4
+P1,hr,2024-11-03T10:00:00Z,1_000
+P1,hr,2024-11-03T11:00:00Z,1_0.5
+`, 0)
+	if sum.Rejected != 3 {
+		t.Errorf("observations: %s, want all 3 rejected", counts(sum))
+	}
+	for _, r := range rej {
+		if !strings.HasPrefix(r.reason, "bad value: value: must be a number from -1e15 to 1e15") {
+			t.Errorf("line %d: %s", r.line, r.reason)
+		}
+	}
+}

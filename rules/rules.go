@@ -104,6 +104,27 @@ func IntRange(min, max int64) error {
 	return fmt.Errorf("must be an integer from %d to %d", min, max)
 }
 
+// jsonNumber is JSON's number grammar: what an API client can send.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// ParseNumber reads a number written as JSON writes one. Go's ParseFloat
+// reads more (0x1p4, 1_000, Inf, a leading +), which no API client can send.
+func ParseNumber(s string) (float64, error) {
+	if !jsonNumber.MatchString(s) {
+		return 0, errors.New("not a JSON number")
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// ParseInt reads a plain decimal integer: digits, an optional leading '-'.
+// Go's ParseInt reads a leading + as well.
+func ParseInt(s string) (int64, error) {
+	if digits := strings.TrimPrefix(s, "-"); digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, errors.New("not a decimal integer")
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
 // Number checks a number field against its bounds, min and max included;
 // NaN is refused.
 func Number(v, min, max float64) error {

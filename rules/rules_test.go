@@ -165,3 +165,42 @@ func TestLoneSurrogate(t *testing.T) {
 		})
 	}
 }
+
+// Numbers as JSON writes them, integers as plain decimals: what an API
+// client can send, not all that Go's parsers read.
+func TestParseNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		number bool
+		int    bool
+	}{
+		{"6", true, true},
+		{"-6", true, true},
+		{"0", true, true},
+		{"0.5", true, false},
+		{"-1.25e3", true, false},
+		{"1E-2", true, false},
+		{"007", false, true},
+		{"+6", false, false},
+		{" 6", false, false},
+		{"6 ", false, false},
+		{"-", false, false},
+		{"", false, false},
+		{"0x1p4", false, false},
+		{"0x10", false, false},
+		{"1_000", false, false},
+		{"1_0.5", false, false},
+		{"0_0.5", false, false},
+		{".5", false, false},
+		{"5.", false, false},
+		{"Inf", false, false},
+		{"NaN", false, false},
+	} {
+		if _, err := ParseNumber(tc.in); (err == nil) != tc.number {
+			t.Errorf("ParseNumber(%q): %v", tc.in, err)
+		}
+		if _, err := ParseInt(tc.in); (err == nil) != tc.int {
+			t.Errorf("ParseInt(%q): %v", tc.in, err)
+		}
+	}
+}
