@@ -83,9 +83,10 @@ func parsePatient(c *checker, wards map[queries.WardKey]int64, now time.Time) ([
 	if name != nil {
 		name = new(strings.TrimSpace(*name))
 	}
-	sex := c.text(patientSex, 16)
-	if sex != nil {
-		c.check(patientSex, rules.Sex(*sex))
+	var sex *string // checked by the sex rule alone, as the API checks it
+	if s, ok := c.value(patientSex); ok {
+		c.check(patientSex, rules.Sex(s))
+		sex = &s
 	}
 	birth := c.date(patientBirthDate)
 	if birth != nil && c.err == nil {
@@ -148,7 +149,7 @@ var observationsKind = &kind{
 			}
 			patient, ok := patients[uid]
 			if !ok {
-				return nil, "", reject(reasonUnknown, "patient_uid %q names no patient", uid)
+				return nil, "", reject(reasonUnknown, "patient_uid: %s", queries.NoPatient(uid))
 			}
 			return []any{patient, code, at, value}, key(uid, code, at.UTC().Format(time.RFC3339Nano)), nil
 		}, nil
@@ -181,7 +182,7 @@ var predictionsKind = &kind{
 			}
 			patient, ok := patients[uid]
 			if !ok {
-				return nil, "", reject(reasonUnknown, "patient_uid %q names no patient", uid)
+				return nil, "", reject(reasonUnknown, "patient_uid: %s", queries.NoPatient(uid))
 			}
 			return []any{patient, model, target, at, int32(horizon), probability},
 				key(uid, model, target, at.UTC().Format(time.RFC3339Nano)), nil

@@ -49,7 +49,7 @@ MED,Ward 5,100001
 			5: `unknown reference: department_code "NOPE"`,
 			6: "duplicate in file: the same (department_code, name) (MED, Ward 1) as line 2",
 			7: `bad value: beds: must be an integer from 0 to 100000, not "-1"`,
-			8: "bad value: name: required",
+			8: "bad value: name: is required",
 			9: `bad value: beds: must be an integer from 0 to 100000, not "100001"`,
 		},
 		check: func(t *testing.T, db *testdb.DB) {
@@ -72,8 +72,9 @@ P9,,,,,,2024-11-03T08:15:00Z,2024-11-02T08:15:00Z,
 P10,,,,,,yesterday,,
 ,Nobody,,,,,,,
 P1,Ann Lee-Park,,,,,,,
+P11,,FFFFFFFFFFFFFFFFF,,,,,,
 `,
-		want: "read 11 inserted 2 updated 1 unchanged 0 rejected 8",
+		want: "read 12 inserted 2 updated 1 unchanged 0 rejected 9",
 		rejects: map[int]string{
 			4:  "bad value: sex: must be one of F, M, O, U",
 			5:  "bad value: birth_date: must be between 1900-01-01 and today",
@@ -82,7 +83,8 @@ P1,Ann Lee-Park,,,,,,,
 			8:  `duplicate in file: the same uid "P3" as line 2`,
 			9:  "bad value: discharged_at: must not be before admitted_at",
 			10: "bad value: admitted_at: must be an RFC 3339 timestamp",
-			11: "bad value: uid: required",
+			11: "bad value: uid: is required",
+			13: "bad value: sex: must be one of F, M, O, U",
 		},
 		check: func(t *testing.T, db *testdb.DB) {
 			if ward := scalar[string](t, db, `SELECT w.name FROM patients p JOIN wards w ON w.id = p.ward_id WHERE uid = 'P3'`); ward != "Ward A" {
@@ -103,7 +105,7 @@ P1,temp,2024-11-03 08:00:00+00,36.6
 		want: "read 6 inserted 3 updated 0 unchanged 0 rejected 3",
 		rejects: map[int]string{
 			3: "duplicate in file: the same (patient_uid, code, observed_at) (P1, heart_rate, 2024-11-03T08:00:00Z) as line 2",
-			5: `unknown reference: patient_uid "NOPE"`,
+			5: `unknown reference: patient_uid: no patient has uid "NOPE"`,
 			6: "bad value: value: must be a number",
 		},
 	},
@@ -120,7 +122,7 @@ P2,deterioration,icu,2024-11-03T08:00:00Z,24,0.3
 		rejects: map[int]string{
 			3: "bad value: probability: must be a number from 0 to 1",
 			4: "bad value: horizon_hours: must be an integer from 0 to 8760",
-			5: `unknown reference: patient_uid "P9"`,
+			5: `unknown reference: patient_uid: no patient has uid "P9"`,
 		},
 	},
 	{
@@ -136,7 +138,7 @@ By FTP,ftp.example,,ftp://img.example/x.png
 		want: "read 6 inserted 2 updated 0 unchanged 0 rejected 4",
 		rejects: map[int]string{
 			4: "bad value: domain: a newsletter needs a domain or a mailing_list",
-			5: "bad value: image_url: required",
+			5: "bad value: image_url: is required",
 			6: `duplicate in file: the same name "Daily Brief" as line 2`,
 			7: "bad value: image_url: must be an absolute http(s) URL of at most 2048 bytes",
 		},

@@ -66,7 +66,7 @@ func (c *checker) value(i int) (string, bool) {
 	f := c.fields[i]
 	if !f.Present() {
 		if c.cols[i].required {
-			c.fail(i, "required")
+			c.fail(i, "%v", rules.ErrRequired)
 		}
 		return "", false
 	}

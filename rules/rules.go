@@ -73,6 +73,9 @@ func Timestamp(s string) (time.Time, error) {
 	return t, nil
 }
 
+// ErrRequired is why a required field that is missing or null is refused.
+var ErrRequired = errors.New("is required")
+
 // ErrNotUTF8 is why text that is not UTF-8 is refused.
 var ErrNotUTF8 = errors.New("must be UTF-8 text")
 
