@@ -37,8 +37,11 @@ func (c *checker) rate(i int) string {
 var teachersKind = &kind{
 	name:    "teachers",
 	keyName: "id",
-	columns: []column{{"id", true}, {"name", true}, {"commission_rate", true}},
-	write:   queries.ImportTeachers,
+	columns: []column{
+		{name: "id", required: true}, {name: "name", required: true},
+		{name: "commission_rate", required: true},
+	},
+	write: queries.ImportTeachers,
 	prepare: func(context.Context, *queries.Import) (parser, error) {
 		return func(c *checker) ([]any, string, *rejection) {
 			id := c.int64(0, 1, math.MaxInt64)
@@ -64,8 +67,11 @@ func pricedKind(name, ref, refNoun string, write *queries.FlatImport, refIDs fun
 	return &kind{
 		name:    name,
 		keyName: "id",
-		columns: []column{{"id", true}, {ref, true}, {"title", true}, {"price", true}},
-		write:   write,
+		columns: []column{
+			{name: "id", required: true}, {name: ref, required: true}, {name: "title", required: true},
+			{name: "price", required: true},
+		},
+		write: write,
 		prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 			known, err := refIDs(session, ctx)
 			if err != nil {
@@ -94,8 +100,11 @@ func pricedKind(name, ref, refNoun string, write *queries.FlatImport, refIDs fun
 var packagesKind = &kind{
 	name:    "packages",
 	keyName: "id",
-	columns: []column{{"id", true}, {"title", true}, {"price", true}, {"course_ids", false}},
-	write:   queries.ImportPackages,
+	columns: []column{
+		{name: "id", required: true}, {name: "title", required: true}, {name: "price", required: true},
+		{name: "course_ids", list: true},
+	},
+	write: queries.ImportPackages,
 	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 		courses, err := session.CourseIDs(ctx)
 		if err != nil {
@@ -135,8 +144,12 @@ const (
 var purchasesKind = &kind{
 	name:    "purchases",
 	keyName: "id",
-	columns: []column{{"id", true}, {"product_type", true}, {"product_id", true}, {"buyer", true},
-		{"price", true}, {"refund", false}, {"status", false}, {"purchased_at", true}},
+	columns: []column{
+		{name: "id", required: true}, {name: "product_type", required: true},
+		{name: "product_id", required: true}, {name: "buyer", required: true},
+		{name: "price", required: true}, {name: "refund"}, {name: "status"},
+		{name: "purchased_at", required: true},
+	},
 	write: queries.ImportPurchases,
 	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 		products := map[string]map[int64]bool{}

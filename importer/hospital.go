@@ -15,8 +15,11 @@ import (
 var wardsKind = &kind{
 	name:    "wards",
 	keyName: "(department_code, name)",
-	columns: []column{{"department_code", true}, {"name", true}, {"beds", true}},
-	write:   queries.ImportWards,
+	columns: []column{
+		{name: "department_code", required: true}, {name: "name", required: true},
+		{name: "beds", required: true},
+	},
+	write: queries.ImportWards,
 	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 		departments, err := session.DepartmentIDs(ctx)
 		if err != nil {
@@ -57,8 +60,11 @@ const (
 var patientsKind = &kind{
 	name:    "patients",
 	keyName: "uid",
-	columns: []column{{"uid", true}, {"name", false}, {"sex", false}, {"birth_date", false},
-		{"ward_name", false}, {"department_code", false}, {"admitted_at", false}, {"discharged_at", false}, {"died_at", false}},
+	columns: []column{
+		{name: "uid", required: true}, {name: "name"}, {name: "sex"}, {name: "birth_date"},
+		{name: "ward_name"}, {name: "department_code"}, {name: "admitted_at"}, {name: "discharged_at"},
+		{name: "died_at"},
+	},
 	write: queries.ImportPatients,
 	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 		wards, err := session.WardIDs(ctx)
@@ -77,9 +83,10 @@ func parsePatient(c *checker, wards map[queries.WardKey]int64, now time.Time) ([
 	if name != nil {
 		name = new(strings.TrimSpace(*name))
 	}
-	sex := c.text(patientSex, 16)
-	if sex != nil {
-		c.check(patientSex, rules.Sex(*sex))
+	var sex *string // checked by the sex rule alone, as the API checks it
+	if s, ok := c.value(patientSex); ok {
+		c.check(patientSex, rules.Sex(s))
+		sex = &s
 	}
 	birth := c.date(patientBirthDate)
 	if birth != nil && c.err == nil {
@@ -122,8 +129,11 @@ func parsePatient(c *checker, wards map[queries.WardKey]int64, now time.Time) ([
 var observationsKind = &kind{
 	name:    "observations",
 	keyName: "(patient_uid, code, observed_at)",
-	columns: []column{{"patient_uid", true}, {"code", true}, {"observed_at", true}, {"value", true}},
-	write:   queries.ImportObservations,
+	columns: []column{
+		{name: "patient_uid", required: true}, {name: "code", required: true},
+		{name: "observed_at", required: true}, {name: "value", required: true},
+	},
+	write: queries.ImportObservations,
 	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 		patients, err := session.PatientIDs(ctx)
 		if err != nil {
@@ -139,7 +149,7 @@ var observationsKind = &kind{
 			}
 			patient, ok := patients[uid]
 			if !ok {
-				return nil, "", reject(reasonUnknown, "patient_uid %q names no patient", uid)
+				return nil, "", reject(reasonUnknown, "patient_uid: %s", queries.NoPatient(uid))
 			}
 			return []any{patient, code, at, value}, key(uid, code, at.UTC().Format(time.RFC3339Nano)), nil
 		}, nil
@@ -149,8 +159,11 @@ var observationsKind = &kind{
 var predictionsKind = &kind{
 	name:    "predictions",
 	keyName: "(patient_uid, model, target, predicted_at)",
-	columns: []column{{"patient_uid", true}, {"model", true}, {"target", true}, {"predicted_at", true},
-		{"horizon_hours", true}, {"probability", true}},
+	columns: []column{
+		{name: "patient_uid", required: true}, {name: "model", required: true},
+		{name: "target", required: true}, {name: "predicted_at", required: true},
+		{name: "horizon_hours", required: true}, {name: "probability", required: true},
+	},
 	write: queries.ImportPredictions,
 	prepare: func(ctx context.Context, session *queries.Import) (parser, error) {
 		patients, err := session.PatientIDs(ctx)
@@ -169,7 +182,7 @@ var predictionsKind = &kind{
 			}
 			patient, ok := patients[uid]
 			if !ok {
-				return nil, "", reject(reasonUnknown, "patient_uid %q names no patient", uid)
+				return nil, "", reject(reasonUnknown, "patient_uid: %s", queries.NoPatient(uid))
 			}
 			return []any{patient, model, target, at, int32(horizon), probability},
 				key(uid, model, target, at.UTC().Format(time.RFC3339Nano)), nil

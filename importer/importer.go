@@ -110,7 +110,7 @@ func Columns(kind string) ([]string, error) {
 // allKinds are the kinds in an order in which each one's references come first.
 var allKinds = []*kind{
 	{name: "categories", keyName: "legacy_id", columns: treeColumns, tree: queries.ImportCategories},
-	{name: "departments", keyName: "legacy_id", columns: append(treeColumns[:len(treeColumns):len(treeColumns)], column{"code", true}), tree: queries.ImportDepartments},
+	{name: "departments", keyName: "legacy_id", columns: append(treeColumns[:len(treeColumns):len(treeColumns)], column{name: "code", required: true}), tree: queries.ImportDepartments},
 	wardsKind,
 	patientsKind,
 	observationsKind,

@@ -16,8 +16,11 @@ import (
 var newslettersKind = &kind{
 	name:    "newsletters",
 	keyName: "name",
-	columns: []column{{"name", true}, {"domain", false}, {"mailing_list", false}, {"image_url", true}},
-	write:   queries.ImportNewsletters,
+	columns: []column{
+		{name: "name", required: true}, {name: "domain"}, {name: "mailing_list"},
+		{name: "image_url", required: true},
+	},
+	write: queries.ImportNewsletters,
 	prepare: func(context.Context, *queries.Import) (parser, error) {
 		return func(c *checker) ([]any, string, *rejection) {
 			name := c.str(0, rules.NameMax)
@@ -54,8 +57,11 @@ const (
 var articlesKind = &kind{
 	name:    "articles",
 	keyName: "id",
-	columns: []column{{"id", false}, {"to_user_id", true}, {"from_name", true}, {"from_domain", true},
-		{"mailing_list", false}, {"title", true}, {"created_at", true}, {"is_read", false}},
+	columns: []column{
+		{name: "id"}, {name: "to_user_id", required: true}, {name: "from_name", required: true},
+		{name: "from_domain", required: true}, {name: "mailing_list"}, {name: "title", required: true},
+		{name: "created_at", required: true}, {name: "is_read"},
+	},
 	write: queries.ImportArticles,
 	prepare: func(context.Context, *queries.Import) (parser, error) {
 		return func(c *checker) ([]any, string, *rejection) {

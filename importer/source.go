@@ -10,8 +10,10 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"canopy/optional"
+	"canopy/rules"
 )
 
 // nullCell is the CSV cell that means null ("clear the stored value"), as in
@@ -51,10 +53,13 @@ type source interface {
 	rejectColumns() []string
 }
 
-// column is one field of a kind's records.
+// column is one field of a kind's records. A list column's value is a list
+// of values separated by ";": in NDJSON, the only kind of column that takes
+// an array.
 type column struct {
 	name     string
 	required bool
+	list     bool
 }
 
 func columnNames(cols []column) []string {
@@ -147,12 +152,14 @@ func (s *csvSource) next() (record, error) {
 	if err != nil && !errors.As(err, &parseErr) {
 		return record{}, err
 	}
-	line, _ := s.r.FieldPos(0)
 	if err != nil {
 		// A malformed quote: the reader has skipped the record and goes on.
+		// FieldPos would panic here: a record cut short by a quote that never
+		// closes has no fields.
 		return record{line: int64(parseErr.StartLine), original: fields,
 			err: reject(reasonMalformed, "%v", parseErr.Err)}, nil
 	}
+	line, _ := s.r.FieldPos(0)
 	rec := record{line: int64(line), original: fields}
 	if len(fields) != len(s.header) {
 		rec.err = reject(reasonMalformed, "%d fields, the header has %d", len(fields), len(s.header))
@@ -170,7 +177,8 @@ func (s *csvSource) rejectColumns() []string  { return s.header }
 
 // ndjsonSource reads one JSON object per line. A member that is missing is
 // absent, one that is null is null; strings, numbers and booleans are values;
-// an array (of a package's course ids) is its elements joined by ";".
+// an array, for a list column only (a package's course ids), is its elements
+// joined by ";".
 type ndjsonSource struct {
 	in   *countingReader
 	size int64
@@ -215,7 +223,7 @@ func (s *ndjsonSource) decode(text []byte) ([]optional.Field[string], error) {
 		if j < 0 {
 			return nil, reject(reasonBadValue, "unknown field %q", name)
 		}
-		f, err := jsonField(raw)
+		f, err := jsonField(raw, s.cols[j].list)
 		if err != nil {
 			return nil, reject(reasonBadValue, "%s: %v", name, err)
 		}
@@ -224,23 +232,39 @@ func (s *ndjsonSource) decode(text []byte) ([]optional.Field[string], error) {
 	return fields, nil
 }
 
-func jsonField(raw json.RawMessage) (optional.Field[string], error) {
+// jsonField reads one member's value as the text of a CSV cell. Only a
+// list column takes an array (of numbers or strings): its elements joined
+// by ";". Elsewhere an array is refused, as the API refuses it, and never
+// read as text ([] as a blank, ["x"] as x).
+func jsonField(raw json.RawMessage, list bool) (optional.Field[string], error) {
 	switch raw[0] {
 	case 'n':
 		return optional.Null[string](), nil
 	case '"':
+		// encoding/json would read bytes that are not UTF-8, and half a
+		// surrogate pair escaped alone, as U+FFFD: refused, as CSV text and
+		// the API refuse them.
+		switch {
+		case !utf8.Valid(raw):
+			return optional.Field[string]{}, rules.ErrNotUTF8
+		case rules.LoneSurrogate(raw):
+			return optional.Field[string]{}, errLoneSurrogate
+		}
 		var s string
 		err := json.Unmarshal(raw, &s)
 		return optional.Of(s), err
 	case '[':
+		if !list {
+			return optional.Field[string]{}, errors.New("must be a string or a number, not JSON array")
+		}
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
 			return optional.Field[string]{}, err
 		}
 		parts := make([]string, len(items))
 		for i, item := range items {
-			f, err := jsonField(item)
-			if err != nil || !f.Present() || item[0] == '[' {
+			f, err := jsonField(item, false)
+			if err != nil || !f.Present() {
 				return optional.Field[string]{}, errors.New("an array holds only numbers or strings")
 			}
 			parts[i] = f.Value
@@ -251,6 +275,10 @@ func jsonField(raw json.RawMessage) (optional.Field[string], error) {
 	}
 	return optional.Of(string(raw)), nil // a number, true or false
 }
+
+// errLoneSurrogate is why a JSON string that escapes half a surrogate pair
+// alone is refused: it is no character, so the text is not UTF-8.
+var errLoneSurrogate = fmt.Errorf("%w: it escapes half of a UTF-16 surrogate pair (\\uD800 to \\uDFFF) without its other half", rules.ErrNotUTF8)
 
 func (s *ndjsonSource) progress() (int64, int64) { return s.in.n, s.size }
 func (s *ndjsonSource) rejectColumns() []string  { return []string{"record"} }

@@ -37,7 +37,7 @@ var categoriesRejects = map[int]string{
 	8:  `unknown reference: parent_legacy_id "nope"`,
 	9:  `unknown reference: parent_legacy_id "x1": its row, on line `,
 	10: `duplicate in file: legacy_id "c1" is on line `,
-	11: "bad value: name: required",
+	11: "bad value: name: is required",
 	12: "bad value: position: must be an integer",
 }
 
@@ -129,7 +129,7 @@ d7,d7,Own parent,0,SELF
 	wantRejects := map[int]string{
 		5: `duplicate in file: code "CARD" is on line 2 already`,
 		6: `conflict: code "HAND" belongs to another department`,
-		7: "bad value: code: required",
+		7: "bad value: code: is required",
 		8: "would make a cycle: d7 → d7",
 	}
 	sum, rej := load(t, db, "departments", "csv", input, 0)

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +66,7 @@ func (c *checker) value(i int) (string, bool) {
 	f := c.fields[i]
 	if !f.Present() {
 		if c.cols[i].required {
-			c.fail(i, "required")
+			c.fail(i, "%v", rules.ErrRequired)
 		}
 		return "", false
 	}
@@ -97,13 +96,14 @@ func (c *checker) str(i, max int) string {
 	return ""
 }
 
-// integer is field i, an integer between min and max; nil without a value.
+// integer is field i, a plain decimal integer (rules.ParseInt) between min
+// and max; nil without a value.
 func (c *checker) integer(i int, min, max int64) *int64 {
 	s, ok := c.value(i)
 	if !ok {
 		return nil
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	n, err := rules.ParseInt(s)
 	if err != nil || rules.Int(n, min, max) != nil {
 		c.fail(i, "%v, not %q", rules.IntRange(min, max), s)
 	}
@@ -117,13 +117,14 @@ func (c *checker) int64(i int, min, max int64) int64 {
 	return 0
 }
 
-// number is field i, a finite number between min and max.
+// number is field i, a number as JSON writes one (rules.ParseNumber)
+// between min and max.
 func (c *checker) number(i int, min, max float64) float64 {
 	s, ok := c.value(i)
 	if !ok {
 		return 0
 	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	v, err := rules.ParseNumber(s)
 	if err != nil || rules.Number(v, min, max) != nil {
 		c.fail(i, "%v, not %q", rules.NumberRange(min, max), s)
 	}
@@ -252,7 +253,7 @@ func (c *checker) ids(i int) []int64 {
 	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' })
 	out := make([]int64, 0, len(parts))
 	for _, p := range parts {
-		n, err := strconv.ParseInt(p, 10, 64)
+		n, err := rules.ParseInt(p)
 		if err != nil || n < 1 {
 			c.fail(i, "must be positive integers separated by \";\", not %q", s)
 			return nil

@@ -8,9 +8,12 @@ package queries
 // rows added later without an id (by canopy itself) do not collide with
 // imported ones.
 
-// identityPastMaxSQL moves table's identity past its largest id.
+// identityPastMaxSQL moves table's identity past its largest id. It sets the
+// identity to the largest id as already used, not to that id + 1 as not yet
+// used: an id may be the largest bigint, and max(id) + 1 would overflow.
+// An empty table's identity starts again at 1.
 func identityPastMaxSQL(table string) string {
-	return `SELECT setval(pg_get_serial_sequence('` + table + `', 'id'), coalesce(max(id), 0) + 1, false) FROM ` + table
+	return `SELECT setval(pg_get_serial_sequence('` + table + `', 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM ` + table
 }
 
 // byIDImport is the FlatImport of an academy table whose rows are written

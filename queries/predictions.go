@@ -128,8 +128,12 @@ func unknownPatients(indexes []int, uids []string) error {
 
 // unknownPatient is the error of the record at index whose uid names no patient.
 func unknownPatient(index int, uid string) FieldError {
-	return FieldError{Index: index, Field: "patient_uid", Message: "no patient has uid " + quote(uid)}
+	return FieldError{Index: index, Field: "patient_uid", Message: NoPatient(uid)}
 }
+
+// NoPatient is why a patient_uid that names no patient is refused, in the
+// words of the API and the importer alike.
+func NoPatient(uid string) string { return "no patient has uid " + quote(uid) }
 
 // quote quotes a uid for a message, shortened if it is long.
 func quote(s string) string {

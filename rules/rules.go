@@ -4,6 +4,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -72,12 +73,18 @@ func Timestamp(s string) (time.Time, error) {
 	return t, nil
 }
 
+// ErrRequired is why a required field that is missing or null is refused.
+var ErrRequired = errors.New("is required")
+
+// ErrNotUTF8 is why text that is not UTF-8 is refused.
+var ErrNotUTF8 = errors.New("must be UTF-8 text")
+
 // Text checks a text field of at most max characters (runes): UTF-8, not
 // blank, and without NUL, which PostgreSQL's text cannot hold.
 func Text(s string, max int) error {
 	switch {
 	case !utf8.ValidString(s):
-		return errors.New("must be UTF-8 text")
+		return ErrNotUTF8
 	case strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > max:
 		return fmt.Errorf("must be 1 to %d characters, not blank", max)
 	case strings.ContainsRune(s, 0):
@@ -98,6 +105,27 @@ func Int(n, min, max int64) error {
 // integer at all.
 func IntRange(min, max int64) error {
 	return fmt.Errorf("must be an integer from %d to %d", min, max)
+}
+
+// jsonNumber is JSON's number grammar: what an API client can send.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// ParseNumber reads a number written as JSON writes one. Go's ParseFloat
+// reads more (0x1p4, 1_000, Inf, a leading +), which no API client can send.
+func ParseNumber(s string) (float64, error) {
+	if !jsonNumber.MatchString(s) {
+		return 0, errors.New("not a JSON number")
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// ParseInt reads a plain decimal integer: digits, an optional leading '-'.
+// Go's ParseInt reads a leading + as well.
+func ParseInt(s string) (int64, error) {
+	if digits := strings.TrimPrefix(s, "-"); digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, errors.New("not a decimal integer")
+	}
+	return strconv.ParseInt(s, 10, 64)
 }
 
 // Number checks a number field against its bounds, min and max included;
@@ -166,3 +194,50 @@ func ImageURL(s string) error {
 // ErrNewsletterTarget is why a newsletter with neither a domain nor a
 // mailing list is refused: its image would show on no article.
 var ErrNewsletterTarget = errors.New("a newsletter needs a domain or a mailing_list")
+
+// LoneSurrogate reports whether a \u escape in the JSON text body names
+// half of a UTF-16 surrogate pair without the other half: no character.
+// encoding/json would read it as U+FFFD, so that two different uids sent
+// would be stored as one. The API refuses such a body, the importer such a
+// record.
+func LoneSurrogate(body []byte) bool {
+	hex4 := func(at int) (rune, bool) {
+		if at+4 > len(body) {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(body[at:at+4]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; ; {
+		j := bytes.Index(body[i:], []byte(`\u`))
+		if j < 0 {
+			return false
+		}
+		i += j
+		k := i // the backslash at i escapes only after an even number of others
+		for k > 0 && body[k-1] == '\\' {
+			k--
+		}
+		if (i-k)%2 == 1 {
+			i += 2
+			continue
+		}
+		v, ok := hex4(i + 2)
+		switch {
+		case !ok: // malformed: the decoder says so
+			i += 2
+		case v >= 0xDC00 && v <= 0xDFFF:
+			return true
+		case v >= 0xD800 && v <= 0xDBFF:
+			if i+8 > len(body) || string(body[i+6:i+8]) != `\u` {
+				return true
+			}
+			if low, ok := hex4(i + 8); !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 12
+		default:
+			i += 6
+		}
+	}
+}

@@ -139,3 +139,68 @@ func TestRules(t *testing.T) {
 		})
 	}
 }
+
+// Half a surrogate pair escaped alone is no character: encoding/json would
+// store it as U+FFFD, so that two different texts sent became one.
+func TestLoneSurrogate(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		lone       bool
+	}{
+		{"no escapes", `[{"uid":"a"}]`, false},
+		{"a pair", `[{"uid":"\ud83d\ude00"}]`, false},
+		{"a plain escape", `[{"uid":"\u0041"}]`, false},
+		{"a high half alone", `[{"uid":"a\ud800"}]`, true},
+		{"a low half alone", `[{"uid":"a\udfff"}]`, true},
+		{"a high half before a plain escape", `[{"uid":"\ud800\u0041"}]`, true},
+		{"a high half at the end", `"\ud800`, true},
+		{"an escaped backslash before u", `[{"uid":"\\ud800"}]`, false},
+		{"three backslashes", `[{"uid":"\\\ud800"}]`, true},
+		{"a malformed escape", `[{"uid":"\uzzzz"}]`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := LoneSurrogate([]byte(tt.body)); got != tt.lone {
+				t.Errorf("LoneSurrogate(%s) = %t, want %t", tt.body, got, tt.lone)
+			}
+		})
+	}
+}
+
+// Numbers as JSON writes them, integers as plain decimals: what an API
+// client can send, not all that Go's parsers read.
+func TestParseNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		number bool
+		int    bool
+	}{
+		{"6", true, true},
+		{"-6", true, true},
+		{"0", true, true},
+		{"0.5", true, false},
+		{"-1.25e3", true, false},
+		{"1E-2", true, false},
+		{"007", false, true},
+		{"+6", false, false},
+		{" 6", false, false},
+		{"6 ", false, false},
+		{"-", false, false},
+		{"", false, false},
+		{"0x1p4", false, false},
+		{"0x10", false, false},
+		{"1_000", false, false},
+		{"1_0.5", false, false},
+		{"0_0.5", false, false},
+		{".5", false, false},
+		{"5.", false, false},
+		{"Inf", false, false},
+		{"NaN", false, false},
+	} {
+		if _, err := ParseNumber(tc.in); (err == nil) != tc.number {
+			t.Errorf("ParseNumber(%q): %v", tc.in, err)
+		}
+		if _, err := ParseInt(tc.in); (err == nil) != tc.int {
+			t.Errorf("ParseInt(%q): %v", tc.in, err)
+		}
+	}
+}

@@ -230,7 +230,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // required reports a field that is absent or null; it returns whether it is present.
 func required[T any](o optional.Field[T], index int, field string, errs *batchErrors) bool {
 	if !o.Present() {
-		errs.add(index, field, "is required")
+		errs.add(index, field, "%v", rules.ErrRequired)
 		return false
 	}
 	return true

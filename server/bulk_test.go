@@ -19,6 +19,7 @@ import (
 	"canopy/auth"
 	"canopy/optional"
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // propRecord is a record of the kinds of fields the bulk records have.
@@ -144,7 +145,7 @@ func TestDecodeBatchMatchesEncodingJSON(t *testing.T) {
 		if !mutated && !isArray {
 			t.Fatalf("the generator made %q, which is not a JSON array", body)
 		}
-		if hasLoneSurrogate([]byte(body)) { // no character: refused unread
+		if rules.LoneSurrogate([]byte(body)) { // no character: refused unread
 			_, err := decodeBatch(bodyRequest([]byte(body)), math.MaxInt, func(_ *propRecord, i int, _ *batchErrors) int { return i })
 			if api := (*apiError)(nil); !errors.As(err, &api) || api.status != http.StatusBadRequest {
 				t.Fatalf("%q escapes a lone surrogate, but: %v", body, err)

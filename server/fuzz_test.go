@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // wantClientError fails when err would not be answered with a 4xx: bad
@@ -65,7 +66,7 @@ func FuzzBulkBodies(f *testing.F) {
 		// encoding/json on what an array is and how many elements it has
 		// (within the nesting bound and without lone surrogates, bodies
 		// refused unread).
-		if jsonTooDeep(body) || hasLoneSurrogate(body) {
+		if jsonTooDeep(body) || rules.LoneSurrogate(body) {
 			return
 		}
 		var elements []json.RawMessage

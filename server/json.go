@@ -8,12 +8,12 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"canopy/queries"
+	"canopy/rules"
 )
 
 // decodeJSON reads the request body into v. Malformed JSON, invalid UTF-8 and
@@ -72,55 +72,10 @@ func readJSONBody(r *http.Request) ([]byte, error) {
 	if jsonTooDeep(body) {
 		return nil, badRequest("the request body nests arrays and objects more than %d levels deep", maxJSONDepth)
 	}
-	if hasLoneSurrogate(body) {
+	if rules.LoneSurrogate(body) {
 		return nil, badRequest("the request body escapes half of a UTF-16 surrogate pair (\\uD800 to \\uDFFF) without its other half: that is no character")
 	}
 	return body, nil
-}
-
-// hasLoneSurrogate reports whether a \u escape in body names half of a
-// UTF-16 surrogate pair without the other half. encoding/json would read it
-// as U+FFFD, so that two different uids sent would be stored as one.
-func hasLoneSurrogate(body []byte) bool {
-	hex4 := func(at int) (rune, bool) {
-		if at+4 > len(body) {
-			return 0, false
-		}
-		v, err := strconv.ParseUint(string(body[at:at+4]), 16, 16)
-		return rune(v), err == nil
-	}
-	for i := 0; ; {
-		j := bytes.Index(body[i:], []byte(`\u`))
-		if j < 0 {
-			return false
-		}
-		i += j
-		k := i // the backslash at i escapes only after an even number of others
-		for k > 0 && body[k-1] == '\\' {
-			k--
-		}
-		if (i-k)%2 == 1 {
-			i += 2
-			continue
-		}
-		v, ok := hex4(i + 2)
-		switch {
-		case !ok: // malformed: the decoder says so
-			i += 2
-		case v >= 0xDC00 && v <= 0xDFFF:
-			return true
-		case v >= 0xD800 && v <= 0xDBFF:
-			if i+8 > len(body) || string(body[i+6:i+8]) != `\u` {
-				return true
-			}
-			if low, ok := hex4(i + 8); !ok || low < 0xDC00 || low > 0xDFFF {
-				return true
-			}
-			i += 12
-		default:
-			i += 6
-		}
-	}
 }
 
 // jsonTooDeep reports whether body opens more than maxJSONDepth arrays and

@@ -31,32 +31,6 @@ func TestJSONTooDeep(t *testing.T) {
 	}
 }
 
-// Half a surrogate pair escaped alone is no character: encoding/json would
-// store it as U+FFFD, so that two different texts sent became one.
-func TestLoneSurrogate(t *testing.T) {
-	for _, tt := range []struct {
-		name, body string
-		lone       bool
-	}{
-		{"no escapes", `[{"uid":"a"}]`, false},
-		{"a pair", `[{"uid":"\ud83d\ude00"}]`, false},
-		{"a plain escape", `[{"uid":"\u0041"}]`, false},
-		{"a high half alone", `[{"uid":"a\ud800"}]`, true},
-		{"a low half alone", `[{"uid":"a\udfff"}]`, true},
-		{"a high half before a plain escape", `[{"uid":"\ud800\u0041"}]`, true},
-		{"a high half at the end", `"\ud800`, true},
-		{"an escaped backslash before u", `[{"uid":"\\ud800"}]`, false},
-		{"three backslashes", `[{"uid":"\\\ud800"}]`, true},
-		{"a malformed escape", `[{"uid":"\uzzzz"}]`, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := hasLoneSurrogate([]byte(tt.body)); got != tt.lone {
-				t.Errorf("hasLoneSurrogate(%s) = %t, want %t", tt.body, got, tt.lone)
-			}
-		})
-	}
-}
-
 func TestInexactMember(t *testing.T) {
 	names := map[string]bool{"name": true, "parent_id": true}
 	for _, tt := range []struct{ obj, want string }{

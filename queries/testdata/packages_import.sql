@@ -38,4 +38,4 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
     ARRAY(SELECT line FROM import_stage WHERE key NOT IN (SELECT key FROM fresh) ORDER BY line)
 FROM written;
 
-SELECT setval(pg_get_serial_sequence('packages', 'id'), coalesce(max(id), 0) + 1, false) FROM packages;
+SELECT setval(pg_get_serial_sequence('packages', 'id'), coalesce(max(id), 1), max(id) IS NOT NULL) FROM packages;
