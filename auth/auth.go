@@ -181,21 +181,3 @@ func (v *Verifier) stored(ctx context.Context, lookup string) (queries.Token, er
 	v.mu.Unlock()
 	return t, nil
 }
-
-// ValidUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex form.
-func ValidUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if s[i] != '-' {
-				return false
-			}
-		case !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f' || 'A' <= s[i] && s[i] <= 'F'):
-			return false
-		}
-	}
-	return true
-}

@@ -104,21 +104,6 @@ func TestScopes(t *testing.T) {
 	}
 }
 
-func TestValidUUID(t *testing.T) {
-	for s, want := range map[string]bool{
-		"0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b00": true,
-		"0B5F2B7E-51B4-4A4E-9F0E-8D6F3C2A1B00": true,
-		"0b5f2b7e51b44a4e9f0e8d6f3c2a1b00":     false,
-		"0b5f2b7e-51b4-4a4e-9f0e-8d6f3c2a1b0g": false,
-		"0b5f2b7e-51b4-4a4e-9f0e_8d6f3c2a1b00": false,
-		"":                                     false,
-	} {
-		if got := auth.ValidUUID(s); got != want {
-			t.Errorf("ValidUUID(%q) = %t", s, got)
-		}
-	}
-}
-
 // A scope named twice is stored once (the outside probe found
 // "scopes": ["admin", "admin"] stored as given).
 func TestNewTokenScopesOnce(t *testing.T) {

@@ -210,23 +210,11 @@ func (c *checker) uuid(i int) (queries.UUID, bool) {
 	if !ok {
 		return queries.UUID{}, false
 	}
-	u, err := parseUUID(strings.TrimSpace(s))
-	if err != nil {
+	u, ok := rules.ParseUUID(strings.TrimSpace(s))
+	if !ok {
 		c.fail(i, "must be a UUID, not %q", s)
 	}
 	return u, true
-}
-
-func parseUUID(s string) (queries.UUID, error) {
-	var u queries.UUID
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, fmt.Errorf("not a UUID")
-	}
-	hexDigits := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(u[:], []byte(hexDigits)); err != nil {
-		return u, err
-	}
-	return u, nil
 }
 
 func formatUUID(u queries.UUID) string {

@@ -5,6 +5,7 @@ package rules
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -240,4 +241,21 @@ func LoneSurrogate(body []byte) bool {
 			i += 6
 		}
 	}
+}
+
+// ParseUUID reads a UUID in its canonical 8-4-4-4-12 hex form, in either
+// case, the one form the API and the importer take.
+func ParseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	digits := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	_, err := hex.Decode(u[:], []byte(digits))
+	return u, err == nil
+}
+
+// ValidUUID reports whether s is a UUID ParseUUID reads.
+func ValidUUID(s string) bool {
+	_, ok := ParseUUID(s)
+	return ok
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"canopy/auth"
 	"canopy/optional"
 	"canopy/queries"
 	"canopy/rules"
@@ -141,13 +140,13 @@ func (r *articleRecord) record(i int, errs *batchErrors) queries.NewArticle {
 		Title:      text("title", r.Title, rules.TitleMax),
 	}
 	if r.ID.Present() {
-		if !auth.ValidUUID(r.ID.Value) {
+		if !rules.ValidUUID(r.ID.Value) {
 			errs.add(i, "id", "must be a UUID")
 		}
 		a.ID = r.ID.Value
 	}
 	if required(r.ToUserID, i, "to_user_id", errs) {
-		if auth.ValidUUID(r.ToUserID.Value) {
+		if rules.ValidUUID(r.ToUserID.Value) {
 			a.ToUserID = strings.ToLower(r.ToUserID.Value)
 		} else {
 			errs.add(i, "to_user_id", "must be a UUID")

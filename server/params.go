@@ -6,7 +6,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"canopy/auth"
 	"canopy/rules"
 )
 
@@ -42,7 +41,7 @@ func pathID(c *gin.Context, name string) (int64, error) {
 // pathUUID parses a UUID from the path, in lower case: 400 when it is not one.
 func pathUUID(c *gin.Context, name string) (string, error) {
 	raw := c.Param(name)
-	if !auth.ValidUUID(raw) {
+	if !rules.ValidUUID(raw) {
 		return "", badRequest("%s %q is not a UUID", name, raw)
 	}
 	return strings.ToLower(raw), nil

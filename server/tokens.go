@@ -50,7 +50,7 @@ func (s *Server) createToken(c *gin.Context) error {
 		return invalid("name", "%v", nameErr)
 	// Fail closed: a user_id that is sent but empty or null would make a
 	// token for every user's articles out of one meant for one user.
-	case req.UserID.Set && (req.UserID.Null || !auth.ValidUUID(req.UserID.Value)):
+	case req.UserID.Set && (req.UserID.Null || !rules.ValidUUID(req.UserID.Value)):
 		return invalid("user_id", "must be a UUID; leave user_id out for a token not bound to a user")
 	}
 	if err := auth.CheckScopes(req.Scopes, req.UserID.Value); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"canopy/auth"
 	"canopy/queries"
+	"canopy/rules"
 )
 
 func tokenCommand(ctx context.Context, cfg config, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -42,7 +43,7 @@ func tokenCommand(ctx context.Context, cfg config, args []string, stdout io.Writ
 		switch {
 		case strings.TrimSpace(*name) == "":
 			return fmt.Errorf("token create: --name is required")
-		case *userID != "" && !auth.ValidUUID(*userID):
+		case *userID != "" && !rules.ValidUUID(*userID):
 			return fmt.Errorf("token create: --user %q is not a UUID", *userID)
 		}
 		if err := auth.CheckScopes(list, *userID); err != nil {
