@@ -1,7 +1,6 @@
 package server
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -25,10 +24,11 @@ func pageLimit(c *gin.Context) (int, error) {
 	return *limit, nil
 }
 
-// pathID parses a positive integer id from the path.
+// pathID parses a positive integer id from the path, in plain decimal
+// digits (not "+5" or " 5": one resource, one path).
 func pathID(c *gin.Context, name string) (int64, error) {
 	raw := c.Param(name)
-	id, err := strconv.ParseInt(raw, 10, 64)
+	id, err := rules.ParseInt(raw)
 	if err != nil {
 		return 0, badRequest("%s %q is not an integer id", name, raw)
 	}
@@ -47,14 +47,15 @@ func pathUUID(c *gin.Context, name string) (string, error) {
 	return strings.ToLower(raw), nil
 }
 
-// queryInt64 parses an optional integer query parameter of at least min:
+// queryInt64 parses an optional integer query parameter of at least min,
+// in plain decimal digits as rules.ParseInt reads them:
 // 400 when it does not parse, 422 when it is out of range.
 func queryInt64(c *gin.Context, name string, min int64) (*int64, error) {
 	raw, ok := c.GetQuery(name)
 	if !ok {
 		return nil, nil
 	}
-	v, err := strconv.ParseInt(raw, 10, 64)
+	v, err := rules.ParseInt(raw)
 	if err != nil {
 		return nil, badRequest("%s %q is not an integer", name, raw)
 	}
@@ -70,12 +71,13 @@ func queryInt(c *gin.Context, name string, min, max int) (*int, error) {
 	if !ok {
 		return nil, nil
 	}
-	v, err := strconv.Atoi(raw)
+	v, err := rules.ParseInt(raw)
 	if err != nil {
 		return nil, badRequest("%s %q is not an integer", name, raw)
 	}
-	if v < min || v > max {
+	if v < int64(min) || v > int64(max) {
 		return nil, invalid(name, "%v", rules.IntRange(int64(min), int64(max)))
 	}
-	return &v, nil
+	n := int(v)
+	return &n, nil
 }

@@ -28,6 +28,12 @@ func TestQueryStringsRefused(t *testing.T) {
 		{"a patient uid not UTF-8", "/api/v1/observations/hourly?from=2024-11-03T00:00:00Z&to=2024-11-04T00:00:00Z&patient_uid=%c3"},
 		{"a token filter not UTF-8", "/api/v1/audit?action=%fe"},
 		{"the front end", "/?x=%ff"},
+		// Integers are plain decimal digits, as the importer reads them
+		// (the outside probe found limit=+6 and year=%206 taken).
+		{"an integer with a plus", month + "&limit=%2B6"},
+		{"an integer with a space", "/api/v1/categories/tree?depth=%202"},
+		{"an id with a plus", "/api/v1/categories/%2B1"},
+		{"a token id with a plus", "/api/v1/audit?token_id=%2B1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ts.send("GET", tc.path, nil, bearer(admin)...)

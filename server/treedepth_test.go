@@ -8,8 +8,9 @@ import (
 	"canopy/auth"
 )
 
-// The cache is keyed by the parsed parameters: depth=1, depth=01 and
-// depth=+1 are one entry, so the second and third cost only the version read.
+// The cache is keyed by the parsed parameters: depth=1 and depth=01 are one
+// entry, so the second costs only the version read. (depth=+1 is a 400:
+// integers are plain digits, TestQueryStringsRefused.)
 func TestTreeCacheKeyIsParsed(t *testing.T) {
 	ts := newTestServer(t)
 	w := ts.token(auth.ScopeTreesWrite)
@@ -19,8 +20,8 @@ func TestTreeCacheKeyIsParsed(t *testing.T) {
 		name    string
 		queries []string // the same request written differently: the first fills the cache
 	}{
-		{"depth", []string{"depth=1", "depth=01", "depth=%2B1"}},
-		{"root", []string{"root=" + itoa(a), "root=0" + itoa(a), "root=%2B" + itoa(a)}},
+		{"depth", []string{"depth=1", "depth=01", "depth=001"}},
+		{"root", []string{"root=" + itoa(a), "root=0" + itoa(a)}},
 		{"root and depth in either order", []string{"root=" + itoa(a) + "&depth=0", "depth=00&root=" + itoa(a)}},
 	}
 	for _, c := range cases {
