@@ -163,9 +163,7 @@ func (c *checker) timestamp(i int) *time.Time {
 		s += ":00" // PostgreSQL writes a whole-hour offset as +00
 	}
 	t, err := rules.Timestamp(s)
-	if err != nil {
-		c.fail(i, "%v, not %q", err, c.fields[i].Value)
-	}
+	c.check(i, err)
 	return &t
 }
 
@@ -185,9 +183,7 @@ func (c *checker) date(i int) *time.Time {
 		return nil
 	}
 	d, err := rules.Date(strings.TrimSpace(s))
-	if err != nil {
-		c.fail(i, "%v, not %q", err, s)
-	}
+	c.check(i, err)
 	return &d
 }
 
