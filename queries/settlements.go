@@ -23,8 +23,8 @@ type Amounts struct {
 	Payout       int64
 }
 
-// add adds b to a; false if a sum passes the largest int64, a and b being
-// amounts of at least 0 (a payout may be negative: then a sum can only fall).
+// add adds b to a; false if a sum overflows int64 either way (a gross and
+// a payout may be negative).
 func (a *Amounts) add(b Amounts) bool {
 	ok := true
 	for _, p := range []struct {
