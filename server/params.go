@@ -47,10 +47,10 @@ func pathUUID(c *gin.Context, name string) (string, error) {
 	return strings.ToLower(raw), nil
 }
 
-// queryInt64 parses an optional integer query parameter of at least min,
-// in plain decimal digits as rules.ParseInt reads them:
-// 400 when it does not parse, 422 when it is out of range.
-func queryInt64(c *gin.Context, name string, min int64) (*int64, error) {
+// queryInteger parses an optional integer query parameter in plain decimal
+// digits, as rules.ParseInt reads them: nil when absent, 400 when it does
+// not parse.
+func queryInteger(c *gin.Context, name string) (*int64, error) {
 	raw, ok := c.GetQuery(name)
 	if !ok {
 		return nil, nil
@@ -58,26 +58,33 @@ func queryInt64(c *gin.Context, name string, min int64) (*int64, error) {
 	v, err := rules.ParseInt(raw)
 	if err != nil {
 		return nil, badRequest("%s %q is not an integer", name, raw)
-	}
-	if v < min {
-		return nil, invalid(name, "must be at least %d", min)
 	}
 	return &v, nil
 }
 
-// queryInt parses an optional integer query parameter within [min, max].
+// queryInt64 parses an optional integer query parameter of at least min:
+// 422 when it is out of range.
+func queryInt64(c *gin.Context, name string, min int64) (*int64, error) {
+	v, err := queryInteger(c, name)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	if *v < min {
+		return nil, invalid(name, "must be at least %d", min)
+	}
+	return v, nil
+}
+
+// queryInt parses an optional integer query parameter within [min, max]:
+// 422 when it is out of range.
 func queryInt(c *gin.Context, name string, min, max int) (*int, error) {
-	raw, ok := c.GetQuery(name)
-	if !ok {
-		return nil, nil
+	v, err := queryInteger(c, name)
+	if err != nil || v == nil {
+		return nil, err
 	}
-	v, err := rules.ParseInt(raw)
-	if err != nil {
-		return nil, badRequest("%s %q is not an integer", name, raw)
-	}
-	if v < int64(min) || v > int64(max) {
+	if *v < int64(min) || *v > int64(max) {
 		return nil, invalid(name, "%v", rules.IntRange(int64(min), int64(max)))
 	}
-	n := int(v)
+	n := int(*v)
 	return &n, nil
 }
