@@ -146,7 +146,12 @@ func TestReplicaReads(t *testing.T) {
 		if r.StatusCode != http.StatusOK || r.Header.Get("Canopy-Served-By") != "primary" {
 			t.Errorf("GET with the replica dead: %d served by %q: %s", r.StatusCode, r.Header.Get("Canopy-Served-By"), r.Body)
 		}
-		r.wantQueries(t, 2) // the attempt on the dead replica counts, as every statement sent does
+		// The read is sent to the dead replica, and counted, when the pool
+		// hands out a connection it has not pinged; when the pool pings it
+		// first (idle over a second: a slow Stop) or dials, nothing is sent.
+		if n := r.queries(t); n < 1 || n > 2 {
+			t.Errorf("GET with the replica dead ran %d SQL statements, want 1, or 2 with the attempt on the replica", n)
+		}
 		if rs.healthy() {
 			t.Error("the replica that failed a read is still marked healthy")
 		}
