@@ -1,11 +1,11 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Both provision PostgreSQL's binaries first (Debian's package, only if missing);
-# test also provisions Debian's Chromium for the browser tests.
+# test also provisions Debian's Chromium and axe-core (npm, pinned) for the browser tests.
 
 GO  ?= go
 BIN := bin/canopy
 
-.PHONY: run test fuzz contract soak bench build vet postgres chromium pgbouncer wrk clean
+.PHONY: run test fuzz contract soak bench build vet postgres chromium axe pgbouncer wrk clean
 
 ## run: serve on :8080 with the embedded database (kept in .canopy/); CANOPY_* settings pass through.
 ## An empty database gets the demo data first (never over data that is there), and every run
@@ -16,9 +16,10 @@ run: postgres build
 	./$(BIN) serve
 
 ## test: vet, formatting, and every test against real throwaway PostgreSQL clusters (the web
-## front end's in headless Chromium, one through PgBouncer), with the race detector; then the
-## fuzz targets for 3 s each and one round of the OpenAPI contract and fuzz run (about a minute)
-test: postgres chromium pgbouncer vet
+## front end's in headless Chromium, every view checked by axe-core for WCAG 2 A and AA, one
+## through PgBouncer), with the race detector; then the fuzz targets for 3 s each and one
+## round of the OpenAPI contract and fuzz run (about a minute)
+test: postgres chromium axe pgbouncer vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 	$(MAKE) --no-print-directory contract CONTRACT_ROUNDS=1
@@ -76,6 +77,9 @@ postgres:
 
 chromium:
 	@./scripts/ensure-chromium.sh
+
+axe:
+	@./scripts/ensure-axe.sh >/dev/null
 
 pgbouncer:
 	@./scripts/ensure-pgbouncer.sh

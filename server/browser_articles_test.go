@@ -359,6 +359,7 @@ func TestBrowserArticles(t *testing.T) {
 	p.visit("articles?user=" + hana + "&tz=Asia/Seoul&month=2024-11")
 	p.waitFor(`document.querySelectorAll('article.card').length === 50 && [...document.querySelectorAll('img.thumb')].filter((i) => i.getBoundingClientRect().top < innerHeight).every((i) => i.complete)`, "November with its images")
 	p.screenshot("articles", "calendar")
+	p.checkA11y("articles")
 	p.checkNarrow("articles")
 }
 

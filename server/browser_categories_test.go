@@ -98,6 +98,7 @@ func TestBrowserCategories(t *testing.T) {
 		p.click(item(ids["Gaming laptops"]) + ` > .row .name`)
 		p.waitFor(`document.querySelector('.details .path .crumbs')`, "the path")
 		p.screenshot("categories", "trees")
+		p.checkA11y("categories")
 		p.checkNarrow("categories")
 	})
 
@@ -233,6 +234,7 @@ func TestBrowserCategories(t *testing.T) {
 		p.click(fmt.Sprintf(`.matches .match[data-id="%d"]`, ids["Gaming laptops"]))
 		p.waitFor(`document.querySelector('.details .node-name') && document.querySelector('.details .node-name').innerText === 'Gaming laptops'`, "the match to be selected")
 		p.screenshot("categories-search", "")
+		p.checkA11y("categories search")
 
 		p.do(chromedp.Focus(chromedp.CSS(`input.search`)))
 		p.press(kb.Escape)

@@ -188,6 +188,7 @@ func TestBrowserHospital(t *testing.T) {
 		t.Errorf("ward summary %q", got)
 	}
 	p.screenshot("hospital", "")
+	p.checkA11y("hospital")
 	p.checkNarrow("hospital")
 
 	t.Run("a token without patients:read gets the server's reason", func(t *testing.T) {

@@ -237,6 +237,7 @@ func TestBrowserSettlements(t *testing.T) {
 	})
 
 	p.screenshot("settlements", "")
+	p.checkA11y("settlements")
 	p.checkNarrow("settlements")
 
 	t.Run("month navigation", func(t *testing.T) {

@@ -176,14 +176,18 @@ export function mount(root, ctx) {
     for (const d of list) {
       const level = d.count === 0 ? 0 : Math.max(1, Math.ceil((d.count / max) * 4));
       const dayNum = Number(d.date.slice(8));
-      const label = `${dayNum} ${monthName(state.month.year, state.month.month).split(' ')[0]}: ${plural(d.count, 'article', 'articles')}${d.unread ? `, ${d.unread} unread` : ''}`;
-      const content = [h('span.daynum', String(dayNum)),
-        d.count > 0 && h('span.daycount', String(d.count)),
+      // The name a screen reader says, "2 November: 7 articles, 5 unread",
+      // is the visible text with hidden words between: an aria-label would
+      // hide the visible numbers from voice control (WCAG 2.5.3).
+      const month = monthName(state.month.year, state.month.month).split(' ')[0];
+      const content = [h('span.daynum', String(dayNum)), h('span.visually-hidden', ` ${month}: `),
+        d.count > 0 ? h('span.daycount', String(d.count)) : h('span.visually-hidden', '0'),
+        h('span.visually-hidden', ` ${d.count === 1 ? 'article' : 'articles'}${d.unread ? `, ${d.unread} unread` : ''}`),
         d.unread > 0 && h('span.unread-dot', {title: `${d.unread} unread`})];
       const cell = h('td.day', {class: `heat-${level}${d.unread ? ' has-unread' : ''}`, dataset: {date: d.date, count: String(d.count), unread: String(d.unread)}},
         d.count > 0 && !empty
-          ? h('button.day-btn', {type: 'button', 'aria-label': label, onclick: () => jumpTo(d.date)}, content)
-          : h('span.day-btn', {'aria-label': label}, content));
+          ? h('button.day-btn', {type: 'button', onclick: () => jumpTo(d.date)}, content)
+          : h('span.day-btn', content));
       days.set(d.date, {...d, cell});
       cells.push(cell);
     }
@@ -284,7 +288,7 @@ export function mount(root, ctx) {
 
   function readControl(a) {
     if (a.is_read) return h('span.read-label', 'Read');
-    const btn = h('button.btn.small.mark-read', {type: 'button', 'aria-label': `Mark “${a.title}” read`}, 'Mark read');
+    const btn = h('button.btn.small.mark-read', {type: 'button'}, 'Mark read', h('span.visually-hidden', `: “${a.title}”`));
     btn.addEventListener('click', async () => {
       btn.disabled = true;
       try {
