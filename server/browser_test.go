@@ -201,12 +201,18 @@ func (p *browserPage) do(actions ...chromedp.Action[chromedp.Void]) {
 // waitFor waits until the JavaScript expression js is truthy.
 func (p *browserPage) waitFor(js, what string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, browserWait+5*time.Second)
+	p.waitWithin(browserWait, js, what)
+}
+
+// waitWithin waits up to d for the JavaScript expression js to be truthy.
+func (p *browserPage) waitWithin(d time.Duration, js, what string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, d+5*time.Second)
 	defer cancel()
 	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+js+")",
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(browserWait)))
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(d)))
 	if err != nil {
-		p.fatalf("waiting for %s (%s): %v", what, js, err)
+		p.fatalf("waiting %s for %s (%s): %v", d, what, js, err)
 	}
 }
 

@@ -58,20 +58,31 @@ export function formatTiming(t) {
   return `${plural(t.queries, 'query', 'queries')} · ${t.ms.toFixed(1)} ms`;
 }
 
-// request sends a request to the API and resolves to {data, timing, status};
-// it rejects with an ApiError for any status ≥ 400 or a network failure.
-export async function request(method, path, {body, signal} = {}) {
-  const headers = {Accept: 'application/json'};
+// send fetches path with the bearer token and the given headers; it rejects
+// with an ApiError (status 0) when canopy does not answer, and passes an
+// abort through as it is.
+export async function send(method, path, {body, signal, headers = {}} = {}) {
   const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let resp;
+  if (token) headers = {...headers, Authorization: `Bearer ${token}`};
   try {
-    resp = await fetch(path, {method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body)});
+    return await fetch(path, {method, headers, signal, body});
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new ApiError(0, {title: 'Network error', detail: `canopy did not answer (${err.message}).`});
   }
+}
+
+// request sends a request to the API and resolves to {data, timing, status};
+// it rejects with an ApiError for any status ≥ 400 or a network failure.
+export async function request(method, path, {body, signal} = {}) {
+  const headers = {Accept: 'application/json'};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  return answer(await send(method, path, {headers, signal, body: body === undefined ? undefined : JSON.stringify(body)}));
+}
+
+// answer reads a response into {data, timing, status}; for any status ≥ 400
+// it rejects with the problem document as an ApiError.
+export async function answer(resp) {
   const timing = parseServerTiming(resp.headers.get('Server-Timing'));
   const type = resp.headers.get('Content-Type') || '';
   let data = null;

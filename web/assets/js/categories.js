@@ -1,12 +1,14 @@
 // Categories: the category tree, loaded two levels at a time; a debounced
 // search that shows the pruned tree with matches highlighted and a
 // breadcrumb per match; and, with a token, add, rename, move (a picker, or
-// drag and drop) and delete.
+// drag and drop) and delete. Any writer's change reloads the tree: the
+// tree's version comes live from /categories/events.
 
 import {h, replace, debounce, highlight, plural} from './dom.js';
 import {get, request, query, errorBox, loadingBox, ApiError} from './api.js';
 import {viewHeader, openDialog, field} from './ui.js';
 import {TreeView} from './tree.js';
+import {subscribe} from './sse.js';
 
 const API = '/api/v1/categories';
 const DEPTH = 2;
@@ -29,6 +31,9 @@ export function mount(root, ctx) {
   let searchQuery = '';
   let searchAbort = null;
   let selected = null; // node
+  let shownVersion = null; // the tree version on screen
+  let liveVersion = null; // the newest version /events announced
+  let following = false;
   let alive = true;
 
   const tree = new TreeView({
@@ -66,6 +71,7 @@ export function mount(root, ctx) {
     try {
       const {data} = await status.track('tree', get(`${API}/tree${query({depth: DEPTH})}`));
       if (!alive) return;
+      shownVersion = data.version;
       browseRoots = data.roots;
       if (mode === 'browse') {
         tree.setRoots(browseRoots);
@@ -181,8 +187,10 @@ export function mount(root, ctx) {
       h('dt', h('kbd', 'Enter')), h('dd', 'select'));
   }
 
-  // refresh reloads what the tree shows after a write, keeping what was open.
-  async function refresh(selectID) {
+  // refresh reloads what the tree shows after a write, keeping what was open
+  // and selecting selectID; focus moves to it unless the write was someone
+  // else's (the user may be typing elsewhere).
+  async function refresh(selectID, {focus = true} = {}) {
     showError(null);
     await loadTree();
     await tree.settled();
@@ -192,7 +200,7 @@ export function mount(root, ctx) {
       tree.reveal(key);
       if (tree.node(key)) {
         tree.select(key);
-        tree.focus(key);
+        if (focus) tree.focus(key);
         return;
       }
     }
@@ -337,10 +345,36 @@ export function mount(root, ctx) {
 
   loadTree().then(() => {
     if (searchInput.value.trim()) search(searchInput.value);
+    follow();
+  });
+  // follow reloads the tree until it shows the announced version: one
+  // reload at a time, however fast the versions come; a failed reload waits
+  // for the next announcement.
+  async function follow() {
+    if (following) return;
+    following = true;
+    try {
+      while (alive && shownVersion !== null && liveVersion !== shownVersion) {
+        const before = shownVersion;
+        await refresh(selected && selected.id, {focus: false});
+        if (shownVersion === before) break;
+      }
+    } finally {
+      following = false;
+    }
+  }
+
+  const closeEvents = subscribe(`${API}/events`, {
+    onEvent: (ev) => {
+      if (ev.event !== 'version') return;
+      liveVersion = JSON.parse(ev.data).version;
+      follow();
+    },
   });
 
   return () => {
     alive = false;
+    closeEvents();
     onSearch.cancel();
     if (searchAbort) searchAbort.abort();
   };

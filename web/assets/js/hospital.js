@@ -1,10 +1,12 @@
-// Hospital: the department tree with each ward's occupancy (occupied / beds),
-// and a ward's current inpatients with their latest predictions as risk badges.
+// Hospital: the department tree with each ward's occupancy (occupied / beds)
+// and its count of open alarms, live; a ward's open alarms, to acknowledge;
+// and its current inpatients with their latest predictions as risk badges.
 
-import {h, replace, plural} from './dom.js';
-import {get, errorBox, loadingBox} from './api.js';
+import {h, replace, plural, debounce} from './dom.js';
+import {get, request, errorBox, loadingBox} from './api.js';
 import {viewHeader} from './ui.js';
 import {TreeView} from './tree.js';
+import {AlarmBoard, ago} from './alarms.js';
 
 // Risk bands of a prediction's probability.
 export function riskBand(p) {
@@ -54,21 +56,29 @@ function shortDate(ts) {
 }
 
 export function mount(root, ctx) {
+  const live = h('p.live', {'aria-live': 'polite'});
   const {el: head, status} = viewHeader('hospital-title', 'Hospital',
-    'Departments and their wards in one recursive query, with live occupancy; open a ward to see its patients.');
+    'Departments and their wards in one recursive query, with live occupancy and alarms; open a ward to see its patients.', live);
   const summary = h('div.summary');
   const treeBox = h('div.tree-box', loadingBox('Loading departments…'));
   const details = h('aside.panel.details.ward-details', {'aria-label': 'Selected ward'});
+  const announcer = h('div.visually-hidden', {role: 'status'});
   let alive = true;
   let selected = null;
   let controller = null;
+  let counts = new Map(); // ward id → alarms not resolved
+  let alarmList = null; // the open ward's alarm list, when one is open
+  let alarmErrors = null;
+  let patientNames = new Map(); // uid → name, of the open ward's inpatients
+
+  const board = new AlarmBoard({status, onChange: alarmsChanged, onState: showLive});
 
   const tree = new TreeView({
     label: 'Departments and wards',
     key: (n) => `${n.kind}:${n.id}`,
     empty: 'No departments yet.',
     renderLabel: (n) => {
-      if (n.kind === 'ward') return [h('span.name', n.name), occupancyBar(n.occupied || 0, n.beds || 0)];
+      if (n.kind === 'ward') return [h('span.name', n.name), alarmBadge(n.id), occupancyBar(n.occupied || 0, n.beds || 0)];
       const t = totals(n);
       return [h('span.name', n.name), n.code && h('span.code', n.code),
         t.wards > 0 && h('span.dept-total', {title: `${plural(t.wards, 'ward', 'wards')}`}, `${t.occupied} / ${t.beds} beds`)];
@@ -79,8 +89,9 @@ export function mount(root, ctx) {
   root.append(head, summary,
     h('div.layout',
       h('div.panel.tree-panel', treeBox),
-      details));
-  replace(details, h('h2', 'No ward open'), h('p.muted', 'Choose a ward in the tree to see its current patients and their risk.'));
+      details),
+    announcer);
+  replace(details, h('h2', 'No ward open'), h('p.muted', 'Choose a ward in the tree to see its open alarms and current patients.'));
 
   async function load() {
     try {
@@ -107,22 +118,128 @@ export function mount(root, ctx) {
     return h('div.stat', h('span.stat-value', value), h('span.stat-label', label));
   }
 
+  // alarmBadge is a ward's count of open alarms: a warning sign and a number,
+  // and words for a screen reader; hidden when there is none.
+  function alarmBadge(wardID) {
+    return fillBadge(h('span.alarm-count', {dataset: {ward: String(wardID)}}), counts.get(wardID) || 0);
+  }
+
+  function fillBadge(el, n) {
+    el.hidden = n === 0;
+    el.dataset.count = String(n);
+    return replace(el, h('span.icon', {'aria-hidden': 'true'}, '⚠'), String(n), h('span.visually-hidden', n === 1 ? ' open alarm' : ' open alarms'));
+  }
+
+  function showLive(state, err) {
+    const text = {
+      live: 'Alarms live',
+      reconnecting: 'Alarms: reconnecting…',
+      refused: `Alarms: ${err && err.title} (${err && err.status})`,
+      failed: `Alarms: the list did not load (${err && (err.status || err.title)})`,
+      off: 'Alarms: enter a token with patients:read to follow them',
+    }[state];
+    live.dataset.state = state;
+    replace(live, h('span.icon', {'aria-hidden': 'true'}, state === 'live' ? '●' : '○'), text);
+    if (state !== 'live') renderAlarms();
+  }
+
+  // alarmsChanged redraws the badges and the open ward's list, announces new
+  // alarms, and reloads the open ward's patients when one of them has a new
+  // alarm (a new prediction, perhaps a new patient).
+  function alarmsChanged(opened) {
+    counts = board.counts();
+    for (const el of root.querySelectorAll('.alarm-count')) fillBadge(el, counts.get(Number(el.dataset.ward)) || 0);
+    renderAlarms();
+    if (!opened.length) return;
+    replace(announcer, opened.map((a) => {
+      const ward = tree.node(`ward:${a.ward_id}`);
+      return `New alarm${ward ? ` in ${ward.name}` : ''}: ${a.patient_uid}, ${a.target} ${Math.round(a.probability * 100)}%. `;
+    }));
+    if (selected && selected.kind === 'ward' && opened.some((a) => a.ward_id === selected.id)) reloadPatients();
+  }
+
+  function renderAlarms() {
+    if (!alarmList || !selected || selected.kind !== 'ward') return;
+    const alarms = board.forWard(selected.id);
+    // A redraw must not lose the keyboard focus of someone working the list.
+    const focused = alarmList.contains(document.activeElement) && document.activeElement.closest('li.alarm');
+    const heading = h('h3.alarms-title', 'Open alarms', alarms.length > 0 && h('span.alarm-total', ` (${alarms.length})`));
+    if (!board.loaded) {
+      replace(alarmList, heading, h('p.muted', live.dataset.state === 'refused' ? 'Alarms need a token with the patients:read scope.' : 'Loading alarms…'));
+      return;
+    }
+    replace(alarmList, heading, alarms.length
+      ? h('ul.alarm-list', alarms.map(alarmItem))
+      : h('p.muted.no-alarms', 'No open alarms in this ward.'));
+    if (focused) {
+      const li = alarmList.querySelector(`li.alarm[data-id="${focused.dataset.id}"]`);
+      if (li) (li.querySelector('button') || li).focus();
+    }
+  }
+
+  function alarmItem(a) {
+    const who = patientNames.get(a.patient_uid);
+    const acked = a.state === 'acknowledged';
+    return h('li.alarm', {class: `alarm-${a.state}`, tabindex: '-1', dataset: {id: String(a.id), state: a.state, uid: a.patient_uid}},
+      h('span.alarm-state', h('span.icon', {'aria-hidden': 'true'}, acked ? '✓' : '⚠'), acked ? 'Acknowledged' : 'Open'),
+      h('div.alarm-body',
+        h('div.alarm-who', h('span.patient-name', who || a.patient_uid), who && h('span.muted.mono', a.patient_uid)),
+        h('div.alarm-what', h('span.alarm-target', a.target), ' ', h('span.alarm-pct', `${Math.round(a.probability * 100)}%`),
+          h('span.muted', ` · ${a.model} · opened `), timeAgo(a.opened_at)),
+        acked && h('div.muted.alarm-ack', `Acknowledged by ${a.acknowledged_by || 'someone'} `, timeAgo(a.acknowledged_at))),
+      a.state === 'open' && ctx.token() && h('button.btn.small.ack', {type: 'button', onclick: (e) => acknowledge(a, e.currentTarget)},
+        'Acknowledge', h('span.visually-hidden', ` the ${a.target} alarm of ${who || a.patient_uid}`)));
+  }
+
+  function timeAgo(ts) {
+    return h('time', {datetime: ts, title: shortDate(ts), dataset: {ago: ts}}, ago(ts));
+  }
+
+  async function acknowledge(a, btn) {
+    btn.disabled = true;
+    replace(alarmErrors);
+    try {
+      const {data} = await status.track('acknowledge', request('POST', `/api/v1/alarms/${a.id}/acknowledge`));
+      board.apply([data]);
+    } catch (err) {
+      btn.disabled = false;
+      replace(alarmErrors, errorBox(err));
+    }
+  }
+
   async function show(node) {
     selected = node;
+    alarmList = null;
     if (controller) controller.abort();
     if (node.kind !== 'ward') {
       const t = totals(node);
       replace(details, h('h2', node.name), h('p.muted', `${node.code || ''} · ${plural(t.wards, 'ward', 'wards')}, ${t.occupied} of ${t.beds} beds occupied`),
         h('ul.ward-list', (node.children || []).filter((c) => c.kind === 'ward').map((w) =>
-          h('li', h('span.name', w.name), occupancyBar(w.occupied || 0, w.beds || 0)))));
+          h('li', h('span.name', w.name), alarmBadge(w.id), occupancyBar(w.occupied || 0, w.beds || 0)))));
       return;
     }
     const headEl = [h('h2', node.name), h('div.ward-occupancy', occupancyBar(node.occupied || 0, node.beds || 0))];
     if (!ctx.token()) {
-      replace(details, headEl, h('p.hint', 'Enter a token with the patients:read scope to see who is in this ward.'));
+      replace(details, headEl, h('p.hint', 'Enter a token with the patients:read scope to see who is in this ward and its alarms.'));
       return;
     }
-    replace(details, headEl, loadingBox('Loading patients…'));
+    alarmList = h('div.alarm-slot');
+    alarmErrors = h('div.alarm-errors');
+    const patients = h('div.patients-slot', loadingBox('Loading patients…'));
+    replace(details, headEl, h('section.alarms', {'aria-label': 'Open alarms'}, alarmList, alarmErrors), patients);
+    patientNames = new Map();
+    renderAlarms();
+    await loadPatients(node, patients);
+  }
+
+  // reloadPatients shows the open ward's patients again, without a spinner.
+  const reloadPatients = debounce(() => {
+    const slot = details.querySelector('.patients-slot');
+    if (slot && selected && selected.kind === 'ward') loadPatients(selected, slot);
+  }, 300);
+
+  async function loadPatients(node, slot) {
+    if (controller) controller.abort();
     controller = new AbortController();
     try {
       const {data} = await status.track('patients', get(`/api/v1/wards/${node.id}/patients`, {signal: controller.signal}));
@@ -133,12 +250,14 @@ export function mount(root, ctx) {
       const maxRisk = (p) => Math.max(-1, ...p.predictions.map((x) => x.probability));
       patients.sort((a, b) => maxRisk(b) - maxRisk(a) || String(a.uid).localeCompare(String(b.uid)));
       const high = patients.filter((p) => maxRisk(p) >= 0.7).length;
-      replace(details, headEl,
+      replace(slot,
         h('p.ward-meta', `${plural(patients.length, 'inpatient', 'inpatients')}`, high > 0 && h('span.badge.risk-high', `${high} high risk`)),
         patients.length ? patientTable(patients) : h('p.muted', 'No one is admitted to this ward right now.'));
+      patientNames = new Map(patients.map((p) => [p.uid, p.name]).filter(([, name]) => name));
+      renderAlarms();
     } catch (err) {
       if (err.name === 'AbortError') return;
-      replace(details, headEl, errorBox(err));
+      replace(slot, errorBox(err));
     }
   }
 
@@ -164,9 +283,19 @@ export function mount(root, ctx) {
     }, h('span.risk-target', pr.target), h('span.risk-pct', `${pct}%`));
   }
 
+  // "3 min ago" moves on by itself.
+  const ticker = setInterval(() => {
+    for (const t of root.querySelectorAll('time[data-ago]')) t.textContent = ago(t.dataset.ago);
+  }, 15000);
+
   load();
+  if (ctx.token()) board.start();
+  else showLive('off');
   return () => {
     alive = false;
+    board.stop();
+    clearInterval(ticker);
+    reloadPatients.cancel();
     if (controller) controller.abort();
   };
 }
