@@ -152,6 +152,7 @@ func New(cfg Config, db *queries.DB, schemaVersion uint, log *slog.Logger) *Serv
 		schemaVersion: schemaVersion,
 		live:          newHub(primary, queries.NewListener(cfg.ListenURL, log), cfg.StreamBuffer, log),
 	}
+	s.metrics.registerStreams(s.live)
 	s.engine = s.routes()
 	return s
 }
