@@ -78,7 +78,7 @@ func DefaultConfig() Config {
 		ReadTimeout:       60 * time.Second,
 		EventRetention:    24 * time.Hour,
 		StreamKeepAlive:   15 * time.Second,
-		StreamBuffer:      256,
+		StreamBuffer:      1024,
 	}
 }
 
