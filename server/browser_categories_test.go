@@ -75,10 +75,15 @@ func createCategories(t *testing.T, ts *testServer, token string, forest []demoC
 // item is the CSS selector of the tree item of category id.
 func item(id int64) string { return fmt.Sprintf(`[role=tree] li[role=treeitem][data-id="%d"]`, id) }
 
+// childName is the CSS selector of the names of the children the tree shows under category id.
+func childName(id int64) string {
+	return item(id) + ` > ul[role=group] > li[role=treeitem] > .row .name`
+}
+
 // childNames are the names of the children the tree shows under category id.
 func (p *browserPage) childNames(id int64) []string {
 	p.t.Helper()
-	return p.texts(item(id) + ` > ul[role=group] > li[role=treeitem] > .row .name`)
+	return p.texts(childName(id))
 }
 
 func TestBrowserCategories(t *testing.T) {
@@ -308,6 +313,8 @@ func TestBrowserCategories(t *testing.T) {
 		p.do(chromedp.SetValue(chromedp.CSS(`dialog[open] input[name=name]`), "Garden & Outdoor"))
 		p.clickButton(`dialog[open] button[type=submit]`, "Rename")
 		p.waitFor(fmt.Sprintf(`document.querySelector(%s).innerText === 'Garden & Outdoor'`, jsString(item(ids["Garden"])+` > .row .name`)), "the new name")
+		// The refresh ends by selecting the renamed category again: a click before that would be undone.
+		p.waitFor(`document.querySelector('.details .node-name').innerText === 'Garden & Outdoor'`, "the renamed category to be selected")
 
 		p.click(item(ids["Books"]) + ` > .row .name`)
 		p.clickButton(`.details .actions button`, "Delete")
@@ -365,4 +372,51 @@ func (p *browserPage) clickButton(selector, label string) {
 	p.eval(find + `.setAttribute('data-click', '1')`)
 	p.click(`[data-click="1"]`)
 	p.eval(`document.querySelectorAll('[data-click]').forEach((e) => e.removeAttribute('data-click'))`)
+}
+
+func TestBrowserCategoriesLive(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	writer := ts.token(auth.ScopeTreesWrite)
+	ids := createCategories(t, ts, writer, demoCategories)
+
+	// A reader with no token, on Computers, with Electronics and Phones open.
+	p := ts.openPage(t, "")
+	p.visit("categories")
+	for _, name := range []string{"Electronics", "Phones"} {
+		p.click(item(ids[name]) + ` > .row .twisty`)
+		p.waitFor(fmt.Sprintf(`document.querySelector(%s)`, jsString(item(ids[name])+` > ul > li[role=treeitem]`)), name+" to open")
+	}
+	p.click(item(ids["Computers"]) + ` > .row .name`)
+	p.waitFor(`document.querySelector('.details .path .crumbs')`, "Computers' path")
+
+	t.Run("another writer's new category appears", func(t *testing.T) {
+		p := p.in(t)
+		r := ts.do("POST", "/api/v1/categories", map[string]any{"name": "Tablets", "parent_id": ids["Electronics"]}, bearer(writer)...)
+		if r.StatusCode != http.StatusCreated {
+			t.Fatalf("creating Tablets: %d %s", r.StatusCode, r.Body)
+		}
+		p.waitFor(fmt.Sprintf(`document.querySelectorAll(%s).length === 4`, jsString(childName(ids["Electronics"]))), "Tablets under Electronics")
+		if got := join(p.childNames(ids["Electronics"])); got != "Computers | Phones | Audio | Tablets" {
+			t.Errorf("Electronics' children %q", got)
+		}
+		if got := join(p.childNames(ids["Phones"])); got != "Smartphones | Accessories" {
+			t.Errorf("Phones, which was open, shows %q", got)
+		}
+		if got := p.attr(item(ids["Computers"]), "aria-selected"); got != "true" {
+			t.Errorf("Computers' aria-selected %q after the reload", got)
+		}
+	})
+
+	t.Run("a rename shows in the tree and the selection's details", func(t *testing.T) {
+		p := p.in(t)
+		r := ts.do("PATCH", fmt.Sprintf("/api/v1/categories/%d", ids["Computers"]), map[string]any{"name": "Computers & tablets"}, bearer(writer)...)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("renaming Computers: %d %s", r.StatusCode, r.Body)
+		}
+		p.waitFor(`document.querySelector('.details .node-name').innerText === 'Computers & tablets'`, "the details to follow the rename")
+		if got := p.text(item(ids["Computers"]) + ` > .row .name`); got != "Computers & tablets" {
+			t.Errorf("the tree shows %q", got)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import {get, query} from './api.js';
 import {subscribe} from './sse.js';
 
 const PAGE = 500;
+const RETRY = 3000;
 
 // An alarm only moves forward: open → acknowledged → resolved.
 const RANK = {open: 0, acknowledged: 1, resolved: 2};
@@ -18,8 +19,9 @@ function later(a, b) {
 }
 
 // AlarmBoard holds the alarms. onChange(opened) runs after every change, with
-// the alarms that were not on the board before and are open; onState(state,
-// err) follows the stream ('live', 'reconnecting', 'refused').
+// the alarms that were not on the board before and are open, and after a
+// list fails to load (error: it is asked for again a few seconds later);
+// onState(state, err) follows the stream ('live', 'reconnecting', 'refused').
 export class AlarmBoard {
   constructor({status, onChange, onState}) {
     this.status = status;
@@ -28,11 +30,15 @@ export class AlarmBoard {
     this.alarms = new Map(); // id → alarm, resolved ones included until the next reload
     this.touched = null; // ids the stream changed while a reload is on its way
     this.loaded = false; // whether a list has arrived
+    this.error = null; // why the last list did not load
+    this.retry = null; // the timer of the next try after a failed list
+    this.stopped = false;
     this.close = () => {};
   }
 
-  // start opens the stream; the list is (re)loaded every time it connects,
-  // so that nothing is missed before the first event id is known.
+  // start opens the stream, and loads the list once it is connected, so
+  // that no change falls between the two. A reconnect needs no new list: the
+  // server replays what came after the last event id the stream gave.
   start() {
     this.close = subscribe('/api/v1/alarms/stream', {
       onEvent: (ev) => {
@@ -41,13 +47,16 @@ export class AlarmBoard {
       },
       onState: (state, err) => {
         this.onState(state, err);
-        if (state === 'live') this.reload();
+        if (state === 'live' && !this.loaded) this.reload();
       },
     });
   }
 
   stop() {
     this.close();
+    clearTimeout(this.retry);
+    this.retry = null;
+    this.stopped = true;
   }
 
   // apply puts changed alarms on the board (those already further along win).
@@ -66,6 +75,7 @@ export class AlarmBoard {
   // What the stream changed meanwhile is kept where it is further along: the
   // list may have been read before those changes.
   async reload() {
+    clearTimeout(this.retry);
     const touched = new Set();
     this.touched = touched;
     try {
@@ -82,10 +92,14 @@ export class AlarmBoard {
       this.alarms = next;
       this.touched = null;
       this.loaded = true;
+      this.error = null;
       this.onChange([]);
     } catch (err) {
-      if (this.touched === touched) this.touched = null;
-      this.onState('failed', err);
+      if (this.touched !== touched || this.stopped) return;
+      this.touched = null;
+      this.error = err;
+      this.onChange([]);
+      this.retry = setTimeout(() => this.reload(), RETRY);
     }
   }
 

@@ -34,6 +34,7 @@ export function mount(root, ctx) {
   let shownVersion = null; // the tree version on screen
   let liveVersion = null; // the newest version /events announced
   let following = false;
+  let writing = 0; // the user's own writes under way
   let alive = true;
 
   const tree = new TreeView({
@@ -187,24 +188,69 @@ export function mount(root, ctx) {
       h('dt', h('kbd', 'Enter')), h('dd', 'select'));
   }
 
-  // refresh reloads what the tree shows after a write, keeping what was open
-  // and selecting selectID; focus moves to it unless the write was someone
-  // else's (the user may be typing elsewhere).
-  async function refresh(selectID, {focus = true} = {}) {
-    showError(null);
+  // Reloads run one at a time, in the order asked for, so that the answer to
+  // an older request never lands after a newer one's.
+  let reloads = Promise.resolve();
+  function queued(fn) {
+    const run = reloads.then(fn);
+    reloads = run.catch(() => {});
+    return run;
+  }
+
+  // reloadShown reloads what the tree shows, keeping what was open.
+  async function reloadShown() {
     await loadTree();
     await tree.settled();
     if (mode === 'search') await search(searchQuery);
-    if (selectID !== undefined && selectID !== null) {
-      const key = String(selectID);
-      tree.reveal(key);
-      if (tree.node(key)) {
-        tree.select(key);
-        if (focus) tree.focus(key);
-        return;
+  }
+
+  // refresh reloads the tree after the user's own write and selects and
+  // focuses selectID.
+  function refresh(selectID) {
+    return queued(async () => {
+      showError(null);
+      await reloadShown();
+      if (selectID !== undefined && selectID !== null) {
+        const key = String(selectID);
+        tree.reveal(key);
+        if (tree.node(key)) {
+          tree.select(key);
+          tree.focus(key);
+          return;
+        }
       }
+      showDetails(null);
+    });
+  }
+
+  // own runs one of the user's writes and the refresh after it. Meanwhile
+  // the version events are left to that refresh: following them too would
+  // reload the tree twice and could take the selection away.
+  async function own(write) {
+    writing++;
+    try {
+      return await write();
+    } finally {
+      writing--;
+      follow();
     }
-    showDetails(null);
+  }
+
+  // followChange reloads the tree after someone else's write, unless a reload
+  // before it in the queue (the user's own write's) already shows that
+  // version. The selection stays, its details are redrawn only if it
+  // changed, and the focus and the messages stay where they are: the user
+  // may be busy elsewhere.
+  function followChange() {
+    return queued(async () => {
+      if (writing || liveVersion === shownVersion) return;
+      await reloadShown();
+      if (!selected) return;
+      const node = tree.node(tree.selectedKey);
+      if (!node) showDetails(null);
+      else if (['name', 'parent_id', 'position', 'depth', 'child_count'].some((k) => node[k] !== selected[k])) showDetails(node);
+      else selected = node;
+    });
   }
 
   function addDialog(parent) {
@@ -212,13 +258,13 @@ export function mount(root, ctx) {
       title: parent ? `Add a category under “${parent.name}”` : 'Add a root category',
       submitLabel: 'Add',
       body: field('Name', {name: 'name', required: true, maxlength: '200'}),
-      onSubmit: async (form) => {
+      onSubmit: (form) => own(async () => {
         const body = {name: form.elements.name.value};
         if (parent) body.parent_id = parent.id;
         const {data} = await status.track('add', request('POST', API, {body}));
         if (parent) tree.expanded.add(String(parent.id));
         await refresh(data.id);
-      },
+      }),
     });
   }
 
@@ -227,17 +273,19 @@ export function mount(root, ctx) {
       title: `Rename “${node.name}”`,
       submitLabel: 'Rename',
       body: field('New name', {name: 'name', required: true, maxlength: '200', value: node.name}),
-      onSubmit: async (form) => {
+      onSubmit: (form) => own(async () => {
         await status.track('rename', request('PATCH', `${API}/${node.id}`, {body: {name: form.elements.name.value}}));
         await refresh(node.id);
-      },
+      }),
     });
   }
 
-  async function moveTo(node, parentID) {
-    await status.track('move', request('PATCH', `${API}/${node.id}`, {body: {parent_id: parentID}}));
-    if (parentID !== null) tree.expanded.add(String(parentID));
-    await refresh(node.id);
+  function moveTo(node, parentID) {
+    return own(async () => {
+      await status.track('move', request('PATCH', `${API}/${node.id}`, {body: {parent_id: parentID}}));
+      if (parentID !== null) tree.expanded.add(String(parentID));
+      await refresh(node.id);
+    });
   }
 
   // moveDialog picks the new parent by id, or by searching for it.
@@ -323,13 +371,13 @@ export function mount(root, ctx) {
           : 'It has no children.'),
         h('label.check', cascade, ' Cascade: delete its whole subtree too'),
       ],
-      onSubmit: async (form) => {
+      onSubmit: (form) => own(async () => {
         const {data} = await status.track('delete', request('DELETE', `${API}/${node.id}${form.elements.cascade.checked ? '?cascade=true' : ''}`));
         tree.expanded.delete(String(node.id));
         await refresh(null);
         replace(errorSlot, h('p.notice.ok', {role: 'status'},
           data && data.deleted ? `Deleted ${plural(data.deleted, 'category', 'categories')}.` : `Deleted “${node.name}”.`));
-      },
+      }),
     });
   }
 
@@ -351,12 +399,12 @@ export function mount(root, ctx) {
   // reload at a time, however fast the versions come; a failed reload waits
   // for the next announcement.
   async function follow() {
-    if (following) return;
+    if (following || writing) return;
     following = true;
     try {
       while (alive && shownVersion !== null && liveVersion !== shownVersion) {
         const before = shownVersion;
-        await refresh(selected && selected.id, {focus: false});
+        await followChange();
         if (shownVersion === before) break;
       }
     } finally {

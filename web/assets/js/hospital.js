@@ -135,7 +135,6 @@ export function mount(root, ctx) {
       live: 'Alarms live',
       reconnecting: 'Alarms: reconnecting…',
       refused: `Alarms: ${err && err.title} (${err && err.status})`,
-      failed: `Alarms: the list did not load (${err && (err.status || err.title)})`,
       off: 'Alarms: enter a token with patients:read to follow them',
     }[state];
     live.dataset.state = state;
@@ -164,11 +163,12 @@ export function mount(root, ctx) {
     // A redraw must not lose the keyboard focus of someone working the list.
     const focused = alarmList.contains(document.activeElement) && document.activeElement.closest('li.alarm');
     const heading = h('h3.alarms-title', 'Open alarms', alarms.length > 0 && h('span.alarm-total', ` (${alarms.length})`));
+    const failed = board.error && [errorBox(board.error), h('p.muted', 'Trying again in a few seconds…')];
     if (!board.loaded) {
-      replace(alarmList, heading, h('p.muted', live.dataset.state === 'refused' ? 'Alarms need a token with the patients:read scope.' : 'Loading alarms…'));
+      replace(alarmList, heading, failed || h('p.muted', live.dataset.state === 'refused' ? 'Alarms need a token with the patients:read scope.' : 'Loading alarms…'));
       return;
     }
-    replace(alarmList, heading, alarms.length
+    replace(alarmList, heading, failed, alarms.length
       ? h('ul.alarm-list', alarms.map(alarmItem))
       : h('p.muted.no-alarms', 'No open alarms in this ward.'));
     if (focused) {

@@ -54,8 +54,9 @@ export function subscribe(path, {onEvent, onState = () => {}}) {
 
 // events parses a text/event-stream body: `field: value` lines, comment
 // lines that start with a colon, and a blank line that ends an event. Unlike
-// EventSource it also dispatches a named event without data lines (a bare
-// `event: reset`); an unnamed one without data is nothing.
+// EventSource it also yields an event without data lines when it has a name
+// (a bare `event: reset`) or an id (canopy starts a stream with the id it
+// starts after, for the client to send back when it reconnects).
 // Closing the stream aborts its fetch, which ends the body's reader too.
 async function* events(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
@@ -72,7 +73,7 @@ async function* events(body) {
     buffer = lines.pop() + buffer.slice(cut);
     for (const line of lines) {
       if (line === '') {
-        if (ev.data.length || ev.event !== 'message') yield {id: ev.id, event: ev.event, data: ev.data.join('\n')};
+        if (ev.data.length || ev.event !== 'message' || ev.id) yield {id: ev.id, event: ev.event, data: ev.data.join('\n')};
         ev = {id: '', event: 'message', data: []};
         continue;
       }
