@@ -42,6 +42,10 @@ var (
 		leaf: &leafSpec{table: "wards", kind: "ward", parent: "department_id", beds: "w.beds", occupied: wardOccupiedSQL}}
 )
 
+// Name is the tree's name, as tree_versions and the announcements of its
+// versions (Listener) know it.
+func (t TreeSpec) Name() string { return t.version }
+
 // HasCode reports whether the tree's nodes carry a code (departments do):
 // required when a node is created, and never changed.
 func (t TreeSpec) HasCode() bool { return t.code != "" }

@@ -67,10 +67,23 @@ func newServerOn(t *testing.T, db *testdb.DB, pool *queries.DB, configure ...fun
 	for _, c := range configure {
 		c(&cfg)
 	}
+	if cfg.ListenURL == "" {
+		cfg.ListenURL = db.URL
+	}
 	logs := &syncBuffer{}
 	srv := New(cfg, pool, migrations.Latest(), slog.New(slog.NewJSONHandler(logs, nil)))
+	ctx, stopLive := context.WithCancel(context.Background())
+	live := make(chan struct{})
+	go func() {
+		srv.Live(ctx)
+		close(live)
+	}()
 	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
+	t.Cleanup(func() {
+		stopLive()
+		<-live
+		hs.Close()
+	})
 	return &testServer{t: t, srv: srv, http: hs, db: db, store: queries.New(db.Pool), logs: logs}
 }
 

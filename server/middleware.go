@@ -121,6 +121,10 @@ func (w *timingWriter) WriteString(str string) (int, error) {
 	return w.ResponseWriter.WriteString(str)
 }
 
+// Unwrap lets http.ResponseController reach the connection (the event
+// streams set its deadlines).
+func (w *timingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *timingWriter) Flush() {
 	w.stamp()
 	w.ResponseWriter.Flush()
@@ -222,10 +226,20 @@ func (s *Server) checkQuery(c *gin.Context) {
 // starts once readBody has the body: a slow upload is the read timeout's to
 // cut off (408), not a database that did not answer (503).
 func (s *Server) timeout(c *gin.Context) {
+	if streams(c) {
+		c.Next()
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
+}
+
+// streams reports whether the request is for an event stream, which lasts
+// as long as its client stays.
+func streams(c *gin.Context) bool {
+	return strings.HasSuffix(c.FullPath(), "/stream") || strings.HasSuffix(c.FullPath(), "/events")
 }
 
 // readBody reads the request's body whole before the handler runs. A body

@@ -49,6 +49,20 @@ type Config struct {
 	// replica within its lag bound (see queries.Replicas); its checker is
 	// the caller's to run. Nil reads from the primary pool alone.
 	Replicas *queries.Replicas
+	// ListenURL is where the one listening connection of the event streams
+	// connects: straight to PostgreSQL, since LISTEN needs a session that a
+	// pooler in transaction mode does not give. Empty turns the streams off
+	// (503).
+	ListenURL string
+	// EventRetention is how long alarm events are kept for a client that
+	// reconnects to replay; one asking for older ones is told to reset.
+	EventRetention time.Duration
+	// StreamKeepAlive is how often an idle stream gets a comment line, so
+	// that proxies do not close it.
+	StreamKeepAlive time.Duration
+	// StreamBuffer is how many events a stream's client may fall behind by
+	// before it is cut off (it replays them when it reconnects).
+	StreamBuffer int
 }
 
 // DefaultConfig is the configuration canopy runs with unless told otherwise.
@@ -62,6 +76,9 @@ func DefaultConfig() Config {
 		// A batch body of 16 MiB arrives in a minute at about 2 Mbit/s.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
+		EventRetention:    24 * time.Hour,
+		StreamKeepAlive:   15 * time.Second,
+		StreamBuffer:      256,
 	}
 }
 
@@ -80,6 +97,12 @@ func (c Config) Validate() error {
 		return errors.New("read header and read timeouts must be positive")
 	case c.ReadTimeout < c.ReadHeaderTimeout:
 		return errors.New("the read timeout covers the headers too: it cannot be shorter than the read header timeout")
+	case c.EventRetention < time.Minute:
+		return errors.New("event retention must be at least a minute")
+	case c.StreamKeepAlive <= 0:
+		return errors.New("stream keep-alive must be positive")
+	case c.StreamBuffer < 1:
+		return errors.New("stream buffer must hold at least one event")
 	}
 	for _, o := range c.CORSOrigins {
 		if !validOrigin(o) {
@@ -103,6 +126,7 @@ type Server struct {
 	trees   *treeCache
 	engine  *gin.Engine
 	table   *routeTable
+	live    *hub
 	// schemaVersion is the migration version this binary expects.
 	schemaVersion uint
 }
@@ -126,6 +150,7 @@ func New(cfg Config, db *queries.DB, schemaVersion uint, log *slog.Logger) *Serv
 		metrics:       newMetrics(db, cfg.Replicas),
 		trees:         newTreeCache(treeCacheBytes),
 		schemaVersion: schemaVersion,
+		live:          newHub(primary, queries.NewListener(cfg.ListenURL, log), cfg.StreamBuffer, log),
 	}
 	s.engine = s.routes()
 	return s
@@ -182,6 +207,7 @@ func (s *Server) routes() *gin.Engine {
 		g := v1.Group("/" + t.name)
 		g.Match(readMethods, "/tree", s.readTrees, s.handle(t.getTree))
 		g.Match(readMethods, "/search", s.readTrees, s.handle(t.search))
+		g.GET("/events", s.readTrees, s.handle(t.events))
 		g.Match(readMethods, "/:id", s.readTrees, s.handle(t.getNode))
 		g.Match(readMethods, "/:id/ancestors", s.readTrees, s.handle(t.ancestors))
 		g.POST("", s.require(auth.ScopeTreesWrite), s.handle(t.create))
@@ -199,6 +225,12 @@ func (s *Server) routes() *gin.Engine {
 	v1.POST("/observations/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkObservations))
 	v1.Match(readMethods, "/observations/hourly", s.require(auth.ScopePatientsRead), s.handle(s.hourlyObservations))
 	v1.POST("/predictions/bulk", s.require(auth.ScopePatientsWrite), s.handle(s.bulkPredictions))
+	v1.Match(readMethods, "/alarm-rules", s.require(auth.ScopeAdmin), s.handle(s.listAlarmRules))
+	v1.PUT("/alarm-rules/:target", s.require(auth.ScopeAdmin), s.handle(s.putAlarmRule))
+	v1.DELETE("/alarm-rules/:target", s.require(auth.ScopeAdmin), s.handle(s.deleteAlarmRule))
+	v1.Match(readMethods, "/alarms", s.require(auth.ScopePatientsRead), s.handle(s.listAlarms))
+	v1.GET("/alarms/stream", s.require(auth.ScopePatientsRead), s.handle(s.alarmStream))
+	v1.POST("/alarms/:id/acknowledge", s.require(auth.ScopePatientsWrite), s.handle(s.acknowledgeAlarm))
 
 	v1.Match(readMethods, "/users", s.require(auth.ScopeArticlesRead), s.handle(s.listUsers))
 	v1.Match(readMethods, "/users/:user_id/articles", s.require(auth.ScopeArticlesRead), s.handle(s.listArticles))
@@ -216,9 +248,31 @@ func (s *Server) routes() *gin.Engine {
 	return e
 }
 
+// Live runs what the event streams need, the listening connection and the
+// pruning of old events, until ctx is done, and then ends every stream.
+// Serve runs it; a caller serving the handler itself runs it beside.
+func (s *Server) Live(ctx context.Context) {
+	if s.cfg.ListenURL == "" {
+		s.log.Warn("no listen URL: the event streams are off")
+		return
+	}
+	s.live.run(ctx, s.cfg.EventRetention)
+}
+
 // Serve answers HTTP on ln until ctx is done, then stops taking connections,
 // lets in-flight requests finish (up to the shutdown timeout) and returns.
+// The event streams end at once: they never end by themselves.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	liveCtx, stopLive := context.WithCancel(ctx)
+	live := make(chan struct{})
+	go func() {
+		s.Live(liveCtx)
+		close(live)
+	}()
+	defer func() {
+		stopLive()
+		<-live
+	}()
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,

@@ -137,6 +137,9 @@ func fromEnv() (config, error) {
 	}
 	e.duration(&cfg.ReplicaMaxLag, "CANOPY_REPLICA_MAX_LAG")
 	e.int(&cfg.MaxTreeDepth, "CANOPY_MAX_TREE_DEPTH")
+	e.string(&cfg.Server.ListenURL, "CANOPY_LISTEN_URL")
+	e.duration(&cfg.Server.EventRetention, "CANOPY_EVENT_RETENTION")
+	e.duration(&cfg.Server.StreamKeepAlive, "CANOPY_STREAM_KEEPALIVE")
 	return cfg, errors.Join(e.errs...)
 }
 
@@ -176,6 +179,9 @@ func (c *config) serveFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.DurationVar(&c.ReplicaMaxLag, "replica-max-lag", c.ReplicaMaxLag, "how far a replica may trail the primary and still be read from (env CANOPY_REPLICA_MAX_LAG)")
+	fs.StringVar(&c.Server.ListenURL, "listen-url", c.Server.ListenURL, "PostgreSQL URL of the one LISTEN connection that feeds the event streams: straight to PostgreSQL, not through a pooler in transaction mode (env CANOPY_LISTEN_URL; default: the database URL)")
+	fs.DurationVar(&c.Server.EventRetention, "event-retention", c.Server.EventRetention, "how long alarm events are kept for clients that reconnect to replay (env CANOPY_EVENT_RETENTION)")
+	fs.DurationVar(&c.Server.StreamKeepAlive, "stream-keepalive", c.Server.StreamKeepAlive, "how often an idle event stream gets a comment line, so that proxies keep it open (env CANOPY_STREAM_KEEPALIVE)")
 	fs.IntVar(&c.MaxTreeDepth, "max-tree-depth", c.MaxTreeDepth, "greatest depth of a tree node (a root is 0), written to the database at start and enforced there for every writer; 0 keeps the database's, 1000 by default (env CANOPY_MAX_TREE_DEPTH)")
 }
 

@@ -79,6 +79,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, onListen func(net.
 		cfg.Server.Replicas = replicas
 	}
 	cfg.Server.PrivateMetrics = cfg.MetricsAddr != ""
+	if cfg.Server.ListenURL == "" {
+		cfg.Server.ListenURL = db.URL
+	}
 	srv := server.New(cfg.Server, pool, migrations.Latest(), log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

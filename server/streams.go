@@ -1,0 +1,220 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"canopy/queries"
+	"canopy/rules"
+)
+
+// A stream is a text/event-stream response that lasts as long as the client
+// stays. The request timeout does not apply to it (see timeout), nor the
+// read timeout once it has begun; each write has writeWait to get through,
+// and a comment every KeepAlive keeps proxies from closing an idle stream.
+
+// writeWait bounds each write to a stream: a client that takes longer is
+// gone or stuck, and is cut off.
+const writeWait = 10 * time.Second
+
+// streamRetry is the reconnection delay the stream tells EventSource clients.
+const streamRetry = time.Second
+
+// stream writes one event stream's frames.
+type stream struct {
+	c  *gin.Context
+	rc *http.ResponseController
+}
+
+// startStream sends a stream's headers and its first lines.
+func startStream(c *gin.Context) (*stream, error) {
+	st := &stream{c: c, rc: http.NewResponseController(c.Writer)}
+	// The server's read timeout bounds reading a request; a stream's request
+	// has been read, and its background read must not end it.
+	if err := st.rc.SetReadDeadline(time.Time{}); err != nil {
+		return nil, err
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	// Tells nginx not to buffer the stream.
+	h.Set("X-Accel-Buffering", "no")
+	c.Status(http.StatusOK)
+	return st, st.write(fmt.Appendf(nil, ": canopy event stream\nretry: %d\n\n", streamRetry.Milliseconds()))
+}
+
+// write sends b at once.
+func (st *stream) write(b []byte) error {
+	if err := st.rc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
+	if _, err := st.c.Writer.Write(b); err != nil {
+		return err
+	}
+	return st.rc.Flush()
+}
+
+var keepAliveFrame = []byte(": keep-alive\n\n")
+
+// lastEventID is the Last-Event-ID the client sent (EventSource sends the
+// last id it saw when it reconnects): digits, else 400.
+func lastEventID(c *gin.Context) (id int64, ok bool, err error) {
+	raw := c.GetHeader("Last-Event-ID")
+	if raw == "" {
+		return 0, false, nil
+	}
+	id, err = rules.ParseInt(raw)
+	if err != nil || id < 0 {
+		return 0, false, badRequest("Last-Event-ID %q is not an event id of this stream", raw)
+	}
+	return id, true, nil
+}
+
+// alarmStream streams the changes of alarms, of one ward's patients or all.
+// With Last-Event-ID it first replays, from the database, the events after
+// it, so that a client that reconnects misses nothing; an id too old for
+// that gets event reset. The subscription is taken before the replay is
+// read, so that no event falls between the two, and an event both hold is
+// sent once.
+func (s *Server) alarmStream(c *gin.Context) error {
+	ward, err := queryInt64(c, "ward_id", 1)
+	if err != nil {
+		return err
+	}
+	from, replay, err := lastEventID(c)
+	if err != nil {
+		return err
+	}
+	sub, after, ok := s.live.subscribeAlarms(ward)
+	if !ok {
+		return queries.ErrUnavailable
+	}
+	defer s.live.unsubscribeAlarms(sub)
+	ctx := c.Request.Context()
+	var missed []queries.AlarmEvent
+	lost := false
+	if replay {
+		if lost, err = s.store.AlarmEventsLost(ctx, from); err != nil {
+			return err
+		}
+		if !lost {
+			if missed, err = s.store.AlarmEventsAfter(ctx, from, ward); err != nil {
+				return err
+			}
+		}
+	}
+	st, err := startStream(c)
+	if err != nil {
+		return nil
+	}
+	sent := after
+	switch {
+	case lost:
+		if st.write(fmt.Appendf(nil, "id: %d\nevent: reset\ndata: {\"last_event_id\":%d}\n\n", after, after)) != nil {
+			return nil
+		}
+	case replay:
+		if sent, err = s.replayAlarms(ctx, st, from, ward, missed); err != nil {
+			return nil
+		}
+	default:
+		// The id the stream starts after, for the client to send back.
+		if st.write(fmt.Appendf(nil, "id: %d\n\n", after)) != nil {
+			return nil
+		}
+	}
+	keepAlive := time.NewTicker(s.cfg.StreamKeepAlive)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sub.gone:
+			return nil
+		case f := <-sub.ch:
+			if f.id <= sent {
+				continue
+			}
+			if st.write(f.text) != nil {
+				return nil
+			}
+			sent = f.id
+		case <-keepAlive.C:
+			if st.write(keepAliveFrame) != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// replayAlarms sends the events after from, page by page from the first
+// (missed), and returns the id of the last sent.
+func (s *Server) replayAlarms(ctx context.Context, st *stream, from int64, ward *int64, missed []queries.AlarmEvent) (int64, error) {
+	sent := from
+	for {
+		for _, e := range missed {
+			if err := st.write(alarmFrame(e)); err != nil {
+				return sent, err
+			}
+			sent = e.ID
+		}
+		if len(missed) < queries.AlarmEventsMax {
+			return sent, nil
+		}
+		var err error
+		if missed, err = s.store.AlarmEventsAfter(ctx, sent, ward); err != nil {
+			return sent, err
+		}
+	}
+}
+
+// treeEvents streams a tree's versions: the current one at once, then each
+// new one as it commits, from any writer.
+func (t trees) events(c *gin.Context) error {
+	sub, ok := t.s.live.subscribeTree(t.spec.Name())
+	if !ok {
+		return queries.ErrUnavailable
+	}
+	defer t.s.live.unsubscribeTree(t.spec.Name(), sub)
+	ctx := c.Request.Context()
+	version, err := t.s.store.TreeVersion(ctx, t.spec)
+	if err != nil {
+		return err
+	}
+	st, err := startStream(c)
+	if err != nil {
+		return nil
+	}
+	send := func(v int64) error {
+		return st.write(fmt.Appendf(nil, "event: version\ndata: {\"version\":%d}\n\n", v))
+	}
+	if send(version) != nil {
+		return nil
+	}
+	keepAlive := time.NewTicker(t.s.cfg.StreamKeepAlive)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sub.gone:
+			return nil
+		case v := <-sub.ch:
+			if v <= version {
+				continue
+			}
+			if send(v) != nil {
+				return nil
+			}
+			version = v
+		case <-keepAlive.C:
+			if st.write(keepAliveFrame) != nil {
+				return nil
+			}
+		}
+	}
+}
