@@ -18,39 +18,39 @@ func isEventStream(h http.Header) bool {
 // event is one complete event of a text/event-stream.
 type event struct {
 	id, name, data string
-	hasData        bool
+	named, hasData bool // it has an event field, a data field
 }
 
 // parseEvents reads the complete events of a stream, those ended by a blank
 // line: the cut may leave a partial one at the end, which is dropped. Comment
-// lines (":...") are skipped; an event with no event field is "message".
+// lines (":...") are skipped, and so are blocks of only id and retry fields,
+// which set the client's last event id or reconnection delay and dispatch
+// nothing. An event with no event field is "message".
 func parseEvents(stream []byte) []event {
 	lines := strings.Split(strings.ReplaceAll(string(stream), "\r\n", "\n"), "\n")
 	lines = lines[:len(lines)-1] // the text after the last newline: a line not yet ended
 	var out []event
 	var cur event
 	var data []string
-	fields := false
 	for _, line := range lines {
 		field, value, _ := strings.Cut(line, ":")
 		switch {
 		case line == "":
-			if fields {
+			if cur.named || cur.hasData {
 				cur.data = strings.Join(data, "\n")
-				if cur.name == "" {
+				if !cur.named {
 					cur.name = "message"
 				}
 				out = append(out, cur)
 			}
-			cur, data, fields = event{}, nil, false
+			cur, data = event{}, nil
 		case field == "":
 			// a comment, such as a keep-alive
 		default:
-			fields = true
 			value = strings.TrimPrefix(value, " ")
 			switch field {
 			case "event":
-				cur.name = value
+				cur.name, cur.named = value, true
 			case "data":
 				data, cur.hasData = append(data, value), true
 			case "id":

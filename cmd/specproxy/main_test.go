@@ -98,12 +98,13 @@ func TestEventStreams(t *testing.T) {
 		ends                 bool
 		finding              string // the kind, "" for none
 	}{
-		{"keep-alives only", "/api/v1/alarms/stream", ": keep-alive\n\n", false, ""},
-		{"alarm events and a reset", "/api/v1/alarms/stream", "id: 1\nevent: alarm\ndata: " + alarm + "\n\nevent: reset\ndata: {}\n\n", false, ""},
+		{"keep-alives, a retry and an id only", "/api/v1/alarms/stream", ": hello\nretry: 1000\n\nid: 5\n\n: keep-alive\n\n", false, ""},
+		{"alarm events and a reset", "/api/v1/alarms/stream", "id: 1\nevent: alarm\ndata: " + alarm + "\n\nid: 9\nevent: reset\ndata: {\"last_event_id\": 9}\n\n", false, ""},
 		{"a partial event at the cut is not judged", "/api/v1/alarms/stream", "id: 1\nevent: alarm\ndata: {\"id\":", false, ""},
 		{"alarm off its schema", "/api/v1/alarms/stream", "id: 1\nevent: alarm\ndata: " + strings.Replace(alarm, `"open"`, `"snoozed"`, 1) + "\n\n", false, "event"},
 		{"event the operation does not list", "/api/v1/alarms/stream", "event: version\ndata: {\"version\": 3}\n\n", false, "event"},
 		{"event without data", "/api/v1/alarms/stream", "event: reset\n\n", false, "event"},
+		{"reset off its schema", "/api/v1/alarms/stream", "event: reset\ndata: {}\n\n", false, "event"},
 		{"tree version", "/api/v1/categories/events", "event: version\ndata: {\"version\": 3}\n\n", false, ""},
 		{"tree version not a number", "/api/v1/departments/events", "event: version\ndata: {\"version\": \"3\"}\n\n", false, "event"},
 		{"stream that ends by itself", "/api/v1/categories/events", ": hello\n\n", true, "stream"},
