@@ -112,6 +112,7 @@ func TestEventStreams(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")
+				w.Header().Set("Cache-Control", "no-cache")
 				w.WriteHeader(http.StatusOK)
 				io.WriteString(w, tc.stream)
 				w.(http.Flusher).Flush()
