@@ -45,7 +45,8 @@ const (
 	alarmBatchSize = 200
 	alarmOpeners   = 2
 	alarmPace      = 150 * time.Millisecond
-	alarmBlock     = 5 // batches in a row with the rule on, then off
+	alarmBlock     = 2 // batches in a row with the rule off, then on: one to each instance
+	alarmWarmup    = 4 // batches with the rule first, not timed
 	lowPatients    = 8_000
 )
 
@@ -118,25 +119,21 @@ func runAlarms(e *env) (string, error) {
 	}
 
 	fmt.Println("alarms: the statement in PostgreSQL, alarms off and on")
-	inPG := map[bool]samples{}
 	stmt, err := statementOf(e.ctx, e.raw.Config().ConnString(), func(q *queries.Store) error {
-		_, err := q.InsertPredictions(e.ctx, queries.Actor{}, alarmBatch(4*perMode+3))
+		_, err := q.InsertPredictions(e.ctx, queries.Actor{}, alarmBatch(2*(alarmWarmup+2*perMode)))
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
-	for _, on := range []bool{true, false} {
-		if err := e.setAlarmRule(bases[0], on); err != nil {
-			return "", err
-		}
-		if inPG[on], err = executionTimes(e.ctx, e.raw, stmt, 20); err != nil {
-			return "", err
-		}
+	pg, err := e.statementInPG(stmt, 25)
+	if err != nil {
+		return "", err
 	}
 
+	load := loadAverage()
 	fmt.Printf("alarms: %d batches with alarms on, %d off, one every %s, no subscribers\n", perMode, perMode, alarmPace)
-	bare, err := e.feed(bases, 0, perMode)
+	bare, next, err := e.feed(bases, 0, perMode)
 	if err != nil {
 		return "", err
 	}
@@ -157,7 +154,7 @@ func runAlarms(e *env) (string, error) {
 	}
 	defer subs.kill()
 	fmt.Printf("alarms: %d batches with alarms on, %d off, one every %s, %d subscribers\n", perMode, perMode, alarmPace, 2*perInstance)
-	fed, err := e.feed(bases, 2*perMode, perMode)
+	fed, _, err := e.feed(bases, next, perMode)
 	if err != nil {
 		return "", err
 	}
@@ -194,7 +191,7 @@ func runAlarms(e *env) (string, error) {
 
 	subscribers := 2 * perInstance
 	var b strings.Builder
-	fmt.Fprintf(&b, "_Machine: %s._\n\n", e.machine())
+	fmt.Fprintf(&b, "_Machine: %s; load average %s when the feed began (the cores are shared)._\n\n", e.machine(), load)
 	fmt.Fprintf(&b, `Two canopy instances on the same database, each served in the bench's process as `+"`canopy serve`"+` serves
 it with its defaults (its own pool of %d connections, its own listening connection and hub), and
 %s subscribers, %s on each, as real HTTP clients over loopback TCP: `+"`GET /api/v1/alarms/stream`"+` without a
@@ -205,7 +202,8 @@ both processes and PostgreSQL. 10,000 patients in 50 wards (analyzed, as autovac
 The feed: batches of %d sepsis predictions, one every %s, sent to the two instances in turn, in
 blocks of %d alternately with the rule `+"`PUT /api/v1/alarm-rules/sepsis {\"open_at\": 0.7, \"clear_below\": 0.5}`"+`
 (alarms on) and without any rule (alarms off: the trigger returns at once); %d batches of each, first
-without subscribers, then again with the %s. In each batch %d predictions of 0.9 for patients of their
+without subscribers, then again with the %s, each time after %d batches with the rule that are not
+timed (they warm the pooled sessions: the trigger's first run in a session plans its statements). In each batch %d predictions of 0.9 for patients of their
 own open as many alarms, one of 0.1 resolves the alarm opened three batches before (when that batch
 had the rule), and the rest (0.05–0.44, for 8,000 of the patients in turn) are low: the trigger looks
 at each (a low one resolves an alarm in force) and changes nothing for them.
@@ -221,11 +219,12 @@ at each (a low one resolves an alarm in force) and changes nothing for them.
   any, divided by %s; beside it the process's resident set (VmRSS) grown over the same span. The
   kernel's socket buffers are not counted.
 - **POST**: `+"`POST /api/v1/predictions/bulk`"+` as the bench's client times it (JSON encoding not timed).
-  **statement in PG**: canopy's insert statement for one such batch under EXPLAIN ANALYZE, rolled back
-  (PostgreSQL's execution time, the alarms trigger included; 20 runs).
+  **statement in PG**: canopy's insert statement for one such batch under EXPLAIN ANALYZE, rolled back,
+  25 times without the rule and 25 with it, alternately (PostgreSQL's execution time, the alarms
+  trigger included).
 
 `, defaultPoolSize, thousands(subscribers), thousands(perInstance), alarmBatchSize, alarmPace, alarmBlock,
-		perMode, thousands(subscribers), alarmOpeners, ms(answered.p50()), thousands(subscribers), thousands(subscribers))
+		perMode, thousands(subscribers), alarmWarmup, alarmOpeners, ms(answered.p50()), thousands(subscribers), thousands(subscribers))
 	b.WriteString("| subscribers | events | deliveries received / expected | NOTIFY p50 | NOTIFY p99 | commit → subscriber p50 | p99 | max |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| %s | %d | %s / %s | %s | %s | %s | %s | %s |\n\n", thousands(subscribers), len(events),
@@ -235,9 +234,12 @@ at each (a low one resolves an alarm in force) and changes nothing for them.
 	row := func(what string, off, on samples) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", what, ms(off.p50()), ms(off.p99()), ms(on.p50()), ms(on.p99()), times(on.p50(), off.p50()))
 	}
-	row("statement in PG", inPG[false], inPG[true])
+	row("statement in PG", pg.off, pg.on)
 	row("POST, no subscribers", bare.off, bare.on)
 	row(fmt.Sprintf("POST, %s subscribers", thousands(subscribers)), fed.off, fed.on)
+	fmt.Fprintf(&b, "\nOf the statement with alarms on, the alarms trigger (`alarms_from_predictions`, EXPLAIN ANALYZE's trigger time) takes p50 %s ms;\n"+
+		"its first run in a session, which plans the trigger functions' statements, %s ms (p50 of %d new connections).\n",
+		ms(pg.trigger.p50()), ms(pg.firstTrigger.p50()), len(pg.firstTrigger))
 	fmt.Fprintf(&b, "\nMemory per idle subscriber: %s of Go heap and stacks (%s of resident set); %.1f goroutines each.\n",
 		kib(mem.heapStack), kib(mem.rss), mem.goroutines)
 	if len(got.Errors) > 0 {
@@ -259,42 +261,61 @@ type fed struct {
 	responded map[int]int64 // batch (with the rule) → when its response arrived, Unix ns
 }
 
-// feed posts 2×perMode batches from batch from on, one every alarmPace, to
-// the instances in turn, in blocks alternately with the rule and without.
-func (e *env) feed(bases []string, from, perMode int) (fed, error) {
+// feed posts batches from batch from on, one every alarmPace, to the
+// instances in turn: alarmWarmup with the rule, not timed, which warm the
+// sessions the instances use (a session's first run of the alarms trigger
+// plans its statements, a cost paid once per pooled connection); then
+// blocks of alarmBlock alternately without the rule and with it, perMode of
+// each. It returns the batch after the last.
+func (e *env) feed(bases []string, from, perMode int) (fed, int, error) {
 	f := fed{responded: map[int]int64{}}
 	pace := time.NewTicker(alarmPace)
 	defer pace.Stop()
-	for i := range 2 * perMode {
-		k, on := from+i, (i/alarmBlock)%2 == 0
-		if i%alarmBlock == 0 {
+	n := alarmWarmup + 2*perMode
+	ruled := false
+	for i := range n {
+		k, j := from+i, i-alarmWarmup
+		on := j < 0 || (j/alarmBlock)%2 == 1
+		if i == 0 || on != ruled {
 			if err := e.setAlarmRule(bases[0], on); err != nil {
-				return f, err
+				return f, 0, err
 			}
+			ruled = on
 		}
 		body, err := alarmBatchJSON(k)
 		if err != nil {
-			return f, err
+			return f, 0, err
 		}
 		<-pace.C
 		t := time.Now()
 		if _, _, err := e.postTo(bases[k%2]+"/api/v1/predictions/bulk", body); err != nil {
-			return f, err
+			return f, 0, err
 		}
 		took := time.Since(t)
-		if on {
+		switch {
+		case j < 0:
+		case on:
 			f.on = append(f.on, took)
 			f.responded[k] = time.Now().UnixNano()
-		} else {
+		default:
 			f.off = append(f.off, took)
 		}
 	}
-	return f, nil
+	return f, from + n, nil
 }
 
 // times is a/b to two decimals: near the 1.2× bound, ratio's one decimal
 // would hide which side a figure is on.
 func times(a, b time.Duration) string { return fmt.Sprintf("%.2f×", float64(a)/float64(b)) }
+
+// loadAverage is the machine's load average over the last minute.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
+}
 
 func kib(bytes float64) string { return fmt.Sprintf("%.1f KiB", bytes/1024) }
 
@@ -357,6 +378,80 @@ func (e *env) committedEvents(after int64) (map[int64]committedEvent, error) {
 		return nil
 	})
 	return events, err
+}
+
+// inPG is the insert statement's execution times in PostgreSQL.
+type inPG struct {
+	off, on samples
+	// trigger is the alarms trigger's part of on; firstTrigger its time in
+	// a session's first run.
+	trigger, firstTrigger samples
+}
+
+// statementInPG runs stmt n times without the rule and n times with it,
+// alternately, each under EXPLAIN ANALYZE in a transaction that sets the
+// rules first and is rolled back; then once on each of three new
+// connections, with the rule.
+func (e *env) statementInPG(stmt captured, n int) (inPG, error) {
+	var r inPG
+	run := func(db interface {
+		Begin(context.Context) (pgx.Tx, error)
+	}, on bool) (execution, trigger time.Duration, err error) {
+		tx, err := db.Begin(e.ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer tx.Rollback(e.ctx)
+		rules := `SET LOCAL jit = off; DELETE FROM alarm_rules`
+		if on {
+			rules += `; INSERT INTO alarm_rules (target, open_at, clear_below) VALUES ('` + alarmTarget + `', 0.7, 0.5)`
+		}
+		if _, err := tx.Exec(e.ctx, rules); err != nil {
+			return 0, 0, err
+		}
+		var plan []struct {
+			ExecutionTime float64 `json:"Execution Time"`
+			Triggers      []struct {
+				Name string  `json:"Trigger Name"`
+				Time float64 `json:"Time"`
+			}
+		}
+		if err := tx.QueryRow(e.ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+stmt.sql, stmt.args...).Scan(&plan); err != nil {
+			return 0, 0, err
+		}
+		for _, t := range plan[0].Triggers {
+			if t.Name == "predictions_alarms_insert" {
+				trigger = time.Duration(t.Time * float64(time.Millisecond))
+			}
+		}
+		return time.Duration(plan[0].ExecutionTime * float64(time.Millisecond)), trigger, nil
+	}
+	for i := range 2*n + 2 {
+		on := i%2 == 1
+		execution, trigger, err := run(e.raw, on)
+		switch {
+		case err != nil:
+			return r, err
+		case i < 2: // the first two warm the session
+		case on:
+			r.on, r.trigger = append(r.on, execution), append(r.trigger, trigger)
+		default:
+			r.off = append(r.off, execution)
+		}
+	}
+	for range 3 {
+		conn, err := pgx.Connect(e.ctx, e.raw.Config().ConnString())
+		if err != nil {
+			return r, err
+		}
+		_, trigger, err := run(conn, true)
+		conn.Close(e.ctx)
+		if err != nil {
+			return r, err
+		}
+		r.firstTrigger = append(r.firstTrigger, trigger)
+	}
+	return r, nil
 }
 
 // listenFloor listens on the alarms channel with a plain pgx session until
