@@ -776,3 +776,44 @@ func TestAlarmEventsPrunedByServer(t *testing.T) {
 		}
 	}
 }
+
+// A replica may trail the primary, where the hub reads the events it hands
+// out: a stream's replay and a tree stream's first version are read from
+// the primary too, or a client reconnecting to a GET served by a replica
+// misses the events the replica lacks, and a tree stream starts from a
+// version older than the one it will never be told about.
+func TestStreamsReadThePrimary(t *testing.T) {
+	rs := newReplicaSetup(t)
+	ts := rs.ts
+	site := newAlarmSite(t, ts, 2)
+	f := follow(t, ts, site.reader, "")
+	site.predict(t, ts, prediction{"p0", 10, 0.9})
+	seen := f.collect(1)
+	// The replica serves reads, and then stops replaying while the checker,
+	// stopped too, still counts it as fresh.
+	rs.getFrom(t, "/api/v1/categories/tree", "replica-1")
+	rs.stopChecker()
+	rs.onReplica(t, "SELECT pg_wal_replay_pause()")
+	t.Cleanup(func() { rs.onReplica(t, "SELECT pg_wal_replay_resume()") })
+
+	site.predict(t, ts, prediction{"p1", 10, 0.9})
+	seen = append(seen, f.collect(1)...)
+	again := follow(t, ts, site.reader, seen[0].ID)
+	site.predict(t, ts, prediction{"p1", 11, 0.1})
+	seen = append(seen, f.collect(1)...)
+	for _, want := range seen[1:] {
+		if e := again.next(); e.ID != want.ID || e.Event != "alarm" {
+			t.Fatalf("reconnected after %s: got %s %s, want alarm %s", seen[0].ID, e.Event, e.ID, want.ID)
+		}
+	}
+
+	createNode(t, ts, ts.token(auth.ScopeTreesWrite), "categories", `{"name":"A"}`)
+	var version int64
+	if err := site.pool.QueryRow(context.Background(), `SELECT version FROM tree_versions WHERE tree = 'categories'`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	s := openStream(t, ts, "/api/v1/categories/events")
+	if e := s.next(t); e.Data != fmt.Sprintf(`{"version":%d}`, version) {
+		t.Errorf("a tree stream opened while the replica trails starts at %s, want version %d", e.Data, version)
+	}
+}

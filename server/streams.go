@@ -79,7 +79,8 @@ func lastEventID(c *gin.Context) (id int64, ok bool, err error) {
 // it, so that a client that reconnects misses nothing; an id too old for
 // that gets event reset. The subscription is taken before the replay is
 // read, so that no event falls between the two, and an event both hold is
-// sent once.
+// sent once. The replay is read from the primary, as the hub reads: a
+// replica may lack events the hub has handed out already.
 func (s *Server) alarmStream(c *gin.Context) error {
 	ward, err := queryInt64(c, "ward_id", 1)
 	if err != nil {
@@ -98,11 +99,11 @@ func (s *Server) alarmStream(c *gin.Context) error {
 	var missed []queries.AlarmEvent
 	lost := false
 	if replay {
-		if lost, err = s.store.AlarmEventsLost(ctx, from); err != nil {
+		if lost, err = s.live.store.AlarmEventsLost(ctx, from); err != nil {
 			return err
 		}
 		if !lost {
-			if missed, err = s.store.AlarmEventsAfter(ctx, from, ward); err != nil {
+			if missed, err = s.live.store.AlarmEventsAfter(ctx, from, ward); err != nil {
 				return err
 			}
 		}
@@ -166,14 +167,15 @@ func (s *Server) replayAlarms(ctx context.Context, st *stream, from int64, ward 
 			return sent, nil
 		}
 		var err error
-		if missed, err = s.store.AlarmEventsAfter(ctx, sent, ward); err != nil {
+		if missed, err = s.live.store.AlarmEventsAfter(ctx, sent, ward); err != nil {
 			return sent, err
 		}
 	}
 }
 
 // treeEvents streams a tree's versions: the current one at once, then each
-// new one as it commits, from any writer.
+// new one as it commits, from any writer. The current one is read from the
+// primary: a replica's may be older than a version announced already.
 func (t trees) events(c *gin.Context) error {
 	sub, ok := t.s.live.subscribeTree(t.spec.Name())
 	if !ok {
@@ -181,7 +183,7 @@ func (t trees) events(c *gin.Context) error {
 	}
 	defer t.s.live.unsubscribeTree(t.spec.Name(), sub)
 	ctx := c.Request.Context()
-	version, err := t.s.store.TreeVersion(ctx, t.spec)
+	version, err := t.s.live.store.TreeVersion(ctx, t.spec)
 	if err != nil {
 		return err
 	}
