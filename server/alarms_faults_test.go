@@ -817,3 +817,62 @@ func TestStreamsReadThePrimary(t *testing.T) {
 		t.Errorf("a tree stream opened while the replica trails starts at %s, want version %d", e.Data, version)
 	}
 }
+
+// Pruning that commits while a reconnecting client's replay is read is
+// not missed: the client gets a reset, not the events after a gap.
+func TestAlarmReplayRacesPruning(t *testing.T) {
+	ts := newTestServer(t)
+	site := newAlarmSite(t, ts, 3)
+	f := follow(t, ts, site.reader, "")
+	site.predict(t, ts, site.everyone(10, 0.9)...)
+	seen := f.collect(3)
+
+	// The replay's read waits on the table until the pruning commits.
+	ctx := context.Background()
+	tx, err := site.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE alarm_events IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	answered := make(chan answer, 1)
+	reqCtx, cancel := context.WithCancel(ctx)
+	go func() {
+		req, _ := http.NewRequestWithContext(reqCtx, "GET", f.url, nil)
+		req.Header.Set("Authorization", "Bearer "+site.reader)
+		req.Header.Set("Last-Event-ID", seen[0].ID)
+		resp, err := http.DefaultClient.Do(req)
+		answered <- answer{resp, err}
+	}()
+	poll(t, "the replay to wait for the table", func() bool {
+		var n int
+		if err := site.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM alarm_events%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	})
+	if _, err := tx.Exec(ctx, `UPDATE alarm_events SET created_at = created_at - interval '1 day' WHERE id <= $1`, eventID(t, seen[1])); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := queries.New(tx).PruneAlarmEvents(ctx, time.Now().Add(-time.Hour)); err != nil || n != 2 {
+		t.Fatalf("pruned %d (%v), want 2", n, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := <-answered
+	if a.err != nil || a.resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %v %v", a.resp, a.err)
+	}
+	s := readStream(t, a.resp, cancel)
+	if e := s.next(t); e.Event != "reset" {
+		t.Errorf("Last-Event-ID %s, its next event pruned during the replay: got %s %s, want a reset", seen[0].ID, e.Event, e.ID)
+	}
+}

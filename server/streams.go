@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -99,13 +100,8 @@ func (s *Server) alarmStream(c *gin.Context) error {
 	var missed []queries.AlarmEvent
 	lost := false
 	if replay {
-		if lost, err = s.live.store.AlarmEventsLost(ctx, from); err != nil {
+		if missed, lost, err = s.replayPage(ctx, from, ward); err != nil {
 			return err
-		}
-		if !lost {
-			if missed, err = s.live.store.AlarmEventsAfter(ctx, from, ward); err != nil {
-				return err
-			}
 		}
 	}
 	st, err := startStream(c)
@@ -153,7 +149,9 @@ func (s *Server) alarmStream(c *gin.Context) error {
 }
 
 // replayAlarms sends the events after from, page by page from the first
-// (missed), and returns the id of the last sent.
+// (missed), and returns the id of the last sent. Events pruned before a
+// later page is read end the stream (errReplayPruned): the client
+// reconnects from the last it got, and is told to reset.
 func (s *Server) replayAlarms(ctx context.Context, st *stream, from int64, ward *int64, missed []queries.AlarmEvent) (int64, error) {
 	sent := from
 	for {
@@ -166,11 +164,30 @@ func (s *Server) replayAlarms(ctx context.Context, st *stream, from int64, ward 
 		if len(missed) < queries.AlarmEventsMax {
 			return sent, nil
 		}
+		var lost bool
 		var err error
-		if missed, err = s.live.store.AlarmEventsAfter(ctx, sent, ward); err != nil {
+		if missed, lost, err = s.replayPage(ctx, sent, ward); err != nil {
 			return sent, err
 		}
+		if lost {
+			return sent, errReplayPruned
+		}
 	}
+}
+
+var errReplayPruned = errors.New("events to replay were pruned meanwhile")
+
+// replayPage reads a page of the events after from, of ward (all when
+// nil), from the primary, and whether some events after from are gone.
+// That is asked after the page is read, so that pruning committed while it
+// was read shows as lost events rather than as a gap in the page.
+func (s *Server) replayPage(ctx context.Context, from int64, ward *int64) ([]queries.AlarmEvent, bool, error) {
+	events, err := s.live.store.AlarmEventsAfter(ctx, from, ward)
+	if err != nil {
+		return nil, false, err
+	}
+	lost, err := s.live.store.AlarmEventsLost(ctx, from)
+	return events, lost, err
 }
 
 // treeEvents streams a tree's versions: the current one at once, then each
