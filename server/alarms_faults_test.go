@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -874,5 +876,104 @@ func TestAlarmReplayRacesPruning(t *testing.T) {
 	s := readStream(t, a.resp, cancel)
 	if e := s.next(t); e.Event != "reset" {
 		t.Errorf("Last-Event-ID %s, its next event pruned during the replay: got %s %s, want a reset", seen[0].ID, e.Event, e.ID)
+	}
+}
+
+// blackHole forwards TCP connections to PostgreSQL's unix socket until
+// swallow, after which what the connections open then carry in either
+// direction vanishes while both ends stay open: a peer gone silent behind a
+// middlebox, which neither side's TCP notices. Later connections pass.
+type blackHole struct {
+	ln     net.Listener
+	socket string
+	mu     sync.Mutex
+	open   []*atomic.Bool // per connection: swallowing
+}
+
+func newBlackHole(t *testing.T, dbURL string) (*blackHole, string) {
+	t.Helper()
+	u, err := neturl.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	b := &blackHole{ln: ln, socket: filepath.Join(q.Get("host"), ".s.PGSQL."+q.Get("port"))}
+	go b.serve()
+	q.Del("host")
+	q.Del("port")
+	u.Host, u.RawQuery = ln.Addr().String(), q.Encode()
+	return b, u.String()
+}
+
+func (b *blackHole) serve() {
+	for {
+		c, err := b.ln.Accept()
+		if err != nil {
+			return
+		}
+		pg, err := net.Dial("unix", b.socket)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		swallowing := &atomic.Bool{}
+		b.mu.Lock()
+		b.open = append(b.open, swallowing)
+		b.mu.Unlock()
+		pipe := func(dst, src net.Conn) {
+			defer dst.Close()
+			defer src.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if err != nil {
+					return
+				}
+				if !swallowing.Load() {
+					if _, err := dst.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}
+		}
+		go pipe(pg, c)
+		go pipe(c, pg)
+	}
+}
+
+// swallow makes the connections open now go silent.
+func (b *blackHole) swallow() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.open {
+		s.Store(true)
+	}
+}
+
+// A listening connection that goes silent without closing (a middlebox
+// dropped it) is found out and replaced: the events committed meanwhile
+// and after reach the streams.
+func TestAlarmStreamListenerSilenced(t *testing.T) {
+	db := testdb.New(t)
+	hole, viaHole := newBlackHole(t, db.URL)
+	ts := newServerOn(t, db, openPool(t, db.URL), func(c *Config) { c.ListenURL = viaHole })
+	site := newAlarmSite(t, ts, 2)
+	f := follow(t, ts, site.reader, "")
+	site.predict(t, ts, prediction{"p0", 10, 0.9})
+	seen := f.collect(1)
+
+	hole.swallow()
+	site.predict(t, ts, prediction{"p1", 10, 0.9})
+	seen = append(seen, f.collect(1)...)
+	site.predict(t, ts, prediction{"p0", 11, 0.1})
+	seen = append(seen, f.collect(1)...)
+	site.wantAll(t, seen, 0)
+	if f.ends != 0 {
+		t.Errorf("the stream ended %d times", f.ends)
 	}
 }
