@@ -118,24 +118,42 @@ func (e *env) post(path string, body []byte) ([]byte, int, error) { return e.pos
 // postTo posts a JSON body, checks for 200 and returns the response body and
 // the statement count from Server-Timing (-1 when absent).
 func (e *env) postTo(url string, body []byte) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(e.ctx, "POST", url, bytes.NewReader(body))
+	resp, err := e.send("POST", url, body, http.StatusOK)
 	if err != nil {
 		return nil, 0, err
 	}
+	statements := -1
+	fmt.Sscanf(serverTiming.FindString(resp.header.Get("Server-Timing")), `desc="%d`, &statements)
+	return resp.body, statements, nil
+}
+
+// response is what send read of a response.
+type response struct {
+	header http.Header
+	body   []byte
+}
+
+// send sends a request with the bench's token (and a JSON body unless nil)
+// and reads the response, an error unless its status is want.
+func (e *env) send(method, url string, body []byte, want int) (response, error) {
+	req, err := http.NewRequestWithContext(e.ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
 	req.Header.Set("Authorization", "Bearer "+e.token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("POST %s: %s %s", url, resp.Status, b)
+	if err == nil && resp.StatusCode != want {
+		err = fmt.Errorf("%s %s: %s %s", method, url, resp.Status, b)
 	}
-	statements := -1
-	fmt.Sscanf(serverTiming.FindString(resp.Header.Get("Server-Timing")), `desc="%d`, &statements)
-	return b, statements, err
+	return response{resp.Header, b}, err
 }
 
 // seedHospitalSQL makes 10 departments of 5 wards and the existing patients

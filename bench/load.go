@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,24 +250,30 @@ func listOr(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// serveDefaults serves canopy on another loopback port with the defaults of
-// cmd/canopy: its own pool of defaultPoolSize connections and the server's
-// default configuration. It returns the base URL and a function that stops it.
+// serveDefaults serves canopy on another loopback port as `canopy serve`
+// does with its defaults: its own pool of defaultPoolSize connections, the
+// server's default configuration, and its listening connection for the
+// event streams on the database (Serve runs the hub). It returns the base
+// URL and a function that stops it.
 func (e *env) serveDefaults() (string, func(), error) {
-	pool, err := queries.Open(e.ctx, queries.PoolConfig{URL: e.raw.Config().ConnString(), MaxConns: defaultPoolSize,
+	url := e.raw.Config().ConnString()
+	pool, err := queries.Open(e.ctx, queries.PoolConfig{URL: url, MaxConns: defaultPoolSize,
 		StatementTimeout: defaultStatementTimeout, ConnectTimeout: 2 * time.Second})
 	if err != nil {
 		return "", nil, err
 	}
-	srv := server.New(server.DefaultConfig(), pool, migrations.Latest(), slog.New(slog.NewTextHandler(discard{}, nil)))
+	cfg := server.DefaultConfig()
+	cfg.ListenURL = url
+	srv := server.New(cfg, pool, migrations.Latest(), slog.New(slog.NewTextHandler(discard{}, nil)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		pool.Close()
 		return "", nil, err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { hs.Close(); pool.Close() }, nil
+	ctx, cancel := context.WithCancel(e.ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-served; pool.Close() }, nil
 }
 
 // writeLoadLists writes what load.lua rotates over into dir: the paths of

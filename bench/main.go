@@ -63,6 +63,7 @@ var scenarios = []scenario{
 	{"imports", "Import: a million legacy rows", runImports},
 	{"listings", "Monthly listings: an index range scan vs EXTRACT, and settlements without a loop", runListings},
 	{"load", "Load: wrk at 16 and 64 connections, and nothing acknowledged lost", runLoad},
+	{"alarms", "Alarms: 1,000 live subscribers on two instances", runAlarms},
 }
 
 func main() {
@@ -73,6 +74,13 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (canopy runs in-process) to this file")
 	rtt := flag.Duration("rtt", 0, "put the database behind a simulated network with this round-trip time (write to another -out)")
 	flag.Parse()
+	if *alarmSubscribers > 0 {
+		if err := holdSubscribers(*alarmSubscribers, flag.Args(), os.Getenv(subscriberTokenEnv), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench subscribers:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -128,7 +136,9 @@ func run(only string, opts setup, out string) error {
 		return err
 	}
 	cluster, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(dir, "data"),
-		Settings: map[string]string{"shared_buffers": "1GB", "work_mem": "64MB", "max_wal_size": "4GB"}})
+		// track_commit_timestamp: the alarms scenario times each event from
+		// its transaction's commit as PostgreSQL recorded it.
+		Settings: map[string]string{"shared_buffers": "1GB", "work_mem": "64MB", "max_wal_size": "4GB", "track_commit_timestamp": "on"}})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,10 @@
 #     compiles scripts/contract/walk.ts against it (a typed walk of the tree);
 #  2. a live canopy on a throwaway embedded database with the demo data
 #     (canopy seed --profile demo) and an admin token (canopy token create),
-#     behind bin/specproxy, which checks every exchange against openapi.yaml;
+#     behind bin/specproxy, which checks every exchange against openapi.yaml
+#     (an event stream, which never ends by itself, is read for a second and
+#     then cut: its status, headers and complete events are checked, and the
+#     client gets what came as a whole answer, so no request hangs the run);
 #  3. portman turns openapi.yaml into a Postman collection: contract tests of
 #     every operation and a fuzz variation of each (required fields dropped,
 #     numbers past minimum/maximum, text past minLength/maxLength), which newman
@@ -90,7 +93,7 @@ while [ "$round" -le "$rounds" ]; do
 			--env-var "baseUrl=$base" --env-var "bearerToken=$token" --env-var "identity=$who" \
 			--env-var "userId=$CONTRACT_USER_ID" --env-var "otherUserId=$CONTRACT_OTHER_USER_ID" \
 			--env-var "categoryId=$CONTRACT_CATEGORY_ID" --env-var "departmentId=$CONTRACT_DEPARTMENT_ID" \
-			--env-var "wardId=$CONTRACT_WARD_ID" --env-var "patientUid=$CONTRACT_PATIENT_UID" \
+			--env-var "wardId=$CONTRACT_WARD_ID" --env-var "patientUid=$CONTRACT_PATIENT_UID" --env-var "alarmId=$CONTRACT_ALARM_ID" \
 			--env-var "articleId=$CONTRACT_ARTICLE_ID" --env-var "year=$CONTRACT_YEAR" --env-var "month=$CONTRACT_MONTH" \
 			--env-var "hourFrom=$CONTRACT_HOUR_FROM" --env-var "hourTo=$CONTRACT_HOUR_TO" \
 			--reporters json --reporter-json-export "$work/newman-$round-$who.json" \
@@ -101,11 +104,14 @@ done
 
 # Hand-written probes of what the generated requests do not reach: methods a
 # path does not serve, query strings that do not parse or are not UTF-8, a
-# token's user_id "" or null, timestamps outside years 1-9999 once in UTC.
-probe() { # WANT METHOD PATH [BODY]
+# token's user_id "" or null, timestamps outside years 1-9999 once in UTC,
+# the alarms' refusals (a state that is not one, an unknown or
+# resolved alarm, a rule whose thresholds cross, a Last-Event-ID that is not
+# an id).
+probe() { # WANT METHOD PATH [BODY [HEADER]]
 	code=$(curl -s -o "$work/probe.out" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $admin" \
-		-H 'Content-Type: application/json' ${4:+--data-binary "$4"} "$base$3")
-	[ "$code" = "$1" ] || echo "probe: $2 $3${4:+ $4} → $code, want $1: $(head -c 300 "$work/probe.out")" >>"$work/probes.txt"
+		-H 'Content-Type: application/json' ${4:+--data-binary "$4"} ${5:+-H "$5"} "$base$3")
+	[ "$code" = "$1" ] || echo "probe: $2 $3${4:+ $4}${5:+ ($5)} → $code, want $1: $(head -c 300 "$work/probe.out")" >>"$work/probes.txt"
 }
 probe 405 PATCH /api/v1/categories/search
 probe 405 DELETE /api/v1/departments/search
@@ -118,6 +124,13 @@ probe 422 POST /api/v1/tokens '{"name": "probe", "scopes": ["articles:read"], "u
 probe 422 POST /api/v1/tokens '{"name": "probe", "scopes": ["articles:read"], "user_id": null}'
 probe 422 POST /api/v1/articles/bulk "[{\"to_user_id\": \"$CONTRACT_USER_ID\", \"from_name\": \"Probe\", \"from_domain\": \"probe.example\", \"title\": \"year 0 in UTC\", \"created_at\": \"0001-01-01T00:30:00+01:00\"}]"
 probe 422 POST /api/v1/articles/bulk "[{\"to_user_id\": \"$CONTRACT_USER_ID\", \"from_name\": \"Probe\", \"from_domain\": \"probe.example\", \"title\": \"year 10000 in UTC\", \"created_at\": \"9999-12-31T23:30:00-01:00\"}]"
+probe 400 GET '/api/v1/alarms?state=open,snoozed'
+probe 404 POST /api/v1/alarms/999999999/acknowledge
+probe 409 POST "/api/v1/alarms/$CONTRACT_RESOLVED_ALARM_ID/acknowledge"
+probe 404 DELETE /api/v1/alarm-rules/no-such-rule
+probe 422 PUT /api/v1/alarm-rules/contract-probe '{"open_at": 0.5, "clear_below": 0.6}'
+probe 422 PUT /api/v1/alarm-rules/contract-probe '{"open_at": 0.5, "clear_below": 0.1, "snooze": 60}'
+probe 400 GET /api/v1/alarms/stream '' 'Last-Event-ID: yesterday'
 
 kill "$proxy_pid"
 wait "$proxy_pid" 2>/dev/null || true

@@ -11,7 +11,8 @@
 // Profiles:
 //   - demo: a shop's category forest of a few hundred real names; a
 //     hospital's departments and wards, 400 patients with vital signs every
-//     two hours over the last three days and risk predictions; 30
+//     two hours over the last three days and risk predictions, with alarm
+//     rules for both targets, so that some patients have alarms open; 30
 //     newsletters and about 3,000 articles over twelve months for 5 users;
 //     an academy of 20 teachers, 100 courses, packages, kits and 1,500
 //     purchases over three months. Loads in a second or two.
@@ -69,6 +70,11 @@ func Run(ctx context.Context, db *queries.DB, opts Options) (Result, error) {
 	p, err := newPlan(opts)
 	if err != nil {
 		return Result{}, err
+	}
+	for _, r := range p.size.alarmRules {
+		if err := db.PutAlarmRule(ctx, r); err != nil {
+			return Result{}, fmt.Errorf("seed: alarm rule: %w", err)
+		}
 	}
 	var res Result
 	for _, t := range p.tables() {
@@ -165,6 +171,9 @@ type sizes struct {
 	fullMonths                                  bool
 	teachers, courses, packages, kits           int
 	purchases, purchaseMonths                   int
+	// alarmRules go in before the predictions, whose import then opens and
+	// resolves alarms as the API's batches do.
+	alarmRules []queries.AlarmRule
 }
 
 func profileSizes(profile string, scale float64) (sizes, error) {
@@ -176,6 +185,7 @@ func profileSizes(profile string, scale float64) (sizes, error) {
 			patients: n(400), inpatientPercent: 70, vitalsEvery: 2 * time.Hour, vitalsWindow: 72 * time.Hour,
 			newsletters: n(30), users: n(5), articles: n(3000), heaviest: 120,
 			teachers: n(20), courses: n(100), packages: n(15), kits: n(40), purchases: n(1500), purchaseMonths: 3,
+			alarmRules: []queries.AlarmRule{{Target: "sepsis", OpenAt: 0.8, ClearBelow: 0.4}, {Target: "icu_transfer", OpenAt: 0.85, ClearBelow: 0.5}},
 		}, nil
 	case "bench":
 		return sizes{

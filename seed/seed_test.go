@@ -147,6 +147,14 @@ func TestDemoProfile(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT count(DISTINCT patient_id) FROM observations`).Scan(&withVitals); err != nil || withVitals < 200 {
 		t.Errorf("%d patients with vitals (%v)", withVitals, err)
 	}
+	// The demo's alarm rules were in place as the predictions went in: some
+	// alarms are open, some resolved, none for a patient no longer in.
+	var open, resolved, notIn int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE a.state = 'open'), count(*) FILTER (WHERE a.state = 'resolved'),
+        count(*) FILTER (WHERE a.state = 'open' AND (p.discharged_at IS NOT NULL OR p.died_at IS NOT NULL))
+        FROM alarms a JOIN patients p ON p.id = a.patient_id`).Scan(&open, &resolved, &notIn); err != nil || open < 5 || resolved < 5 || notIn != 0 {
+		t.Errorf("%d alarms open, %d resolved, %d open for patients gone (%v)", open, resolved, notIn, err)
+	}
 }
 
 // The bench profile at a small scale: the sizes follow the scale, and the

@@ -401,3 +401,14 @@ func TestTreeEvents(t *testing.T) {
 	createNode(t, ts, w, "departments", `{"name":"D","code":"D"}`)
 	s.quiet(t, 300*time.Millisecond)
 }
+
+// A HEAD of a stream answers its headers at once, and no stream.
+func TestStreamHead(t *testing.T) {
+	ts := newTestServer(t)
+	for _, path := range []string{"/api/v1/alarms/stream", "/api/v1/departments/events"} {
+		r := ts.send("HEAD", path, nil, bearer(ts.token(auth.ScopePatientsRead))...)
+		if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != "text/event-stream" || len(r.Body) != 0 {
+			t.Errorf("HEAD %s: %d %q %q", path, r.StatusCode, r.Header.Get("Content-Type"), r.Body)
+		}
+	}
+}

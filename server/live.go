@@ -25,6 +25,8 @@ type hub struct {
 	// buffer is how many frames a subscriber may fall behind by.
 	buffer int
 	wake   chan struct{}
+	// known is closed once the hub knows where the events stand.
+	known chan struct{}
 
 	mu       sync.Mutex
 	ready    bool  // last is known
@@ -61,6 +63,7 @@ func newHub(store *queries.Store, listener *queries.Listener, buffer int, log *s
 	return &hub{
 		store: store, listener: listener, log: log, buffer: buffer,
 		wake:     make(chan struct{}, 1),
+		known:    make(chan struct{}),
 		alarms:   map[*alarmSub]struct{}{},
 		trees:    map[string]map[*treeSub]struct{}{},
 		versions: map[string]int64{},
@@ -140,6 +143,7 @@ func (h *hub) catchUp(ctx context.Context) error {
 		h.mu.Lock()
 		h.ready, h.last = true, last
 		h.mu.Unlock()
+		close(h.known)
 		return nil
 	}
 	for {
@@ -195,11 +199,20 @@ func (h *hub) announce(tree string, version int64) {
 	}
 }
 
+// knownWait bounds how long a new stream waits for the hub to learn where
+// the events stand (at start, its first statement): past it, 503.
+const knownWait = 5 * time.Second
+
 // subscribeAlarms adds an alarm stream of ward (all when nil) and returns
 // it with the id of the last event handed out before it: every later one
-// reaches it (unless it is dropped). ok is false while the hub does not
-// yet know where the events stand, or is closed.
-func (h *hub) subscribeAlarms(ward *int64) (s *alarmSub, after int64, ok bool) {
+// reaches it (unless it is dropped). ok is false when the hub does not
+// know where the events stand within knownWait, or is closed.
+func (h *hub) subscribeAlarms(ctx context.Context, ward *int64) (s *alarmSub, after int64, ok bool) {
+	select {
+	case <-h.known:
+	case <-ctx.Done():
+	case <-time.After(knownWait):
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.ready || h.closed {

@@ -62,6 +62,19 @@ func newMetrics(db *queries.DB, replicas *queries.Replicas) *metrics {
 	return m
 }
 
+// registerStreams reports the event streams open on this instance, by kind:
+// the alarm streams and the tree version streams.
+func (m *metrics) registerStreams(h *hub) {
+	for kind, count := range map[string]func() int{
+		"alarms": func() int { a, _ := h.subscribers(); return a },
+		"trees":  func() int { _, t := h.subscribers(); return t },
+	} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "canopy_event_streams", Help: "Event streams open, by kind.", ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(count()) }))
+	}
+}
+
 // knownMethods are the HTTP methods that get a label value of their own.
 // Any other method a client makes up is counted as "other", and a path no
 // route matches as the route "unmatched": labels come from a fixed set, so

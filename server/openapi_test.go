@@ -4,11 +4,55 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pb33f/libopenapi"
 )
+
+// openapi.yaml describes every route canopy serves, and nothing else: each
+// method of each registered path (HEAD aside: every GET answers it) is an
+// operation of the document, and each operation is a route. The web front
+// end's assets (/assets/*filepath) are described with / and not one by one.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	ts := newTestServer(t)
+	served := map[string]bool{}
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	for _, r := range ts.srv.engine.Routes() {
+		if r.Method != http.MethodHead && !strings.Contains(r.Path, "*") {
+			served[r.Method+" "+param.ReplaceAllString(r.Path, "{$1}")] = true
+		}
+	}
+	doc, err := libopenapi.NewDocument(openAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := doc.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, item := range model.Model.Paths.PathItems.FromOldest() {
+		for method := range item.GetOperations().KeysFromOldest() {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	for _, route := range slices.Sorted(maps.Keys(served)) {
+		if !documented[route] {
+			t.Errorf("%s is served but not in openapi.yaml", route)
+		}
+	}
+	for _, op := range slices.Sorted(maps.Keys(documented)) {
+		if !served[op] {
+			t.Errorf("%s is in openapi.yaml but not served", op)
+		}
+	}
+}
 
 // The tree schema recurses: the validator follows TreeNode's $ref to itself, so
 // a malformed node three levels down is caught, not waved through as "object".

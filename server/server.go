@@ -78,7 +78,7 @@ func DefaultConfig() Config {
 		ReadTimeout:       60 * time.Second,
 		EventRetention:    24 * time.Hour,
 		StreamKeepAlive:   15 * time.Second,
-		StreamBuffer:      256,
+		StreamBuffer:      1024,
 	}
 }
 
@@ -152,6 +152,7 @@ func New(cfg Config, db *queries.DB, schemaVersion uint, log *slog.Logger) *Serv
 		schemaVersion: schemaVersion,
 		live:          newHub(primary, queries.NewListener(cfg.ListenURL, log), cfg.StreamBuffer, log),
 	}
+	s.metrics.registerStreams(s.live)
 	s.engine = s.routes()
 	return s
 }
@@ -207,7 +208,7 @@ func (s *Server) routes() *gin.Engine {
 		g := v1.Group("/" + t.name)
 		g.Match(readMethods, "/tree", s.readTrees, s.handle(t.getTree))
 		g.Match(readMethods, "/search", s.readTrees, s.handle(t.search))
-		g.GET("/events", s.readTrees, s.handle(t.events))
+		g.Match(readMethods, "/events", s.readTrees, s.handle(t.events))
 		g.Match(readMethods, "/:id", s.readTrees, s.handle(t.getNode))
 		g.Match(readMethods, "/:id/ancestors", s.readTrees, s.handle(t.ancestors))
 		g.POST("", s.require(auth.ScopeTreesWrite), s.handle(t.create))
@@ -229,7 +230,7 @@ func (s *Server) routes() *gin.Engine {
 	v1.PUT("/alarm-rules/:target", s.require(auth.ScopeAdmin), s.handle(s.putAlarmRule))
 	v1.DELETE("/alarm-rules/:target", s.require(auth.ScopeAdmin), s.handle(s.deleteAlarmRule))
 	v1.Match(readMethods, "/alarms", s.require(auth.ScopePatientsRead), s.handle(s.listAlarms))
-	v1.GET("/alarms/stream", s.require(auth.ScopePatientsRead), s.handle(s.alarmStream))
+	v1.Match(readMethods, "/alarms/stream", s.require(auth.ScopePatientsRead), s.handle(s.alarmStream))
 	v1.POST("/alarms/:id/acknowledge", s.require(auth.ScopePatientsWrite), s.handle(s.acknowledgeAlarm))
 
 	v1.Match(readMethods, "/users", s.require(auth.ScopeArticlesRead), s.handle(s.listUsers))

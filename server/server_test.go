@@ -346,8 +346,12 @@ func TestMetrics(t *testing.T) {
 	ts := newTestServer(t)
 	ts.do("GET", "/healthz", nil)
 	ts.do("GET", "/readyz", nil)
+	openStream(t, ts, "/api/v1/categories/events")
+	openStream(t, ts, "/api/v1/departments/events")
 	body := string(ts.do("GET", "/metrics", nil).Body)
 	for _, want := range []string{
+		`canopy_event_streams{kind="alarms"} 0`,
+		`canopy_event_streams{kind="trees"} 2`,
 		`canopy_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
 		`canopy_http_request_sql_statements_bucket{route="/readyz",le="1"} 1`,
 		`canopy_http_request_duration_seconds_count{method="GET",route="/readyz"} 1`,

@@ -31,7 +31,8 @@ type stream struct {
 	rc *http.ResponseController
 }
 
-// startStream sends a stream's headers and its first lines.
+// startStream sends a stream's headers and its first lines. A HEAD request
+// gets the headers alone, and no stream (nil).
 func startStream(c *gin.Context) (*stream, error) {
 	st := &stream{c: c, rc: http.NewResponseController(c.Writer)}
 	// The server's read timeout bounds reading a request; a stream's request
@@ -45,6 +46,10 @@ func startStream(c *gin.Context) (*stream, error) {
 	// Tells nginx not to buffer the stream.
 	h.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
+	if c.Request.Method == http.MethodHead {
+		c.Writer.WriteHeaderNow()
+		return nil, nil
+	}
 	return st, st.write(fmt.Appendf(nil, ": canopy event stream\nretry: %d\n\n", streamRetry.Milliseconds()))
 }
 
@@ -91,12 +96,12 @@ func (s *Server) alarmStream(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	sub, after, ok := s.live.subscribeAlarms(ward)
+	ctx := c.Request.Context()
+	sub, after, ok := s.live.subscribeAlarms(ctx, ward)
 	if !ok {
 		return queries.ErrUnavailable
 	}
 	defer s.live.unsubscribeAlarms(sub)
-	ctx := c.Request.Context()
 	var missed []queries.AlarmEvent
 	lost := false
 	if replay {
@@ -105,7 +110,7 @@ func (s *Server) alarmStream(c *gin.Context) error {
 		}
 	}
 	st, err := startStream(c)
-	if err != nil {
+	if st == nil || err != nil {
 		return nil
 	}
 	sent := after
@@ -205,7 +210,7 @@ func (t trees) events(c *gin.Context) error {
 		return err
 	}
 	st, err := startStream(c)
-	if err != nil {
+	if st == nil || err != nil {
 		return nil
 	}
 	send := func(v int64) error {

@@ -6,8 +6,13 @@
 // request the document accepts is not refused as malformed (400) or
 // invalid (422, unless every refused field names a rule the operation lists in
 // x-canopy-rules), and that a request the document refuses is not accepted
-// (2xx). It writes one JSON line per exchange to -log and prints a summary of
-// the findings when it gets SIGTERM or SIGINT; it exits 1 if there were any.
+// (2xx). An event stream (text/event-stream), which never ends by itself, is
+// read for -stream-for and then cut, the client getting what came by then as a
+// complete answer; each complete event must be one the operation lists in
+// x-canopy-events, with data of the schema listed beside it, and the stream
+// must not end before the cut. It writes one JSON line per exchange to -log
+// and prints a summary of the findings when it gets SIGTERM or SIGINT; it
+// exits 1 if there were any.
 package main
 
 import (
@@ -36,6 +41,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/paths"
 	"github.com/pb33f/libopenapi-validator/radix"
 	"github.com/pb33f/libopenapi-validator/router"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
@@ -45,6 +51,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on; the chosen one is written to -addr-file")
 	addrFile := flag.String("addr-file", "", "write the listening address here once listening")
 	logPath := flag.String("log", "", "append one JSON line per exchange here")
+	streamFor := flag.Duration("stream-for", time.Second, "how long an event stream is read before it is cut")
 	flag.Parse()
 	if *upstream == "" {
 		log.Fatal("specproxy: -upstream is required")
@@ -53,7 +60,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := newChecker(data, *upstream)
+	c, err := newChecker(data, *upstream, *streamFor)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -89,11 +96,13 @@ func main() {
 // checker is the proxy: it forwards each request to upstream and judges the
 // exchange.
 type checker struct {
-	v        validator.Validator
-	model    *v3.Document
-	routes   *config.ValidationOptions // the validator's way of finding a request's path
-	upstream string
-	client   *http.Client
+	v         validator.Validator
+	schemas   schema_validation.SchemaValidator // checks an event's data
+	model     *v3.Document
+	routes    *config.ValidationOptions // the validator's way of finding a request's path
+	upstream  string
+	client    *http.Client
+	streamFor time.Duration
 
 	mu        sync.Mutex
 	log       *json.Encoder
@@ -112,7 +121,7 @@ type finding struct {
 	Detail   string `json:"detail"`
 }
 
-func newChecker(spec []byte, upstream string) (*checker, error) {
+func newChecker(spec []byte, upstream string, streamFor time.Duration) (*checker, error) {
 	doc, err := libopenapi.NewDocument(spec)
 	if err != nil {
 		return nil, err
@@ -128,7 +137,8 @@ func newChecker(spec []byte, upstream string) (*checker, error) {
 	routes := config.NewValidationOptions()
 	routes.PathTree = radix.BuildPathTree(&model.Model)
 	routes.Router = router.NewRouter(&model.Model, router.WithPathLookup(routes.PathTree), router.WithPathOnlyMatching())
-	return &checker{v: v, model: &model.Model, routes: routes, upstream: strings.TrimRight(upstream, "/"),
+	return &checker{v: v, schemas: schema_validation.NewSchemaValidator(), model: &model.Model, routes: routes,
+		upstream: strings.TrimRight(upstream, "/"), streamFor: streamFor,
 		client: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		byOp:   map[string]int{}}, nil
 }
@@ -139,7 +149,9 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, c.upstream+r.URL.RequestURI(), bytes.NewReader(body))
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	out, err := http.NewRequestWithContext(ctx, r.Method, c.upstream+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -151,14 +163,31 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	respBody, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	respBody, ended := c.read(resp, cancel)
 	for k, vs := range resp.Header {
 		w.Header()[k] = vs
 	}
 	w.WriteHeader(resp.StatusCode)
 	w.Write(respBody)
+	if ended {
+		c.record(r, body, resp.StatusCode, respBody, "stream", "the event stream ended by itself before it was cut after "+c.streamFor.String())
+		return
+	}
 	c.judge(r, body, resp, respBody)
+}
+
+// read reads an answer's body. An event stream never ends by itself: it is
+// read for c.streamFor, then cut by cancelling the upstream request; ended
+// says it ended before that.
+func (c *checker) read(resp *http.Response, cut context.CancelFunc) (body []byte, ended bool) {
+	defer resp.Body.Close()
+	if !isEventStream(resp.Header) {
+		body, _ = io.ReadAll(resp.Body)
+		return body, false
+	}
+	timer := time.AfterFunc(c.streamFor, cut)
+	body, err := io.ReadAll(resp.Body)
+	return body, timer.Stop() && err == nil
 }
 
 // judge checks one exchange and records it.
@@ -180,7 +209,7 @@ func (c *checker) judge(r *http.Request, body []byte, resp *http.Response, respB
 	} else {
 		// FindPath finds no path for a method the path lacks: look the path up
 		// with the methods the document uses, to tell 405 from 404.
-		for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			q := req()
 			q.Method = m
 			if item, errs, value := paths.FindPath(q, c.model, c.routes); item != nil && len(errs) == 0 {
@@ -227,6 +256,12 @@ func (c *checker) judge(r *http.Request, body []byte, resp *http.Response, respB
 		c.record(r, body, status, respBody, "response", describe(errs))
 		return
 	}
+	if isEventStream(resp.Header) {
+		if detail := c.checkEvents(op, respBody); detail != "" {
+			c.record(r, body, status, respBody, "event", detail)
+			return
+		}
+	}
 	reqOK, reqErrs := c.v.ValidateHttpRequest(req())
 	switch {
 	case reqOK && status == http.StatusBadRequest:
@@ -256,12 +291,7 @@ func unescaped(raw string) string {
 // unruled is the fields of a 422 problem that the operation's x-canopy-rules
 // do not name.
 func unruled(op *v3.Operation, respBody []byte) []string {
-	rules := map[string]string{}
-	if op.Extensions != nil {
-		if n, ok := op.Extensions.Get("x-canopy-rules"); ok && n != nil {
-			_ = n.Decode(&rules)
-		}
-	}
+	rules := extension(op, "x-canopy-rules")
 	var p struct {
 		Errors []struct {
 			Field string `json:"field"`
@@ -280,6 +310,18 @@ func unruled(op *v3.Operation, respBody []byte) []string {
 		}
 	}
 	return out
+}
+
+// extension is an operation's extension that maps names to text, such as
+// x-canopy-rules; empty when the operation has none.
+func extension(op *v3.Operation, name string) map[string]string {
+	m := map[string]string{}
+	if op.Extensions != nil {
+		if n, ok := op.Extensions.Get(name); ok && n != nil {
+			_ = n.Decode(&m)
+		}
+	}
+	return m
 }
 
 func describe[E interface{ Error() string }](errs []E) string {

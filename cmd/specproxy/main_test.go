@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestChecker sends requests through the checker to a fake canopy whose answer
@@ -49,7 +50,7 @@ func TestChecker(t *testing.T) {
 				io.WriteString(w, tc.answer)
 			}))
 			defer upstream.Close()
-			c, err := newChecker(spec, upstream.URL)
+			c, err := newChecker(spec, upstream.URL, time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,3 +81,70 @@ func TestChecker(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestEventStreams sends requests through the checker to a fake canopy that
+// streams the case's text and then, like canopy, never ends the stream (or
+// ends it, where the case says so), and checks which exchanges become
+// findings.
+func TestEventStreams(t *testing.T) {
+	spec, err := os.ReadFile("../../server/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alarm := `{"id":7,"patient_uid":"p-1","ward_id":3,"target":"sepsis","model":"m","probability":0.9,"predicted_at":"2026-01-01T00:00:00Z",` +
+		`"opened_at":"2026-01-01T00:00:01Z","state":"open","acknowledged_at":null,"acknowledged_by":null,"resolved_at":null,"resolved_reason":null}`
+	for _, tc := range []struct {
+		name, target, stream string
+		ends                 bool
+		finding              string // the kind, "" for none
+	}{
+		{"keep-alives, a retry and an id only", "/api/v1/alarms/stream", ": hello\nretry: 1000\n\nid: 5\n\n: keep-alive\n\n", false, ""},
+		{"alarm events and a reset", "/api/v1/alarms/stream", "id: 1\nevent: alarm\ndata: " + alarm + "\n\nid: 9\nevent: reset\ndata: {\"last_event_id\": 9}\n\n", false, ""},
+		{"a partial event at the cut is not judged", "/api/v1/alarms/stream", "id: 1\nevent: alarm\ndata: {\"id\":", false, ""},
+		{"alarm off its schema", "/api/v1/alarms/stream", "id: 1\nevent: alarm\ndata: " + strings.Replace(alarm, `"open"`, `"snoozed"`, 1) + "\n\n", false, "event"},
+		{"event the operation does not list", "/api/v1/alarms/stream", "event: version\ndata: {\"version\": 3}\n\n", false, "event"},
+		{"event without data", "/api/v1/alarms/stream", "event: reset\n\n", false, "event"},
+		{"reset off its schema", "/api/v1/alarms/stream", "event: reset\ndata: {}\n\n", false, "event"},
+		{"tree version", "/api/v1/categories/events", "event: version\ndata: {\"version\": 3}\n\n", false, ""},
+		{"tree version not a number", "/api/v1/departments/events", "event: version\ndata: {\"version\": \"3\"}\n\n", false, "event"},
+		{"stream that ends by itself", "/api/v1/categories/events", ": hello\n\n", true, "stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.Header().Set("Cache-Control", "no-cache")
+				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, tc.stream)
+				w.(http.Flusher).Flush()
+				if !tc.ends {
+					<-r.Context().Done()
+				}
+			}))
+			defer upstream.Close()
+			c, err := newChecker(spec, upstream.URL, 200*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httptest.NewServer(c)
+			defer proxy.Close()
+			req, _ := http.NewRequest("GET", proxy.URL+tc.target, nil)
+			req.Header.Set("Authorization", "Bearer t")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(got) != tc.stream {
+				t.Errorf("the proxy answered %d %q, canopy 200 %q", resp.StatusCode, got, tc.stream)
+			}
+			kind := ""
+			if len(c.findings) > 0 {
+				kind = c.findings[0].Kind
+			}
+			if kind != tc.finding || len(c.findings) > 1 {
+				t.Errorf("findings %+v, want kind %q", c.findings, tc.finding)
+			}
+		})
+	}
+}

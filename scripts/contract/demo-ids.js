@@ -1,6 +1,8 @@
 // Prints, as shell assignments, the demo ids the contract run's requests use,
 // read from a live canopy with the demo data: node demo-ids.js BASE ADMIN_TOKEN.
-// It also issues the narrow token bound to the user with the most articles.
+// It also issues the narrow token bound to the user with the most articles, and
+// raises two alarms on a demo patient under rules of its own: one left open,
+// for the run to acknowledge, and one resolved, which refuses that (409).
 const [base, admin] = process.argv.slice(2);
 
 async function call(method, path, body) {
@@ -33,6 +35,16 @@ function* nodes(roots) {
   const departments = await call("GET", "/api/v1/departments/tree");
   const ward = [...nodes(departments.roots)].find((n) => n.kind === "ward" && n.occupied > 0);
   const { patients } = await call("GET", `/api/v1/wards/${ward.id}/patients`);
+  const uid = patients[0].uid;
+  const predict = (target, probability, predicted_at) =>
+    call("POST", "/api/v1/predictions/bulk", [{ patient_uid: uid, model: "contract", target, predicted_at, horizon_hours: 6, probability }]);
+  for (const target of ["contract-open", "contract-resolved"]) {
+    await call("PUT", `/api/v1/alarm-rules/${target}`, { open_at: 0.5, clear_below: 0.2 });
+    await predict(target, 0.9, "2025-12-31T12:00:00Z");
+  }
+  await predict("contract-resolved", 0.1, "2025-12-31T13:00:00Z");
+  const { alarms } = await call("GET", `/api/v1/alarms?patient_uid=${encodeURIComponent(uid)}`);
+  const alarm = (target, state) => (alarms.find((a) => a.target === target && a.state === state) || {}).id;
   const bound = await call("POST", "/api/v1/tokens", { name: "contract bound", scopes: ["articles:read", "articles:write"], user_id: user.user_id });
   const ids = {
     USER_ID: user.user_id,
@@ -43,7 +55,9 @@ function* nodes(roots) {
     CATEGORY_ID: categories.roots[0].id,
     DEPARTMENT_ID: ward.parent_id,
     WARD_ID: ward.id,
-    PATIENT_UID: patients[0].uid,
+    PATIENT_UID: uid,
+    ALARM_ID: alarm("contract-open", "open"),
+    RESOLVED_ALARM_ID: alarm("contract-resolved", "resolved"),
     HOUR_FROM: "2025-12-31T00:00:00Z",
     HOUR_TO: "2026-01-01T00:00:00Z",
     BOUND_TOKEN: bound.token,

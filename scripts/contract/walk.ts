@@ -29,3 +29,14 @@ export const department: NewDepartment = { name: "Cardiology", code: "CARD" };
 export const category: NewCategory = { name: "Books" };
 // @ts-expect-error: a category has no code
 export const badCategory: NewCategory = { name: "Books", code: "B" };
+
+// An alarm, as GET /alarms lists it and the alarm stream's events carry it:
+// its nullable fields must be checked before use, its state is one of three.
+type Alarm = components["schemas"]["Alarm"];
+export function alarmLine(a: Alarm): string {
+  const seen = a.acknowledged_by === null ? "" : `, seen by ${a.acknowledged_by}`;
+  const why = a.resolved_reason === null ? "" : ` (${a.resolved_reason})`;
+  return `${a.patient_uid} ${a.target} ${Math.round(a.probability * 100)}% ${a.state}${why}${seen}`;
+}
+// @ts-expect-error: an alarm is open, acknowledged or resolved, never snoozed
+export const snoozed: Alarm["state"] = "snoozed";
