@@ -41,8 +41,7 @@ type alarmSite struct {
 	uids           []string
 }
 
-// newAlarmSite sets the rule and the patients up through ts. Routes the
-// OpenAPI document does not describe yet are sent with send.
+// newAlarmSite sets the rule and the patients up through ts.
 func newAlarmSite(t *testing.T, ts *testServer, patients int) *alarmSite {
 	t.Helper()
 	s := &alarmSite{pool: ts.db.Pool, writer: ts.token(auth.ScopePatientsWrite), reader: ts.token(auth.ScopePatientsRead)}
@@ -425,14 +424,16 @@ func TestAlarmStreamDatabaseRestart(t *testing.T) {
 func TestHubDropsSlowSubscriber(t *testing.T) {
 	h := newHub(nil, nil, 2, discardLogger())
 	h.ready, h.last = true, 10
+	close(h.known)
+	ctx := context.Background()
 	ward, other := int64(1), int64(2)
-	slow, after, ok := h.subscribeAlarms(nil)
+	slow, after, ok := h.subscribeAlarms(ctx, nil)
 	if !ok || after != 10 {
 		t.Fatalf("subscribe: after %d, ok %t", after, ok)
 	}
-	reader, _, _ := h.subscribeAlarms(nil)
-	inWard, _, _ := h.subscribeAlarms(&ward)
-	elsewhere, _, _ := h.subscribeAlarms(&other)
+	reader, _, _ := h.subscribeAlarms(ctx, nil)
+	inWard, _, _ := h.subscribeAlarms(ctx, &ward)
+	elsewhere, _, _ := h.subscribeAlarms(ctx, &other)
 	var got, gotWard []int64
 	for id := int64(11); id <= 15; id++ {
 		h.publish(&frame{id: id, ward: &ward})
@@ -463,11 +464,11 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 	if len(elsewhere.ch) != 0 {
 		t.Errorf("another ward's subscriber got %d frames", len(elsewhere.ch))
 	}
-	if _, after, _ := h.subscribeAlarms(nil); after != 115 {
+	if _, after, _ := h.subscribeAlarms(ctx, nil); after != 115 {
 		t.Errorf("a new subscriber starts after %d, want 115", after)
 	}
 	h.close()
-	if _, _, ok := h.subscribeAlarms(nil); ok {
+	if _, _, ok := h.subscribeAlarms(ctx, nil); ok {
 		t.Error("a closed hub took a subscriber")
 	}
 }
@@ -696,7 +697,7 @@ func TestAlarmsUnderConcurrentWriters(t *testing.T) {
 	}
 	var final []alarmJSON
 	var page alarmPage
-	ts.send("GET", "/api/v1/alarms?limit=1000", nil, bearer(site.reader)...).decode(t, &page)
+	ts.do("GET", "/api/v1/alarms?limit=1000", nil, bearer(site.reader)...).decode(t, &page)
 	final = page.Alarms
 	if len(final) != len(lastState) {
 		t.Errorf("%d alarms listed, %d in the stream", len(final), len(lastState))
@@ -741,7 +742,7 @@ func TestAlarmQueryBudgets(t *testing.T) {
 	}
 	r = ts.do("POST", "/api/v1/patients/bulk", discharges, bearer(site.writer)...)
 	r.wantQueries(t, 1)
-	r = ts.send("GET", "/api/v1/alarms?limit=1000&state=resolved", nil, bearer(site.reader)...)
+	r = ts.do("GET", "/api/v1/alarms?limit=1000&state=resolved", nil, bearer(site.reader)...)
 	r.wantQueries(t, 1)
 	var page alarmPage
 	r.decode(t, &page)
