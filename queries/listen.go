@@ -92,7 +92,15 @@ func (l *Listener) listen(ctx context.Context, connected func(), changed func(Ch
 	}
 	connected()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wait, cancel := context.WithTimeout(ctx, quietCheck)
+		n, err := conn.WaitForNotification(wait)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = l.ping(ctx, conn)
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -103,6 +111,23 @@ func (l *Listener) listen(ctx context.Context, connected func(), changed func(Ch
 		}
 		changed(c)
 	}
+}
+
+// quietCheck is how long the session may stay silent before a ping checks
+// that it is still there, and pingWait how long the ping may take. A
+// session that a middlebox dropped without closing it, or whose server is
+// gone without a word, looks idle to TCP for as long as its keepalive
+// allows (minutes); the ping finds it out, and the listener connects again,
+// reading what it missed.
+const quietCheck, pingWait = 5 * time.Second, 5 * time.Second
+
+func (l *Listener) ping(ctx context.Context, conn *pgx.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, pingWait)
+	defer cancel()
+	if err := conn.Ping(ctx); err != nil {
+		return fmt.Errorf("the listening session did not answer a ping: %w", err)
+	}
+	return nil
 }
 
 // parseChange reads a notification's payload: the last event id on the

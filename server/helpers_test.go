@@ -38,6 +38,10 @@ type testServer struct {
 	db    *testdb.DB
 	store *queries.Store
 	logs  *syncBuffer
+	// stop ends the server as canopy's shutdown does: its event streams and
+	// listening connection first, then HTTP. It runs again, harmlessly, when
+	// the test ends.
+	stop func()
 }
 
 // newTestServer starts a server with the default configuration (token cache
@@ -79,12 +83,13 @@ func newServerOn(t *testing.T, db *testdb.DB, pool *queries.DB, configure ...fun
 		close(live)
 	}()
 	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
+	stop := func() {
 		stopLive()
 		<-live
 		hs.Close()
-	})
-	return &testServer{t: t, srv: srv, http: hs, db: db, store: queries.New(db.Pool), logs: logs}
+	}
+	t.Cleanup(stop)
+	return &testServer{t: t, srv: srv, http: hs, db: db, store: queries.New(db.Pool), logs: logs, stop: stop}
 }
 
 // token stores a new token with the given scopes and returns its text.

@@ -61,13 +61,20 @@ func tryStream(t *testing.T, url string, headers ...string) (*sseStream, int) {
 		cancel()
 		return nil, resp.StatusCode
 	}
+	return readStream(t, resp, cancel), resp.StatusCode
+}
+
+// readStream reads resp, a 200 answer, as an event stream until the test
+// ends or close; cancel ends its request.
+func readStream(t *testing.T, resp *http.Response, cancel context.CancelFunc) *sseStream {
+	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Errorf("Content-Type %q", ct)
 	}
 	s := &sseStream{resp: resp, events: make(chan sseEvent, 100_000), done: make(chan struct{}), cancel: cancel}
 	t.Cleanup(s.close)
 	go s.read()
-	return s, resp.StatusCode
+	return s
 }
 
 func (s *sseStream) close() {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -84,7 +85,8 @@ func lastEventID(c *gin.Context) (id int64, ok bool, err error) {
 // it, so that a client that reconnects misses nothing; an id too old for
 // that gets event reset. The subscription is taken before the replay is
 // read, so that no event falls between the two, and an event both hold is
-// sent once.
+// sent once. The replay is read from the primary, as the hub reads: a
+// replica may lack events the hub has handed out already.
 func (s *Server) alarmStream(c *gin.Context) error {
 	ward, err := queryInt64(c, "ward_id", 1)
 	if err != nil {
@@ -103,13 +105,8 @@ func (s *Server) alarmStream(c *gin.Context) error {
 	var missed []queries.AlarmEvent
 	lost := false
 	if replay {
-		if lost, err = s.store.AlarmEventsLost(ctx, from); err != nil {
+		if missed, lost, err = s.replayPage(ctx, from, ward); err != nil {
 			return err
-		}
-		if !lost {
-			if missed, err = s.store.AlarmEventsAfter(ctx, from, ward); err != nil {
-				return err
-			}
 		}
 	}
 	st, err := startStream(c)
@@ -157,7 +154,9 @@ func (s *Server) alarmStream(c *gin.Context) error {
 }
 
 // replayAlarms sends the events after from, page by page from the first
-// (missed), and returns the id of the last sent.
+// (missed), and returns the id of the last sent. Events pruned before a
+// later page is read end the stream (errReplayPruned): the client
+// reconnects from the last it got, and is told to reset.
 func (s *Server) replayAlarms(ctx context.Context, st *stream, from int64, ward *int64, missed []queries.AlarmEvent) (int64, error) {
 	sent := from
 	for {
@@ -170,15 +169,35 @@ func (s *Server) replayAlarms(ctx context.Context, st *stream, from int64, ward 
 		if len(missed) < queries.AlarmEventsMax {
 			return sent, nil
 		}
+		var lost bool
 		var err error
-		if missed, err = s.store.AlarmEventsAfter(ctx, sent, ward); err != nil {
+		if missed, lost, err = s.replayPage(ctx, sent, ward); err != nil {
 			return sent, err
+		}
+		if lost {
+			return sent, errReplayPruned
 		}
 	}
 }
 
+var errReplayPruned = errors.New("events to replay were pruned meanwhile")
+
+// replayPage reads a page of the events after from, of ward (all when
+// nil), from the primary, and whether some events after from are gone.
+// That is asked after the page is read, so that pruning committed while it
+// was read shows as lost events rather than as a gap in the page.
+func (s *Server) replayPage(ctx context.Context, from int64, ward *int64) ([]queries.AlarmEvent, bool, error) {
+	events, err := s.live.store.AlarmEventsAfter(ctx, from, ward)
+	if err != nil {
+		return nil, false, err
+	}
+	lost, err := s.live.store.AlarmEventsLost(ctx, from)
+	return events, lost, err
+}
+
 // treeEvents streams a tree's versions: the current one at once, then each
-// new one as it commits, from any writer.
+// new one as it commits, from any writer. The current one is read from the
+// primary: a replica's may be older than a version announced already.
 func (t trees) events(c *gin.Context) error {
 	sub, ok := t.s.live.subscribeTree(t.spec.Name())
 	if !ok {
@@ -186,7 +205,7 @@ func (t trees) events(c *gin.Context) error {
 	}
 	defer t.s.live.unsubscribeTree(t.spec.Name(), sub)
 	ctx := c.Request.Context()
-	version, err := t.s.store.TreeVersion(ctx, t.spec)
+	version, err := t.s.live.store.TreeVersion(ctx, t.spec)
 	if err != nil {
 		return err
 	}
