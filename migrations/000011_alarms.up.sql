@@ -50,6 +50,9 @@ CREATE TABLE alarm_events (
     alarm_id        bigint NOT NULL,
     patient_uid     text NOT NULL,
     ward_id         bigint,
+    -- left_ward_id is the ward a patient left, on the event of a move: the
+    -- streams of both wards get it.
+    left_ward_id    bigint,
     target          text NOT NULL,
     model           text NOT NULL,
     probability     double precision NOT NULL,
@@ -169,6 +172,13 @@ $$;
 -- switch to low resolves the alarm in force, a switch to high opens one,
 -- resolved at once if a later switch in the same statement resolves it. A
 -- patient discharged or dead gets no new alarm.
+--
+-- Only a high prediction can open an alarm, so only the patients with one
+-- take their turn (most predictions are low, and most lows find no alarm to
+-- resolve: they are dropped before the window functions). A low one
+-- resolves under the alarm's row lock, rechecked when it waits: whatever
+-- the interleaving, the outcome is one that the batches' commit order, run
+-- one at a time, would give.
 CREATE FUNCTION alarms_from_predictions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -176,14 +186,18 @@ BEGIN
         RETURN NULL;
     END IF;
     PERFORM alarms_lock_patients(ARRAY(
-        SELECT n.patient_id FROM new_rows n JOIN alarm_rules r USING (target)
-        WHERE n.probability >= r.open_at OR n.probability < r.clear_below));
-    WITH signals AS (
+        SELECT n.patient_id FROM new_rows n JOIN alarm_rules r USING (target) WHERE n.probability >= r.open_at));
+    WITH rated AS (
         SELECT n.patient_id, n.target, n.model, n.probability, n.predicted_at, n.probability >= r.open_at AS high
-        FROM new_rows n
-        JOIN alarm_rules r USING (target)
-        JOIN patients p ON p.id = n.patient_id AND p.discharged_at IS NULL AND p.died_at IS NULL
+        FROM new_rows n JOIN alarm_rules r USING (target)
         WHERE n.probability >= r.open_at OR n.probability < r.clear_below
+    ),
+    signals AS (
+        SELECT s.*
+        FROM rated s JOIN patients p ON p.id = s.patient_id AND p.discharged_at IS NULL AND p.died_at IS NULL
+        WHERE s.high
+           OR EXISTS (SELECT FROM alarms a WHERE a.patient_id = s.patient_id AND a.target = s.target AND a.state <> 'resolved')
+           OR EXISTS (SELECT FROM rated h WHERE h.high AND h.patient_id = s.patient_id AND h.target = s.target)
     ),
     latest AS (
         SELECT DISTINCT ON (a.patient_id, a.target) a.patient_id, a.target, a.id, a.state <> 'resolved' AS active, a.decided_at
@@ -231,7 +245,8 @@ CREATE TRIGGER predictions_alarms_update AFTER UPDATE ON predictions REFERENCING
     FOR EACH STATEMENT EXECUTE FUNCTION alarms_from_predictions();
 
 -- alarms_from_patients resolves the alarms of patients a statement
--- discharged or recorded dead (a death wins when both happen at once).
+-- discharged or recorded dead (a death wins when both happen at once), and
+-- records the alarms of patients it moved to another ward.
 CREATE FUNCTION alarms_from_patients() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -239,15 +254,23 @@ DECLARE
         SELECT n.id FROM new_rows n JOIN old_rows o USING (id)
         WHERE (n.died_at IS NOT NULL AND o.died_at IS NULL) OR (n.discharged_at IS NOT NULL AND o.discharged_at IS NULL));
 BEGIN
-    IF cardinality(gone) = 0 THEN
-        RETURN NULL;
+    IF cardinality(gone) > 0 THEN
+        PERFORM alarms_lock_patients(gone);
+        UPDATE alarms a
+        SET state = 'resolved', resolved_at = now(),
+            resolved_reason = CASE WHEN n.died_at IS NOT NULL THEN 'died' ELSE 'discharged' END
+        FROM new_rows n
+        WHERE n.id = ANY (gone) AND a.patient_id = n.id AND a.state <> 'resolved';
     END IF;
-    PERFORM alarms_lock_patients(gone);
-    UPDATE alarms a
-    SET state = 'resolved', resolved_at = now(),
-        resolved_reason = CASE WHEN n.died_at IS NOT NULL THEN 'died' ELSE 'discharged' END
-    FROM new_rows n
-    WHERE n.id = ANY (gone) AND a.patient_id = n.id AND a.state <> 'resolved';
+    -- A patient who moves takes their alarms in force along: each is sent
+    -- again, to the streams of the ward left as well as of the ward joined.
+    INSERT INTO alarm_events (alarm_id, patient_uid, ward_id, left_ward_id, target, model, probability, predicted_at,
+                              opened_at, state, acknowledged_at, acknowledged_by, resolved_at, resolved_reason)
+    SELECT a.id, n.uid, n.ward_id, o.ward_id, a.target, a.model, a.probability, a.predicted_at,
+           a.opened_at, a.state, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_reason
+    FROM new_rows n JOIN old_rows o USING (id) JOIN alarms a ON a.patient_id = n.id AND a.state <> 'resolved'
+    WHERE n.ward_id IS DISTINCT FROM o.ward_id
+    ORDER BY a.id;
     RETURN NULL;
 END
 $$;

@@ -175,10 +175,18 @@ func (s *Store) AcknowledgeAlarm(ctx context.Context, id int64, by string) (Alar
 }
 
 // AlarmEvent is one change of an alarm: the alarm as the change left it.
-// IDs increase in commit order.
+// IDs increase in commit order. LeftWardID is the ward the patient left,
+// on the event of a move; the event concerns both wards.
 type AlarmEvent struct {
 	ID int64
 	Alarm
+	LeftWardID *int64
+}
+
+// Concerns reports whether the event belongs on ward's stream (every
+// event belongs on the stream of all wards, nil).
+func (e AlarmEvent) Concerns(ward *int64) bool {
+	return ward == nil || e.WardID != nil && *e.WardID == *ward || e.LeftWardID != nil && *e.LeftWardID == *ward
 }
 
 // AlarmEventsMax bounds a read of events: a reader with more to catch up
@@ -188,9 +196,9 @@ const AlarmEventsMax = 1000
 // alarmEventsSQL reads the events after $1, of ward $2 (all when null), in
 // order, at most $3.
 var alarmEventsSQL = `
-SELECT id, ` + strings.Join(alarmColumns, ", ") + `
+SELECT id, ` + strings.Join(alarmColumns, ", ") + `, left_ward_id
 FROM alarm_events
-WHERE id > $1 AND ($2::bigint IS NULL OR ward_id = $2)
+WHERE id > $1 AND ($2::bigint IS NULL OR ward_id = $2 OR left_ward_id = $2)
 ORDER BY id
 LIMIT $3`
 
@@ -200,7 +208,7 @@ func (s *Store) AlarmEventsAfter(ctx context.Context, after int64, ward *int64) 
 	rows, _ := s.db.Query(ctx, alarmEventsSQL, after, ward, AlarmEventsMax)
 	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AlarmEvent, error) {
 		var e AlarmEvent
-		err := row.Scan(append([]any{&e.ID}, e.Alarm.fields()...)...)
+		err := row.Scan(append(append([]any{&e.ID}, e.Alarm.fields()...), &e.LeftWardID)...)
 		return e, err
 	})
 	return events, translate(err)
