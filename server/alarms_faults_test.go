@@ -435,9 +435,12 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 	inWard, _, _ := h.subscribeAlarms(ctx, &ward)
 	elsewhere, _, _ := h.subscribeAlarms(ctx, &other)
 	var got, gotWard []int64
+	frameOf := func(id int64, ward *int64) []*frame {
+		return []*frame{{id: id, event: queries.AlarmEvent{ID: id, Alarm: queries.Alarm{WardID: ward}}}}
+	}
 	for id := int64(11); id <= 15; id++ {
-		h.publish(&frame{id: id, ward: &ward})
-		h.publish(&frame{id: 100 + id}) // a patient without a ward
+		h.publish(frameOf(id, &ward))
+		h.publish(frameOf(100+id, nil)) // a patient without a ward
 		for range 2 {
 			got = append(got, (<-reader.ch).id)
 		}

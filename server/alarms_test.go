@@ -412,3 +412,82 @@ func TestStreamHead(t *testing.T) {
 		}
 	}
 }
+
+// A patient who moves ward takes their alarms in force along: the streams
+// of both wards hear of it, with the new ward.
+func TestAlarmFollowsPatientMove(t *testing.T) {
+	h := newAlarmHospital(t)
+	icu := openStream(t, h.testServer, "/api/v1/alarms/stream?ward_id="+itoa(h.icu), bearer(h.reader)...)
+	recovery := openStream(t, h.testServer, "/api/v1/alarms/stream?ward_id="+itoa(h.recovery), bearer(h.reader)...)
+	h.predict(t, prediction{"ann", 10, 0.9})
+	if a := decodeAlarm(t, icu.next(t)); *a.WardID != h.icu {
+		t.Fatalf("the alarm opened in ward %d", *a.WardID)
+	}
+	h.post(t, "/api/v1/patients/bulk", `[{"uid":"ann","ward_id":`+itoa(h.recovery)+`}]`)
+	for name, s := range map[string]*sseStream{"ICU": icu, "Recovery": recovery} {
+		if a := decodeAlarm(t, s.next(t)); a.PatientUID != "ann" || a.State != "open" || a.WardID == nil || *a.WardID != h.recovery {
+			t.Errorf("%s stream: %+v, want ann's open alarm in Recovery", name, a)
+		}
+	}
+	if got := h.alarms(t, "ward_id="+itoa(h.recovery)); len(got) != 1 {
+		t.Errorf("Recovery lists %v", summary(got))
+	}
+	// A patients batch that moves nobody sends nothing.
+	h.post(t, "/api/v1/patients/bulk", `[{"uid":"ann","name":"Ann"}]`)
+	icu.quiet(t, 300*time.Millisecond)
+}
+
+// Keep-alives: a comment line, and on a ward's stream the id of the events
+// other wards had meanwhile, so that its Last-Event-ID keeps up.
+func TestStreamKeepAlive(t *testing.T) {
+	h := &alarmHospital{hospital: newHospitalWith(t, func(c *Config) { c.StreamKeepAlive = 50 * time.Millisecond })}
+	h.admin = h.token(auth.ScopeAdmin)
+	h.putRule(t, "sepsis", 0.7, 0.5)
+	h.post(t, "/api/v1/patients/bulk", `[{"uid":"bob","ward_id":`+itoa(h.recovery)+`}]`)
+	icu := openStream(t, h.testServer, "/api/v1/alarms/stream?ward_id="+itoa(h.icu), bearer(h.reader)...)
+	start := icu.startID(t)
+	h.predict(t, prediction{"bob", 10, 0.9})
+	var last int64
+	h.db.Pool.QueryRow(context.Background(), `SELECT max(id) FROM alarm_events`).Scan(&last)
+	comments := 0
+	for got := ""; got != itoa(last); {
+		select {
+		case e := <-icu.events:
+			if e.Event != "" {
+				t.Fatalf("the ICU stream sent %+v", e)
+			}
+			if e.Comment == "keep-alive" {
+				comments++
+			}
+			if e.ID != "" {
+				got = e.ID
+			}
+		case <-time.After(streamWait):
+			t.Fatalf("the ICU stream's id stayed at %s (started at %s), want %d", got, start, last)
+		}
+	}
+	if comments == 0 {
+		t.Error("no keep-alive comment before the id")
+	}
+}
+
+// A stream whose token is revoked ends at the next keep-alive.
+func TestStreamEndsWhenTokenRevoked(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.StreamKeepAlive = 50 * time.Millisecond })
+	token, id := ts.newToken("", auth.ScopePatientsRead)
+	s := openStream(t, ts, "/api/v1/alarms/stream", bearer(token)...)
+	public := openStream(t, ts, "/api/v1/categories/events")
+	if r := ts.do("DELETE", "/api/v1/tokens/"+itoa(id), nil, bearer(ts.token(auth.ScopeAdmin))...); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", r.StatusCode, r.Body)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(streamWait):
+		t.Fatal("the stream of a revoked token goes on")
+	}
+	select {
+	case <-public.done:
+		t.Error("a public stream ended")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"canopy/queries"
@@ -39,17 +40,20 @@ type hub struct {
 
 // frame is one alarm event as a stream sends it.
 type frame struct {
-	id   int64
-	ward *int64
-	text []byte
+	id    int64
+	event queries.AlarmEvent // which wards it concerns
+	text  []byte
 }
 
 // alarmSub is one alarm stream: frames of ward (all when nil) arrive on ch;
 // gone is closed when the hub drops it (too slow, or shutting down).
+// through is the id of the last event the hub has handed out since it
+// subscribed, whether or not it concerned the stream's ward.
 type alarmSub struct {
-	ward *int64
-	ch   chan *frame
-	gone chan struct{}
+	ward    *int64
+	ch      chan *frame
+	gone    chan struct{}
+	through atomic.Int64
 }
 
 // treeSub is one tree's version stream: only the newest version matters, so
@@ -151,9 +155,11 @@ func (h *hub) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, e := range events {
-			h.publish(&frame{id: e.ID, ward: e.WardID, text: alarmFrame(e)})
+		frames := make([]*frame, len(events))
+		for i, e := range events {
+			frames[i] = &frame{id: e.ID, event: e, text: alarmFrame(e)}
 		}
+		h.publish(frames)
 		if len(events) < queries.AlarmEventsMax {
 			return nil
 		}
@@ -161,23 +167,33 @@ func (h *hub) catchUp(ctx context.Context) error {
 	}
 }
 
-// publish hands f to every subscriber of its ward, dropping those whose
+// publish hands frames, in order, to every subscriber they concern, all
+// at once so that a subscriber wakes to all of them, dropping those whose
 // buffer is full.
-func (h *hub) publish(f *frame) {
+func (h *hub) publish(frames []*frame) {
+	if len(frames) == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.last = f.id
+	last := frames[len(frames)-1].id
+	h.last = last
 	for s := range h.alarms {
-		if s.ward != nil && (f.ward == nil || *f.ward != *s.ward) {
-			continue
-		}
-		select {
-		case s.ch <- f:
-		default:
+		for _, f := range frames {
+			if !f.event.Concerns(s.ward) {
+				continue
+			}
+			select {
+			case s.ch <- f:
+				continue
+			default:
+			}
 			h.log.Warn("alarm stream dropped: it fell behind", "buffer", h.buffer)
 			delete(h.alarms, s)
 			close(s.gone)
+			break
 		}
+		s.through.Store(last)
 	}
 }
 

@@ -22,7 +22,13 @@ type hospital struct {
 
 func newHospital(t *testing.T) *hospital {
 	t.Helper()
-	ts := newTestServer(t)
+	return newHospitalWith(t)
+}
+
+// newHospitalWith is newHospital on a server configured by configure.
+func newHospitalWith(t *testing.T, configure ...func(*Config)) *hospital {
+	t.Helper()
+	ts := newTestServer(t, configure...)
 	h := &hospital{testServer: ts, reader: ts.token(auth.ScopePatientsRead), writer: ts.token(auth.ScopePatientsWrite)}
 	trees := ts.token(auth.ScopeTreesWrite)
 	root := createNode(t, ts, trees, "departments", `{"name":"Hospital","code":"H"}`)

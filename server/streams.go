@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"canopy/auth"
 	"canopy/queries"
 	"canopy/rules"
 )
@@ -55,14 +56,23 @@ func startStream(c *gin.Context) (*stream, error) {
 
 // write sends b at once.
 func (st *stream) write(b []byte) error {
+	if err := st.queue(b); err != nil {
+		return err
+	}
+	return st.flush()
+}
+
+// queue writes b to the response's buffer, to go out with the next flush:
+// frames that arrive together go out in one write to the socket.
+func (st *stream) queue(b []byte) error {
 	if err := st.rc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
 		return err
 	}
-	if _, err := st.c.Writer.Write(b); err != nil {
-		return err
-	}
-	return st.rc.Flush()
+	_, err := st.c.Writer.Write(b)
+	return err
 }
+
+func (st *stream) flush() error { return st.rc.Flush() }
 
 var keepAliveFrame = []byte(": keep-alive\n\n")
 
@@ -129,28 +139,67 @@ func (s *Server) alarmStream(c *gin.Context) error {
 			return nil
 		}
 	}
-	keepAlive := time.NewTicker(s.cfg.StreamKeepAlive)
-	defer keepAlive.Stop()
+	runStream(s, c, st, sub.gone, sub.ch, func(f *frame) error {
+		if f.id <= sent {
+			return nil
+		}
+		sent = f.id
+		return st.queue(f.text)
+	}, func() []byte {
+		// A stream of one ward may see no event for long: the id of the
+		// last event the hub has handed it, once nothing is pending, keeps
+		// its client's Last-Event-ID from falling behind the pruning.
+		if through := sub.through.Load(); through > sent && len(sub.ch) == 0 {
+			sent = through
+			return fmt.Appendf(nil, ": keep-alive\nid: %d\n\n", through)
+		}
+		return keepAliveFrame
+	})
+	return nil
+}
+
+// runStream runs a stream until its client goes, the hub drops it, its token
+// stops being valid, or a write fails: deliver queues each value from ch
+// (those already waiting too, so that they go out in one flush), and every
+// StreamKeepAlive the token is checked again and keepAlive's line sent.
+func runStream[T any](s *Server, c *gin.Context, st *stream, gone <-chan struct{}, ch <-chan T, deliver func(T) error, keepAlive func() []byte) {
+	tick := time.NewTicker(s.cfg.StreamKeepAlive)
+	defer tick.Stop()
+	ctx := c.Request.Context()
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-sub.gone:
-			return nil
-		case f := <-sub.ch:
-			if f.id <= sent {
-				continue
+			return
+		case <-gone:
+			return
+		case v := <-ch:
+			err = deliver(v)
+			for more := len(ch); err == nil && more > 0; more-- {
+				err = deliver(<-ch)
 			}
-			if st.write(f.text) != nil {
-				return nil
+			if err == nil {
+				err = st.flush()
 			}
-			sent = f.id
-		case <-keepAlive.C:
-			if st.write(keepAliveFrame) != nil {
-				return nil
+		case <-tick.C:
+			if !s.stillAuthorized(c) {
+				return
 			}
+			err = st.write(keepAlive())
+		}
+		if err != nil {
+			return
 		}
 	}
+}
+
+// stillAuthorized checks the stream's token again, as each request's is
+// checked: a token revoked while its stream is open ends the stream within
+// a keep-alive (plus the token cache's TTL). A database that cannot answer
+// leaves the stream be.
+func (s *Server) stillAuthorized(c *gin.Context) bool {
+	_, _, err := s.authenticate(c)
+	return !errors.Is(err, auth.ErrInvalidToken)
 }
 
 // replayAlarms sends the events after from, page by page from the first
@@ -213,32 +262,19 @@ func (t trees) events(c *gin.Context) error {
 	if st == nil || err != nil {
 		return nil
 	}
-	send := func(v int64) error {
-		return st.write(fmt.Appendf(nil, "event: version\ndata: {\"version\":%d}\n\n", v))
-	}
-	if send(version) != nil {
+	if st.write(versionFrame(version)) != nil {
 		return nil
 	}
-	keepAlive := time.NewTicker(t.s.cfg.StreamKeepAlive)
-	defer keepAlive.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	runStream(t.s, c, st, sub.gone, sub.ch, func(v int64) error {
+		if v <= version {
 			return nil
-		case <-sub.gone:
-			return nil
-		case v := <-sub.ch:
-			if v <= version {
-				continue
-			}
-			if send(v) != nil {
-				return nil
-			}
-			version = v
-		case <-keepAlive.C:
-			if st.write(keepAliveFrame) != nil {
-				return nil
-			}
 		}
-	}
+		version = v
+		return st.queue(versionFrame(v))
+	}, func() []byte { return keepAliveFrame })
+	return nil
+}
+
+func versionFrame(v int64) []byte {
+	return fmt.Appendf(nil, "event: version\ndata: {\"version\":%d}\n\n", v)
 }
