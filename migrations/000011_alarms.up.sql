@@ -192,18 +192,33 @@ BEGIN
         FROM new_rows n JOIN alarm_rules r USING (target)
         WHERE n.probability >= r.open_at OR n.probability < r.clear_below
     ),
+    -- The checks are scalar subqueries, one index probe per prediction: as
+    -- EXISTS, the planner may hash all the patients, or all the alarms in
+    -- force, for every batch.
+    high_keys AS (
+        SELECT DISTINCT patient_id, target FROM rated WHERE high
+    ),
     signals AS (
         SELECT s.*
-        FROM rated s JOIN patients p ON p.id = s.patient_id AND p.discharged_at IS NULL AND p.died_at IS NULL
-        WHERE s.high
-           OR EXISTS (SELECT FROM alarms a WHERE a.patient_id = s.patient_id AND a.target = s.target AND a.state <> 'resolved')
-           OR EXISTS (SELECT FROM rated h WHERE h.high AND h.patient_id = s.patient_id AND h.target = s.target)
+        FROM rated s LEFT JOIN high_keys k USING (patient_id, target)
+        WHERE CASE WHEN s.high
+            THEN (SELECT p.discharged_at IS NULL AND p.died_at IS NULL FROM patients p WHERE p.id = s.patient_id)
+            ELSE k.patient_id IS NOT NULL
+              OR (SELECT count(*) > 0 FROM alarms a WHERE a.patient_id = s.patient_id AND a.target = s.target AND a.state <> 'resolved')
+        END
     ),
+    -- Each (patient, target)'s latest alarm, one probe of alarms_patient
+    -- apiece: the alarms of all time are never scanned.
     latest AS (
-        SELECT DISTINCT ON (a.patient_id, a.target) a.patient_id, a.target, a.id, a.state <> 'resolved' AS active, a.decided_at
-        FROM alarms a
-        WHERE (a.patient_id, a.target) IN (SELECT patient_id, target FROM signals)
-        ORDER BY a.patient_id, a.target, a.id DESC
+        SELECT k.patient_id, k.target, l.id, l.active, l.decided_at
+        FROM (SELECT DISTINCT patient_id, target FROM signals) k
+        CROSS JOIN LATERAL (
+            SELECT a.id, a.state <> 'resolved' AS active, a.decided_at
+            FROM alarms a
+            WHERE a.patient_id = k.patient_id AND a.target = k.target
+            ORDER BY a.id DESC
+            LIMIT 1
+        ) l
     ),
     steps AS (
         SELECT s.*, l.id AS alarm_id,
