@@ -80,17 +80,20 @@ INSERT INTO alarm_events_pruned VALUES (0);
 CREATE FUNCTION alarm_events_opened() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO alarm_events (alarm_id, patient_uid, ward_id, target, model, probability, predicted_at, opened_at, state)
-    SELECT a.id, p.uid, p.ward_id, a.target, a.model, a.probability, a.predicted_at, a.opened_at, 'open'
-    FROM new_rows a JOIN patients p ON p.id = a.patient_id
-    ORDER BY a.id;
     INSERT INTO alarm_events (alarm_id, patient_uid, ward_id, target, model, probability, predicted_at, opened_at,
                               state, acknowledged_at, acknowledged_by, resolved_at, resolved_reason)
     SELECT a.id, p.uid, p.ward_id, a.target, a.model, a.probability, a.predicted_at, a.opened_at,
-           a.state, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_reason
-    FROM new_rows a JOIN patients p ON p.id = a.patient_id
-    WHERE a.state <> 'open'
-    ORDER BY a.id;
+           e.state, e.acknowledged_at, e.acknowledged_by, e.resolved_at, e.resolved_reason
+    FROM new_rows a
+    JOIN patients p ON p.id = a.patient_id
+    CROSS JOIN LATERAL (
+        SELECT 1 AS phase, 'open' AS state, NULL::timestamptz AS acknowledged_at, NULL AS acknowledged_by,
+               NULL::timestamptz AS resolved_at, NULL AS resolved_reason
+        UNION ALL
+        SELECT 2, a.state, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_reason
+        WHERE a.state <> 'open'
+    ) e
+    ORDER BY a.id, e.phase;
     RETURN NULL;
 END
 $$;
@@ -167,7 +170,8 @@ $$;
 -- predictions call for, in one statement whatever their number. For each
 -- (patient, target) with a rule it takes the predictions newer than the last
 -- one that decided its alarm, keeps those that are high (>= open_at) or low
--- (< clear_below), in predicted_at order, and finds where they switch
+-- (< clear_below), in predicted_at order (at the same instant a high one
+-- last: when models disagree, the alarm stands), and finds where they switch
 -- between high and low, starting from high when an alarm is in force: a
 -- switch to low resolves the alarm in force, a switch to high opens one,
 -- resolved at once if a later switch in the same statement resolves it. A
@@ -225,12 +229,12 @@ BEGIN
                s.high <> lag(s.high, 1, coalesce(l.active, false)) OVER w AS switch
         FROM signals s LEFT JOIN latest l USING (patient_id, target)
         WHERE s.predicted_at > coalesce(l.decided_at, '-infinity')
-        WINDOW w AS (PARTITION BY s.patient_id, s.target ORDER BY s.predicted_at, s.model)
+        WINDOW w AS (PARTITION BY s.patient_id, s.target ORDER BY s.predicted_at, s.high, s.model)
     ),
     switches AS (
         SELECT steps.*, lead(predicted_at) OVER w AS off_at, row_number() OVER w = 1 AS first
         FROM steps WHERE switch
-        WINDOW w AS (PARTITION BY patient_id, target ORDER BY predicted_at, model)
+        WINDOW w AS (PARTITION BY patient_id, target ORDER BY predicted_at, high, model)
     ),
     recovered AS (
         UPDATE alarms a
@@ -268,23 +272,33 @@ DECLARE
     gone bigint[] := ARRAY(
         SELECT n.id FROM new_rows n JOIN old_rows o USING (id)
         WHERE (n.died_at IS NOT NULL AND o.died_at IS NULL) OR (n.discharged_at IS NOT NULL AND o.discharged_at IS NULL));
+    moved bigint[] := ARRAY(
+        SELECT n.id FROM new_rows n JOIN old_rows o USING (id) WHERE n.ward_id IS DISTINCT FROM o.ward_id);
 BEGIN
-    IF cardinality(gone) > 0 THEN
-        PERFORM alarms_lock_patients(gone);
-        UPDATE alarms a
-        SET state = 'resolved', resolved_at = now(),
-            resolved_reason = CASE WHEN n.died_at IS NOT NULL THEN 'died' ELSE 'discharged' END
-        FROM new_rows n
-        WHERE n.id = ANY (gone) AND a.patient_id = n.id AND a.state <> 'resolved';
+    IF cardinality(gone) = 0 AND cardinality(moved) = 0 THEN
+        RETURN NULL;
     END IF;
+    -- The patients' turn on their alarms first: a predictions batch that
+    -- opens one meanwhile either commits first, and is seen below, or
+    -- waits, and then sees the new ward and the discharge.
+    PERFORM alarms_lock_patients(gone || moved);
+    UPDATE alarms a
+    SET state = 'resolved', resolved_at = now(),
+        resolved_reason = CASE WHEN n.died_at IS NOT NULL THEN 'died' ELSE 'discharged' END
+    FROM new_rows n
+    WHERE n.id = ANY (gone) AND a.patient_id = n.id AND a.state <> 'resolved';
     -- A patient who moves takes their alarms in force along: each is sent
     -- again, to the streams of the ward left as well as of the ward joined.
+    -- FOR UPDATE waits for an acknowledgement or a resolution under way,
+    -- so that the event has the alarm as it is, and comes after theirs.
+    WITH moving AS (
+        SELECT a.* FROM alarms a WHERE a.patient_id = ANY (moved) AND a.state <> 'resolved' FOR UPDATE
+    )
     INSERT INTO alarm_events (alarm_id, patient_uid, ward_id, left_ward_id, target, model, probability, predicted_at,
                               opened_at, state, acknowledged_at, acknowledged_by, resolved_at, resolved_reason)
     SELECT a.id, n.uid, n.ward_id, o.ward_id, a.target, a.model, a.probability, a.predicted_at,
            a.opened_at, a.state, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_reason
-    FROM new_rows n JOIN old_rows o USING (id) JOIN alarms a ON a.patient_id = n.id AND a.state <> 'resolved'
-    WHERE n.ward_id IS DISTINCT FROM o.ward_id
+    FROM moving a JOIN new_rows n ON n.id = a.patient_id JOIN old_rows o ON o.id = n.id
     ORDER BY a.id;
     RETURN NULL;
 END

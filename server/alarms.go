@@ -150,17 +150,22 @@ func (s *Server) listAlarms(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	// One alarm more than the page tells whether there is a next page: the
+	// last page's next_cursor is null, even when it is full.
+	limit := q.Limit
+	q.Limit++
 	alarms, err := s.store.Alarms(c.Request.Context(), q)
 	if err != nil {
 		return err
 	}
+	var next *string
+	if len(alarms) > limit {
+		alarms = alarms[:limit]
+		next = new(encodeAlarmCursor(alarms[limit-1].ID))
+	}
 	out := make([]alarmJSON, len(alarms))
 	for i, a := range alarms {
 		out[i] = toAlarmJSON(a)
-	}
-	var next *string
-	if len(alarms) == q.Limit {
-		next = new(encodeAlarmCursor(alarms[len(alarms)-1].ID))
 	}
 	c.JSON(http.StatusOK, gin.H{"alarms": out, "next_cursor": next})
 	return nil

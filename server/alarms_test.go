@@ -240,6 +240,11 @@ func TestAlarmList(t *testing.T) {
 	if fmt.Sprint(seen) != "[cat:resolved:0.9:recovered bob:open:0.9 ann:open:0.9]" {
 		t.Errorf("paged: %v", seen)
 	}
+	var whole alarmPage
+	h.get(t, "/api/v1/alarms?limit=3", &whole)
+	if len(whole.Alarms) != 3 || whole.NextCursor != nil {
+		t.Errorf("a page that holds them all: %d alarms, next_cursor %v", len(whole.Alarms), whole.NextCursor)
+	}
 	for _, q := range []string{"state=closed", "state=open,", "cursor=abc", "ward_id=x", "limit=x", "patient_uid=%FF"} {
 		if r := h.do("GET", "/api/v1/alarms?"+q, nil, bearer(h.reader)...); r.StatusCode != http.StatusBadRequest {
 			t.Errorf("?%s: %d, want 400", q, r.StatusCode)
@@ -489,5 +494,146 @@ func TestStreamEndsWhenTokenRevoked(t *testing.T) {
 	case <-public.done:
 		t.Error("a public stream ended")
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// alarmEvents are the stored events of alarm id, in order, as
+// "state@ward[<left]".
+func alarmEvents(t *testing.T, h *alarmHospital, id int64) []string {
+	t.Helper()
+	rows, err := h.db.Pool.Query(context.Background(),
+		`SELECT state, coalesce(ward_id, 0), left_ward_id FROM alarm_events WHERE alarm_id = $1 ORDER BY id`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var state string
+		var ward int64
+		var left *int64
+		if err := rows.Scan(&state, &ward, &left); err != nil {
+			t.Fatal(err)
+		}
+		e := fmt.Sprintf("%s@%d", state, ward)
+		if left != nil {
+			e += fmt.Sprintf("<%d", *left)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// A move of a patient and a change of their alarms, run at once in either
+// order, leave events that say where the alarm is and what state it is in
+// (found by an outside probe: the move's event had the state, or the
+// opening event the ward, from before the other committed).
+func TestAlarmEventsRaceAMove(t *testing.T) {
+	ctx := context.Background()
+	// inTx runs sql in a transaction that stays open until the returned
+	// commit is called.
+	inTx := func(t *testing.T, h *alarmHospital, sql string, args ...any) (commit func()) {
+		tx, err := h.db.Pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// whileWaiting runs post, which must wait for a lock, and commit.
+	whileWaiting := func(t *testing.T, h *alarmHospital, commit func(), post func()) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			post()
+		}()
+		waitFor(t, "the API's write to wait for the transaction", func() bool { return lockWaiters(t, h.testServer) > 0 })
+		commit()
+		<-done
+	}
+	move := func(h *alarmHospital) func() {
+		return func() { h.post(t, "/api/v1/patients/bulk", `[{"uid":"ann","ward_id":`+itoa(h.recovery)+`}]`) }
+	}
+	t.Run("a move while an alarm opens", func(t *testing.T) {
+		h := newAlarmHospital(t)
+		commit := inTx(t, h, `INSERT INTO predictions (patient_id, model, target, predicted_at, horizon_hours, probability)
+			SELECT id, 'm1', 'sepsis', '2024-11-02T10:00:00Z', 6, 0.9 FROM patients WHERE uid = 'ann'`)
+		whileWaiting(t, h, commit, move(h))
+		a := h.alarms(t, "patient_uid=ann")[0]
+		want := fmt.Sprintf("[open@%d open@%d<%d]", h.icu, h.recovery, h.icu)
+		if got := fmt.Sprint(alarmEvents(t, h, a.ID)); got != want {
+			t.Errorf("events %s, want %s", got, want)
+		}
+	})
+	t.Run("an alarm opening while a move", func(t *testing.T) {
+		h := newAlarmHospital(t)
+		commit := inTx(t, h, `UPDATE patients SET ward_id = $1 WHERE uid = 'ann'`, h.recovery)
+		whileWaiting(t, h, commit, func() { h.predict(t, prediction{"ann", 10, 0.9}) })
+		a := h.alarms(t, "patient_uid=ann")[0]
+		if got, want := fmt.Sprint(alarmEvents(t, h, a.ID)), fmt.Sprintf("[open@%d]", h.recovery); got != want {
+			t.Errorf("events %s, want %s", got, want)
+		}
+	})
+	t.Run("a move while an acknowledgement", func(t *testing.T) {
+		h := newAlarmHospital(t)
+		h.predict(t, prediction{"ann", 10, 0.9})
+		a := h.alarms(t, "patient_uid=ann")[0]
+		commit := inTx(t, h, `UPDATE alarms SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = 'nurse' WHERE id = $1`, a.ID)
+		whileWaiting(t, h, commit, move(h))
+		want := fmt.Sprintf("[open@%d acknowledged@%d acknowledged@%d<%d]", h.icu, h.icu, h.recovery, h.icu)
+		if got := fmt.Sprint(alarmEvents(t, h, a.ID)); got != want {
+			t.Errorf("events %s, want %s", got, want)
+		}
+	})
+	t.Run("a move while a resolution", func(t *testing.T) {
+		h := newAlarmHospital(t)
+		h.predict(t, prediction{"ann", 10, 0.9})
+		a := h.alarms(t, "patient_uid=ann")[0]
+		commit := inTx(t, h, `INSERT INTO predictions (patient_id, model, target, predicted_at, horizon_hours, probability)
+			SELECT id, 'm1', 'sepsis', '2024-11-02T11:00:00Z', 6, 0.1 FROM patients WHERE uid = 'ann'`)
+		whileWaiting(t, h, commit, move(h))
+		want := fmt.Sprintf("[open@%d resolved@%d]", h.icu, h.icu)
+		if got := fmt.Sprint(alarmEvents(t, h, a.ID)); got != want {
+			t.Errorf("events %s, want %s", got, want)
+		}
+	})
+}
+
+// Events of one batch come alarm by alarm: an alarm opened and resolved by
+// the batch has both its events before the next alarm's. Models that
+// disagree at one instant leave the alarm standing, in one batch or two.
+func TestAlarmBatchOrderAndTies(t *testing.T) {
+	h := newAlarmHospital(t)
+	h.predict(t, prediction{"ann", 1, 0.9}, prediction{"ann", 2, 0.1}, prediction{"ann", 3, 0.9})
+	alarms := h.alarms(t, "patient_uid=ann")
+	var all []string
+	for i := len(alarms) - 1; i >= 0; i-- {
+		all = append(all, alarmEvents(t, h, alarms[i].ID)...)
+	}
+	var stored []string
+	rows, _ := h.db.Pool.Query(context.Background(), `SELECT state FROM alarm_events ORDER BY id`)
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		stored = append(stored, s)
+	}
+	if fmt.Sprint(stored) != "[open resolved open]" {
+		t.Errorf("events in id order: %v (by alarm: %v)", stored, all)
+	}
+
+	body := predictionBodies([]prediction{{"bob", 1, 0.1}, {"bob", 1, 0.9}})
+	body[0]["model"] = "z-model" // sorts after m1: the low one is not later for that
+	h.post(t, "/api/v1/predictions/bulk", body)
+	body = predictionBodies([]prediction{{"bob", 1, 0.1}})
+	body[0]["model"] = "a-model"
+	h.post(t, "/api/v1/predictions/bulk", body)
+	if got := summary(h.alarms(t, "patient_uid=bob")); fmt.Sprint(got) != "[bob:open:0.9]" {
+		t.Errorf("bob's alarms %v, want one open", got)
 	}
 }
