@@ -423,7 +423,7 @@ func TestAlarmStreamDatabaseRestart(t *testing.T) {
 // get every frame, in order.
 func TestHubDropsSlowSubscriber(t *testing.T) {
 	h := newHub(nil, nil, 2, discardLogger())
-	h.ready, h.last = true, 10
+	h.last = 10
 	close(h.known)
 	ctx := context.Background()
 	ward, other := int64(1), int64(2)

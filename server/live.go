@@ -30,8 +30,7 @@ type hub struct {
 	known chan struct{}
 
 	mu       sync.Mutex
-	ready    bool  // last is known
-	last     int64 // the last alarm event handed out
+	last     int64 // the last alarm event handed out, once known is closed
 	alarms   map[*alarmSub]struct{}
 	trees    map[string]map[*treeSub]struct{}
 	versions map[string]int64 // the last version announced per tree
@@ -136,20 +135,22 @@ func (h *hub) poke() {
 // The first call only learns where the events stand: a subscriber gets the
 // events from its own connection on, or replays from its Last-Event-ID.
 func (h *hub) catchUp(ctx context.Context) error {
-	h.mu.Lock()
-	ready, last := h.ready, h.last
-	h.mu.Unlock()
-	if !ready {
+	select {
+	case <-h.known:
+	default:
 		last, err := h.store.LastAlarmEvent(ctx)
 		if err != nil {
 			return err
 		}
 		h.mu.Lock()
-		h.ready, h.last = true, last
+		h.last = last
 		h.mu.Unlock()
 		close(h.known)
 		return nil
 	}
+	h.mu.Lock()
+	last := h.last
+	h.mu.Unlock()
 	for {
 		events, err := h.store.AlarmEventsAfter(ctx, last, nil)
 		if err != nil {
@@ -227,11 +228,13 @@ func (h *hub) subscribeAlarms(ctx context.Context, ward *int64) (s *alarmSub, af
 	select {
 	case <-h.known:
 	case <-ctx.Done():
+		return nil, 0, false
 	case <-time.After(knownWait):
+		return nil, 0, false
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.ready || h.closed {
+	if h.closed {
 		return nil, 0, false
 	}
 	s = &alarmSub{ward: ward, ch: make(chan *frame, h.buffer), gone: make(chan struct{})}
