@@ -114,11 +114,18 @@ func (h *hub) connected() {
 	}
 }
 
-// changed takes one announcement.
+// changed takes one announcement. Events a catch-up has already handed
+// out (it reads every event committed, those of later announcements too)
+// need no read of their own.
 func (h *hub) changed(c queries.Change) {
 	if c.Tree != "" {
 		h.announce(c.Tree, c.Version)
-	} else {
+		return
+	}
+	h.mu.Lock()
+	behind := c.AlarmEvent > h.last
+	h.mu.Unlock()
+	if behind {
 		h.poke()
 	}
 }
