@@ -129,6 +129,9 @@ type Server struct {
 	live    *hub
 	// schemaVersion is the migration version this binary expects.
 	schemaVersion uint
+
+	// compressor compresses JSON answers (compress, writeEncoded).
+	compressor *compressor
 }
 
 // New builds the server on a pool opened with queries.Open, expecting the
@@ -153,6 +156,7 @@ func New(cfg Config, db *queries.DB, schemaVersion uint, log *slog.Logger) *Serv
 		live:          newHub(primary, queries.NewListener(cfg.ListenURL, log), cfg.StreamBuffer, log),
 	}
 	s.metrics.registerStreams(s.live)
+	s.compressor = newCompressor(s.metrics.reg)
 	s.engine = s.routes()
 	return s
 }
@@ -189,7 +193,7 @@ func (s *Server) routes() *gin.Engine {
 	e.NoRoute(s.handle(func(c *gin.Context) error {
 		return notFound("no route for %s %s", c.Request.Method, c.Request.URL.Path)
 	}))
-	e.Use(s.requestID, s.accounting, s.accessLog, s.recovery, s.cors, s.allow, s.checkQuery, s.readBody, s.timeout)
+	e.Use(s.requestID, s.accounting, s.accessLog, s.compress, s.recovery, s.cors, s.allow, s.checkQuery, s.readBody, s.timeout)
 
 	e.Match(readMethods, "/healthz", s.healthz)
 	e.Match(readMethods, "/readyz", s.handle(s.readyz))

@@ -5,14 +5,15 @@ import (
 )
 
 // treeCache keeps rendered tree responses keyed by tree version, so that a
-// repeated GET of an unchanged tree costs one version read and no CTE.
-// Entries of older versions are dropped as soon as a newer one is stored, and
-// the bodies held take at most maxBytes, counted by their capacity (what
+// repeated GET of an unchanged tree costs one version read and no CTE, and
+// compresses nothing once its coding has been asked for. Entries of older
+// versions are dropped as soon as a newer one is stored, and the bodies held
+// take at most maxBytes in all their codings, counted by their capacity (what
 // they keep allocated), not their length; the cache is only ever a copy of
 // what the database says, so several canopy instances stay consistent.
 type treeCache struct {
 	mu       sync.Mutex
-	entries  map[treeCacheKey][]byte
+	entries  map[treeCacheKey]treeCacheEntry
 	latest   map[string]int64 // newest version stored, per tree
 	bytes    int
 	maxBytes int
@@ -27,19 +28,27 @@ type treeCacheKey struct {
 	depth   int   // -1: no limit
 }
 
-func newTreeCache(maxBytes int) *treeCache {
-	return &treeCache{entries: map[treeCacheKey][]byte{}, latest: map[string]int64{}, maxBytes: maxBytes}
+// treeCacheEntry is a body and the bytes counted for it: the body may have
+// grown by a coding that grew has not counted yet.
+type treeCacheEntry struct {
+	body    *encodedBody
+	counted int
 }
 
-func (c *treeCache) get(k treeCacheKey) ([]byte, bool) {
+func newTreeCache(maxBytes int) *treeCache {
+	return &treeCache{entries: map[treeCacheKey]treeCacheEntry{}, latest: map[string]int64{}, maxBytes: maxBytes}
+}
+
+func (c *treeCache) get(k treeCacheKey) (*encodedBody, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b, ok := c.entries[k]
-	return b, ok
+	e, ok := c.entries[k]
+	return e.body, ok
 }
 
-func (c *treeCache) put(k treeCacheKey, body []byte) {
-	if cap(body) > c.maxBytes {
+func (c *treeCache) put(k treeCacheKey, body *encodedBody) {
+	size := body.size()
+	if size > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
@@ -49,23 +58,53 @@ func (c *treeCache) put(k treeCacheKey, body []byte) {
 	}
 	if k.version > c.latest[k.tree] {
 		c.latest[k.tree] = k.version
-		for old, b := range c.entries {
+		for old := range c.entries {
 			if old.tree == k.tree && old.version < k.version {
-				delete(c.entries, old)
-				c.bytes -= cap(b)
+				c.drop(old)
 			}
 		}
 	}
-	for c.bytes+cap(body) > c.maxBytes && len(c.entries) > 0 {
-		for old, b := range c.entries { // evict an arbitrary entry
-			delete(c.entries, old)
-			c.bytes -= cap(b)
-			break
+	c.drop(k)
+	c.makeRoom(size)
+	c.entries[k] = treeCacheEntry{body, size}
+	c.bytes += size
+}
+
+// grew counts the bytes body, held under k, added when it was compressed in
+// a new coding, evicting other entries to make room for them (or body
+// itself, when it no longer fits at all).
+func (c *treeCache) grew(k treeCacheKey, body *encodedBody, added int) {
+	if added == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok || e.body != body {
+		return // dropped meanwhile: none of its bytes are counted
+	}
+	c.drop(k)
+	if e.counted += added; e.counted > c.maxBytes {
+		return
+	}
+	c.makeRoom(e.counted)
+	c.entries[k] = e
+	c.bytes += e.counted
+}
+
+// makeRoom evicts arbitrary entries until n more bytes fit.
+func (c *treeCache) makeRoom(n int) {
+	for old := range c.entries {
+		if c.bytes+n <= c.maxBytes {
+			return
 		}
+		c.drop(old)
 	}
-	if prev, ok := c.entries[k]; ok {
-		c.bytes -= cap(prev)
+}
+
+func (c *treeCache) drop(k treeCacheKey) {
+	if e, ok := c.entries[k]; ok {
+		delete(c.entries, k)
+		c.bytes -= e.counted
 	}
-	c.entries[k] = body
-	c.bytes += cap(body)
 }

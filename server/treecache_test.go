@@ -21,7 +21,7 @@ func TestTreeCacheCountsCapacity(t *testing.T) {
 				return treeCacheKey{tree: "categories", version: 1, root: int64(i + 1), depth: -1}
 			}
 			for i, n := range tt.caps {
-				c.put(key(i), make([]byte, 1, n))
+				c.put(key(i), newEncodedBody(make([]byte, 1, n)))
 			}
 			held := 0
 			for i := range tt.caps {

@@ -29,7 +29,10 @@ type trees struct {
 	name string // the path segment: categories or departments
 }
 
-func (t trees) etag(version int64) string { return fmt.Sprintf(`"%s-v%d"`, t.name, version) }
+// etag is the ETag of the tree at version in the coding the request gets.
+func (t trees) etag(c *gin.Context, version int64) string {
+	return etagFor(c, t.name+"-v"+strconv.FormatInt(version, 10))
+}
 
 // notModified sets the ETag and reports whether the client's copy is current.
 func notModified(c *gin.Context, etag string) bool {
@@ -67,7 +70,7 @@ func (t trees) getTree(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if notModified(c, t.etag(version)) {
+	if notModified(c, t.etag(c, version)) {
 		return nil
 	}
 	key := treeCacheKey{tree: t.name, version: version, root: -1, depth: -1}
@@ -78,7 +81,7 @@ func (t trees) getTree(c *gin.Context) error {
 		key.depth = *q.Depth
 	}
 	if body, ok := t.s.trees.get(key); ok {
-		c.Data(http.StatusOK, jsonContentType, body)
+		t.s.trees.grew(key, body, t.s.writeEncoded(c, http.StatusOK, body))
 		return nil
 	}
 	forest, err := t.s.store.Tree(ctx, t.spec, q)
@@ -90,8 +93,9 @@ func (t trees) getTree(c *gin.Context) error {
 		return err
 	}
 	body = append(body, '}')
-	t.s.trees.put(key, body)
-	c.Data(http.StatusOK, jsonContentType, body)
+	encoded := newEncodedBody(body)
+	t.s.writeEncoded(c, http.StatusOK, encoded) // the body it adds is counted by put
+	t.s.trees.put(key, encoded)
 	return nil
 }
 
@@ -125,7 +129,7 @@ func (t trees) search(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if notModified(c, t.etag(version)) {
+	if notModified(c, t.etag(c, version)) {
 		return nil
 	}
 	roots := found.Roots
