@@ -10,7 +10,9 @@
 // read for -stream-for and then cut, the client getting what came by then as a
 // complete answer; each complete event must be one the operation lists in
 // x-canopy-events, with data of the schema listed beside it, and the stream
-// must not end before the cut. It writes one JSON line per exchange to -log
+// must not end before the cut. A compressed answer (gzip or zstd) is judged
+// as its client reads it, decompressed, and must say Vary: Accept-Encoding.
+// It writes one JSON line per exchange to -log
 // and prints a summary of the findings when it gets SIGTERM or SIGINT; it
 // exits 1 if there were any.
 package main
@@ -173,7 +175,12 @@ func (c *checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.record(r, body, resp.StatusCode, respBody, "stream", "the event stream ended by itself before it was cut after "+c.streamFor.String())
 		return
 	}
-	c.judge(r, body, resp, respBody)
+	plainResp, plain, err := decoded(resp, respBody)
+	if err != nil {
+		c.record(r, body, resp.StatusCode, respBody, "encoding", err.Error())
+		return
+	}
+	c.judge(r, body, plainResp, plain)
 }
 
 // read reads an answer's body. An event stream never ends by itself: it is

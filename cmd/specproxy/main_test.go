@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // TestChecker sends requests through the checker to a fake canopy whose answer
@@ -137,6 +141,73 @@ func TestEventStreams(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK || string(got) != tc.stream {
 				t.Errorf("the proxy answered %d %q, canopy 200 %q", resp.StatusCode, got, tc.stream)
+			}
+			kind := ""
+			if len(c.findings) > 0 {
+				kind = c.findings[0].Kind
+			}
+			if kind != tc.finding || len(c.findings) > 1 {
+				t.Errorf("findings %+v, want kind %q", c.findings, tc.finding)
+			}
+		})
+	}
+}
+
+// TestCompressedAnswers sends requests through the checker to a fake canopy
+// that answers compressed, and checks that the answer is judged decoded.
+func TestCompressedAnswers(t *testing.T) {
+	spec, err := os.ReadFile("../../server/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zstdOf := func(s string) []byte {
+		enc, _ := zstd.NewWriter(nil)
+		return enc.EncodeAll([]byte(s), nil)
+	}
+	gzipOf := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		io.WriteString(w, s)
+		w.Close()
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		name, encoding, vary string
+		answer               []byte
+		finding              string // the kind, "" for none
+	}{
+		{"zstd", "zstd", "Accept-Encoding", zstdOf(`{"status":"ok"}`), ""},
+		{"gzip", "gzip", "Origin, Accept-Encoding", gzipOf(`{"status":"ok"}`), ""},
+		{"decoded answer off its schema", "zstd", "Accept-Encoding", zstdOf(`{"status":"fine"}`), "response"},
+		{"without Vary", "gzip", "", gzipOf(`{"status":"ok"}`), "encoding"},
+		{"not what it says", "zstd", "Accept-Encoding", gzipOf(`{"status":"ok"}`), "encoding"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Encoding", tc.encoding)
+				if tc.vary != "" {
+					w.Header().Set("Vary", tc.vary)
+				}
+				w.Write(tc.answer)
+			}))
+			defer upstream.Close()
+			c, err := newChecker(spec, upstream.URL, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httptest.NewServer(c)
+			defer proxy.Close()
+			req, _ := http.NewRequest("GET", proxy.URL+"/healthz", nil)
+			req.Header.Set("Accept-Encoding", "zstd, gzip")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Equal(got, tc.answer) || resp.Header.Get("Content-Encoding") != tc.encoding {
+				t.Errorf("the client got %q in %q, not canopy's bytes", got, resp.Header.Get("Content-Encoding"))
 			}
 			kind := ""
 			if len(c.findings) > 0 {
