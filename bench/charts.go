@@ -52,6 +52,11 @@ var (
 	styleGORM   = style{"#0969da", 2, ""}
 	styleFloor  = style{"#6e7781", 2, "6 3"}
 	styleFlat   = style{"#8c959f", 2, "2 3"}
+	// canopy's answers compressed (the tree by content coding).
+	styleGzip     = style{"#8250df", 3, ""}
+	styleGzipWarm = style{"#8250df", 2, "2 4"}
+	styleZstd     = style{"#bf8700", 3, ""}
+	styleZstdWarm = style{"#bf8700", 2, "2 4"}
 )
 
 // add records y at x on the line labelled label, creating it (in the order

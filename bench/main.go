@@ -222,7 +222,9 @@ func withEnv(ctx context.Context, url string, opts setup, run func(*env) (string
 		return "", err
 	}
 	e := &env{ctx: ctx, pool: pool, raw: raw, base: "http://" + ln.Addr().String(), mux: mux, quick: opts.quick, token: token,
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, charts: opts.charts}
+		// No compression unless a scenario asks for it (Accept-Encoding): Go's
+		// client would otherwise ask for gzip, and time its decompression.
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}, charts: opts.charts}
 	if opts.binary != "" {
 		stop, err := e.startPeers(opts.binary, url)
 		if err != nil {

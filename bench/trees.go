@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -213,7 +217,19 @@ func runTrees(e *env) (string, error) {
 		slow, normal, fast = runs{1, 3, time.Second}, runs{5, 20, time.Second}, runs{20, 100, time.Second}
 	}
 
-	var table, search strings.Builder
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		return "", errors.New("wrk is not installed: run scripts/ensure-wrk.sh (make bench does)")
+	}
+	wrkFor := 10 * time.Second
+	if e.quick {
+		wrkFor = 3 * time.Second
+	}
+
+	var table, search, codings strings.Builder
+	codings.WriteString("| nodes | coding | bytes on the wire | % of identity | cold p50 | cold p99 | warm p50 | warm p99 | warm req/s at 64 connections |\n")
+	codings.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	codingPlot := chart{name: "trees-compression", title: "Whole forest by content coding: latency vs nodes", xLabel: "nodes"}
 	table.WriteString("| nodes (levels) | N+1 p50 | N+1 p99 | N+1 statements | GORM Preload p50 | GORM p99 | GORM statements | canopy cold p50 | cold p99 | canopy warm p50 | warm p99 | statements cold / warm | statement in PG p50 | flat SELECT p50 | response | N+1 ÷ cold | GORM ÷ cold |\n")
 	table.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	plot := chart{name: "trees", title: "Whole forest: latency vs nodes", xLabel: "nodes"}
@@ -305,6 +321,46 @@ func runTrees(e *env) (string, error) {
 				targets = append(targets, target(fmt.Sprintf("search `%s` over 100k nodes ≤ 50 ms p50", term), lat.p50() <= 50*time.Millisecond, ms(lat.p50())+" ms"))
 			}
 		}
+		var identityBytes int
+		for _, cd := range treeCodings {
+			var size int
+			get := func() (err error) {
+				size, _, err = e.get(e.base+"/api/v1/categories/tree", "Accept-Encoding", cd.accept)
+				return err
+			}
+			cold, err := measure(normal, bump, get)
+			if err != nil {
+				return "", err
+			}
+			warm, err := measure(fast, nil, get)
+			if err != nil {
+				return "", err
+			}
+			if cd.name == "identity" {
+				identityBytes = size
+			}
+			rate := "–"
+			if n >= 10_000 {
+				fmt.Printf("trees: %d nodes, %s, wrk at 64 connections for %s\n", n, cd.name, wrkFor)
+				perSecond, err := wrkRate(wrk, e.base+"/api/v1/categories/tree", 64, wrkFor, "Accept-Encoding: "+cd.accept)
+				if err != nil {
+					return "", fmt.Errorf("%s tree: %w", cd.name, err)
+				}
+				rate = fmt.Sprintf("%.0f", perSecond)
+				if n == 10_000 && cd.name != "identity" {
+					targets = append(targets, target(fmt.Sprintf("warm %s tree ≥ 5,000 req/s at 64 connections", cd.name), perSecond >= 5000, rate+" req/s"))
+				}
+			}
+			share := 100 * float64(size) / float64(identityBytes)
+			fmt.Fprintf(&codings, "| %d | %s | %d KiB | %.1f%% | %s | %s | %s | %s | %s |\n", n, cd.name, size/1024, share,
+				ms(cold.p50()), ms(cold.p99()), ms(warm.p50()), ms(warm.p99()), rate)
+			codingPlot.add("cold, "+cd.name, cd.cold, float64(n), cold.p50())
+			codingPlot.add("warm, "+cd.name, cd.warm, float64(n), warm.p50())
+			if n == 10_000 && cd.name != "identity" {
+				targets = append(targets, target(fmt.Sprintf("10k-node tree in %s < 15%% of raw size", cd.name), share < 15,
+					fmt.Sprintf("%.1f%% (%d of %d KiB)", share, size/1024, identityBytes/1024)))
+			}
+		}
 		switch n {
 		case 1_000:
 			r := float64(naive.p50()) / float64(cold.p50())
@@ -315,8 +371,10 @@ func runTrees(e *env) (string, error) {
 				target("10k-node forest warm ≤ 2 ms p50", warm.p50() <= 2*time.Millisecond, ms(warm.p50())+" ms"))
 		}
 	}
-	if err := plot.write(e.charts); err != nil {
-		return "", err
+	for _, c := range []chart{plot, codingPlot} {
+		if err := c.write(e.charts); err != nil {
+			return "", err
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "_Machine: %s._\n\n", e.machine())
@@ -338,7 +396,16 @@ func runTrees(e *env) (string, error) {
 	b.WriteString(table.String())
 	b.WriteString("\nSearch (`GET /api/v1/categories/search?q=...`, limit 100: a common word, truncated at 100 matches, and a selective term):\n\n")
 	b.WriteString(search.String())
-	b.WriteString("\nTargets (issue 3):\n\n")
+	fmt.Fprintf(&b, `
+By content coding (`+"`GET /api/v1/categories/tree`"+` with `+"`Accept-Encoding: identity`, `gzip` or `zstd`"+`): bytes on
+the wire are the body as sent; cold is right after the tree version changed (the statement, the JSON and,
+for gzip and zstd, compressing it once at the cache's dense level); warm is from the cache, which keeps each
+coding's bytes (no compression at all). Warm req/s: wrk (2 threads, %s a run) at 64 connections on the same
+cores, sending the Accept-Encoding header.
+
+`, wrkFor)
+	b.WriteString(codings.String())
+	b.WriteString("\nTargets (issues 3 and 17):\n\n")
 	for _, t := range targets {
 		b.WriteString(t + "\n")
 	}
@@ -350,4 +417,41 @@ func target(what string, met bool, got string) string {
 		return "- met: " + what + " — " + got
 	}
 	return "- **missed**: " + what + " — " + got
+}
+
+// treeCodings are the content codings the tree is measured in, with the
+// Accept-Encoding that asks for each and its lines in the chart.
+var treeCodings = []struct {
+	name, accept string
+	cold, warm   style
+}{
+	{"identity", "identity", styleCanopy, styleWarm},
+	{"gzip", "gzip", styleGzip, styleGzipWarm},
+	{"zstd", "zstd", styleZstd, styleZstdWarm},
+}
+
+var wrkRequestsPerSecond = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+// wrkRate is the requests a second wrk (2 threads, no script) gets from url
+// at conns connections for d, each request with the headers given ("Name:
+// value"). load.lua is no use here: its response callback has wrk hand every
+// body to Lua, which for a 1.6 MB tree costs wrk far more than canopy. Any
+// answer not 2xx or 3xx, or socket error, is an error.
+func wrkRate(wrk, url string, conns int, d time.Duration, headers ...string) (float64, error) {
+	args := []string{"-t", "2", "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "30s"}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	out, err := exec.Command(wrk, append(args, url)...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("wrk: %w: %s", err, out)
+	}
+	if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+		return 0, fmt.Errorf("wrk: failed requests: %s", out)
+	}
+	m := wrkRequestsPerSecond.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("wrk printed no rate: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
 }
