@@ -75,16 +75,7 @@ func (ts *testServer) fetch(method, path, acceptEncoding string, headers ...stri
 	}
 	transport := ts.http.Client().Transport.(*http.Transport).Clone()
 	transport.DisableCompression = true
-	resp, err := (&http.Client{Transport: transport}).Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	return response{Response: resp, Body: body}
+	return ts.exchange(&http.Client{Transport: transport}, req)
 }
 
 // decoded is the answer's body with its Content-Encoding undone, checked

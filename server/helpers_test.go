@@ -165,7 +165,13 @@ func (ts *testServer) send(method, path string, body any, headers ...string) res
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := ts.http.Client().Do(req)
+	return ts.exchange(ts.http.Client(), req)
+}
+
+// exchange sends req with client and reads the whole answer.
+func (ts *testServer) exchange(client *http.Client, req *http.Request) response {
+	ts.t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -18,10 +18,6 @@ import (
 // TestChecker sends requests through the checker to a fake canopy whose answer
 // each case sets, and checks which exchanges become findings.
 func TestChecker(t *testing.T) {
-	spec, err := os.ReadFile("../../server/openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	problem := func(status int, field string) string {
 		return `{"type":"urn:canopy:problem:x","title":"x","status":` + itoa(status) + `,"code":"validation","errors":[{"field":"` + field + `","message":"bad"}]}`
 	}
@@ -45,22 +41,15 @@ func TestChecker(t *testing.T) {
 		{"unparsable query answered 200", "GET", "/api/v1/categories/search?q=a%zz", "", 200, "application/json", `{}`, [2]string{}, "query"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, proxy := behindChecker(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", tc.contentType)
 				if tc.header[0] != "" {
 					w.Header().Set(tc.header[0], tc.header[1])
 				}
 				w.WriteHeader(tc.status)
 				io.WriteString(w, tc.answer)
-			}))
-			defer upstream.Close()
-			c, err := newChecker(spec, upstream.URL, time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := httptest.NewServer(c)
-			defer proxy.Close()
-			req, _ := http.NewRequest(tc.method, proxy.URL+tc.target, strings.NewReader(tc.body))
+			})
+			req, _ := http.NewRequest(tc.method, proxy+tc.target, strings.NewReader(tc.body))
 			if tc.body != "" {
 				req.Header.Set("Content-Type", "application/json")
 			}
@@ -73,28 +62,51 @@ func TestChecker(t *testing.T) {
 			if resp.StatusCode != tc.status {
 				t.Errorf("the proxy answered %d, canopy %d", resp.StatusCode, tc.status)
 			}
-			got := ""
-			if len(c.findings) > 0 {
-				got = c.findings[0].Kind
-			}
-			if got != tc.finding || len(c.findings) > 1 {
-				t.Errorf("findings %+v, want kind %q", c.findings, tc.finding)
-			}
+			wantFinding(t, c, tc.finding)
 		})
 	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// behindChecker serves upstream as a fake canopy with the checker in front
+// of it (reading event streams for streamFor), until the test ends; it
+// returns the checker and the proxy's URL.
+func behindChecker(t *testing.T, streamFor time.Duration, upstream http.HandlerFunc) (*checker, string) {
+	t.Helper()
+	spec, err := os.ReadFile("../../server/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canopy := httptest.NewServer(upstream)
+	t.Cleanup(canopy.Close)
+	c, err := newChecker(spec, canopy.URL, streamFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(c)
+	t.Cleanup(proxy.Close)
+	return c, proxy.URL
+}
+
+// wantFinding fails the test unless the checker found one exchange of kind,
+// or none for "".
+func wantFinding(t *testing.T, c *checker, kind string) {
+	t.Helper()
+	got := ""
+	if len(c.findings) > 0 {
+		got = c.findings[0].Kind
+	}
+	if got != kind || len(c.findings) > 1 {
+		t.Errorf("findings %+v, want kind %q", c.findings, kind)
+	}
+}
+
 // TestEventStreams sends requests through the checker to a fake canopy that
 // streams the case's text and then, like canopy, never ends the stream (or
 // ends it, where the case says so), and checks which exchanges become
 // findings.
 func TestEventStreams(t *testing.T) {
-	spec, err := os.ReadFile("../../server/openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	alarm := `{"id":7,"patient_uid":"p-1","ward_id":3,"target":"sepsis","model":"m","probability":0.9,"predicted_at":"2026-01-01T00:00:00Z",` +
 		`"opened_at":"2026-01-01T00:00:01Z","state":"open","acknowledged_at":null,"acknowledged_by":null,"resolved_at":null,"resolved_reason":null}`
 	for _, tc := range []struct {
@@ -114,7 +126,7 @@ func TestEventStreams(t *testing.T) {
 		{"stream that ends by itself", "/api/v1/categories/events", ": hello\n\n", true, "stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, proxy := behindChecker(t, 200*time.Millisecond, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				w.Header().Set("Cache-Control", "no-cache")
 				w.WriteHeader(http.StatusOK)
@@ -123,15 +135,8 @@ func TestEventStreams(t *testing.T) {
 				if !tc.ends {
 					<-r.Context().Done()
 				}
-			}))
-			defer upstream.Close()
-			c, err := newChecker(spec, upstream.URL, 200*time.Millisecond)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := httptest.NewServer(c)
-			defer proxy.Close()
-			req, _ := http.NewRequest("GET", proxy.URL+tc.target, nil)
+			})
+			req, _ := http.NewRequest("GET", proxy+tc.target, nil)
 			req.Header.Set("Authorization", "Bearer t")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -142,13 +147,7 @@ func TestEventStreams(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || string(got) != tc.stream {
 				t.Errorf("the proxy answered %d %q, canopy 200 %q", resp.StatusCode, got, tc.stream)
 			}
-			kind := ""
-			if len(c.findings) > 0 {
-				kind = c.findings[0].Kind
-			}
-			if kind != tc.finding || len(c.findings) > 1 {
-				t.Errorf("findings %+v, want kind %q", c.findings, tc.finding)
-			}
+			wantFinding(t, c, tc.finding)
 		})
 	}
 }
@@ -156,10 +155,6 @@ func TestEventStreams(t *testing.T) {
 // TestCompressedAnswers sends requests through the checker to a fake canopy
 // that answers compressed, and checks that the answer is judged decoded.
 func TestCompressedAnswers(t *testing.T) {
-	spec, err := os.ReadFile("../../server/openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	zstdOf := func(s string) []byte {
 		enc, _ := zstd.NewWriter(nil)
 		return enc.EncodeAll([]byte(s), nil)
@@ -183,22 +178,15 @@ func TestCompressedAnswers(t *testing.T) {
 		{"not what it says", "zstd", "Accept-Encoding", gzipOf(`{"status":"ok"}`), "encoding"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, proxy := behindChecker(t, time.Second, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("Content-Encoding", tc.encoding)
 				if tc.vary != "" {
 					w.Header().Set("Vary", tc.vary)
 				}
 				w.Write(tc.answer)
-			}))
-			defer upstream.Close()
-			c, err := newChecker(spec, upstream.URL, time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := httptest.NewServer(c)
-			defer proxy.Close()
-			req, _ := http.NewRequest("GET", proxy.URL+"/healthz", nil)
+			})
+			req, _ := http.NewRequest("GET", proxy+"/healthz", nil)
 			req.Header.Set("Accept-Encoding", "zstd, gzip")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -209,13 +197,7 @@ func TestCompressedAnswers(t *testing.T) {
 			if !bytes.Equal(got, tc.answer) || resp.Header.Get("Content-Encoding") != tc.encoding {
 				t.Errorf("the client got %q in %q, not canopy's bytes", got, resp.Header.Get("Content-Encoding"))
 			}
-			kind := ""
-			if len(c.findings) > 0 {
-				kind = c.findings[0].Kind
-			}
-			if kind != tc.finding || len(c.findings) > 1 {
-				t.Errorf("findings %+v, want kind %q", c.findings, tc.finding)
-			}
+			wantFinding(t, c, tc.finding)
 		})
 	}
 }
