@@ -15,7 +15,7 @@ top(id, path) AS (
 down(id, path, lvl, depth, parent_id, name, position, code) AS (
     SELECT n.id, top.path, 0, cardinality(top.path) - 1, n.parent_id, n.name, n.position, n.code FROM departments n JOIN top ON top.id = n.id WHERE n.id = $2
     UNION ALL
-    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position, n.code FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position, c.code FROM departments c WHERE c.parent_id = d.id OFFSET 0) n WHERE n.id NOT IN (SELECT unnest(path) FROM top) AND d.lvl < $3
+    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position, n.code FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position, c.code FROM departments c WHERE c.parent_id = d.id ORDER BY c.position, c.name, c.id OFFSET 0) n WHERE n.id NOT IN (SELECT unnest(path) FROM top) AND d.lvl < $3
 )
 SELECT false, r.id, r.parent_id, r.name, r.position, r.depth, r.path, CASE WHEN r.lvl = $4 THEN (SELECT count(*) FROM departments c WHERE c.parent_id = r.id) + (SELECT count(*) FROM wards w WHERE w.department_id = r.id) ELSE -1 END, r.code, NULL::int, NULL::int, false FROM down r
 UNION ALL

@@ -2,7 +2,7 @@
 WITH RECURSIVE down(id, path, lvl, depth, parent_id, name, position, code) AS (
     SELECT n.id, ARRAY[n.id], 0, 0, n.parent_id, n.name, n.position, n.code FROM departments n WHERE n.parent_id IS NULL
     UNION ALL
-    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position, n.code FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position, c.code FROM departments c WHERE c.parent_id = d.id OFFSET 0) n
+    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position, n.code FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position, c.code FROM departments c WHERE c.parent_id = d.id ORDER BY c.position, c.name, c.id OFFSET 0) n
 )
 SELECT false, r.id, r.parent_id, r.name, r.position, r.depth, r.path, -1, r.code, NULL::int, NULL::int, false FROM down r
 UNION ALL
