@@ -93,7 +93,7 @@ func wrap(rows []tree.Row) []tree.Node[tree.Row] {
 // gets its results in binary (read by rowReader) and one that gets them in
 // text (read by pgx's Scan), and wants the same rows; and it wants the
 // statement's own rows for a whole forest in the walk's order, which is what
-// lets linkWalked, not tree.Link, link them.
+// lets linkWalked, not tree.Link, link them, and the version read with them.
 func TestTreeRowsAsSent(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
@@ -163,6 +163,13 @@ func TestTreeRowsAsSent(t *testing.T) {
 		}
 	}
 
+	f, err := inBinary.Tree(ctx, Categories, TreeQuery{Root: new(int64(2))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version, err := inBinary.TreeVersion(ctx, Categories); err != nil || f.Version != version || version == 0 {
+		t.Fatalf("the tree read version %d, the version is %d (%v)", f.Version, version, err)
+	}
 	nodes, err := inBinary.queryRows(ctx, Categories, Categories.treeStatement(TreeQuery{}), 0)
 	if err != nil {
 		t.Fatal(err)

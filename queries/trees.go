@@ -64,6 +64,9 @@ func (t TreeSpec) HasCode() bool { return t.code != "" }
 type Forest struct {
 	Roots []*tree.Node[tree.Row]
 	Nodes []tree.Node[tree.Row]
+	// Version is the tree's version read by the same statement as the
+	// rows (Tree only).
+	Version int64
 }
 
 const treeVersionSQL = `SELECT version FROM tree_versions WHERE tree = $1`
@@ -125,7 +128,8 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) (Forest, erro
 		// A little more, for the rows written since.
 		capacity = int(t.forestRows.Load()) * 17 / 16
 	}
-	nodes, err := s.queryRows(ctx, t, t.treeStatement(q), capacity)
+	var version int64
+	nodes, err := s.queryRows(ctx, t, t.treeStatement(q), capacity, &version)
 	if err != nil {
 		return Forest{}, err
 	}
@@ -139,7 +143,9 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) (Forest, erro
 	if !ok {
 		roots = tree.Link(nodes, tree.ByPositionNameID[tree.Row])
 	}
-	return complete(roots, nodes), nil
+	f := complete(roots, nodes)
+	f.Version = version
+	return f, nil
 }
 
 // linkWalked links the rows of a walk down from the roots in one pass,
@@ -239,7 +245,12 @@ func (t TreeSpec) treeStatement(q TreeQuery) sq.Sqlizer {
 		}
 		rows = union("UNION ALL", rows, leaves)
 	}
-	return withRecursive(rows, ctes...)
+	// The tree's version comes with the rows, from the same snapshot, so
+	// that what is cached under it is that version's tree even when the
+	// version was read elsewhere first (a replica further behind).
+	ctes = append(ctes, cte("result", rows))
+	return withRecursive(sq.Select("r.*", "v.version").From("tree_versions v").LeftJoin("result r ON true").
+		Where(sq.Eq{"v.tree": t.version}), ctes...)
 }
 
 // link links the rows read into their forest, in place, and fills in what
@@ -663,8 +674,8 @@ func (t TreeSpec) leafRows(rel, depth, path, match string) sq.SelectBuilder {
 }
 
 // queryRows runs a statement that selects the row columns of tree t,
-// followed by extra columns scanned into extra (each row overwriting the
-// last's), and reads each row straight into the Item of a node, ready for
+// followed by extra columns scanned into extra, which are the same on every
+// row (the first row's are read), and reads each row straight into the Item of a node, ready for
 // link, in an array of capacity rows to begin with. A row whose leaf column
 // is null carries only the extra columns.
 // The result is never nil.
@@ -704,7 +715,7 @@ func (s *Store) queryRows(ctx context.Context, t TreeSpec, b sq.Sqlizer, capacit
 			copy(dest, []any{&r.Leaf, &r.ID, &r.ParentID, &r.Name, &r.Position, &r.Depth, &r.Path,
 				&r.ChildCount, &r.Code, &r.Beds, &r.Occupied, &r.Match})
 		}
-		if !reader.binary || len(extra) > 0 {
+		if !reader.binary || len(nodes) == 1 && len(extra) > 0 {
 			if err := rows.Scan(dest...); err != nil {
 				return nil, translate(err)
 			}
