@@ -86,10 +86,7 @@ func (t trees) getTree(c *gin.Context) error {
 		return err
 	}
 	body := fmt.Appendf(make([]byte, 0, tree.JSONSize(forest.Nodes)), `{"count":%d,"version":%d,"roots":`, tree.Count(forest.Roots), version)
-	if body, err = tree.AppendForest(body, forest.Roots); err != nil {
-		return err
-	}
-	body = append(body, '}')
+	body = append(tree.AppendRows(body, forest.Roots), '}')
 	t.s.trees.put(key, body)
 	c.Data(http.StatusOK, jsonContentType, body)
 	return nil
