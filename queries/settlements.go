@@ -62,6 +62,21 @@ type TeacherSettlement struct {
 type Settlement struct {
 	Teachers []TeacherSettlement
 	Totals   Amounts
+	// Version is the settlement version the numbers were read at, from the
+	// same snapshot; 0 when there are no teachers, the statement then
+	// returning no row to read it from.
+	Version int64
+}
+
+const settlementVersionSQL = `SELECT version FROM settlement_version`
+
+// SettlementVersion is the version of every settlement, which changes in the
+// same transaction as any write to the tables a settlement reads (see
+// migrations/000012_settlement_version.up.sql).
+func (s *Store) SettlementVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.QueryRow(ctx, settlementVersionSQL).Scan(&v)
+	return v, translate(err)
 }
 
 // settlementSQL settles a month in one statement.
@@ -74,7 +89,9 @@ type Settlement struct {
 // division goes to the course with the lowest id, so the shares add up
 // exactly to the sale; a package with no courses credits no one. The
 // arithmetic is bigint and numeric: exact, with the commission rounded by
-// floor(gross * rate + 0.5). Teachers with no sales get zeros.
+// floor(gross * rate + 0.5). Teachers with no sales get zeros. Each row
+// carries the settlement version, read in the statement's own snapshot, so
+// that the numbers are never cached under a version they do not belong to.
 const settlementSQL = `
 WITH sold AS (
     SELECT p.product_type, p.product_id, p.price, p.refund, count(*) AS n
@@ -125,7 +142,7 @@ settled AS (
            coalesce(b.course_sales + b.package_sales + b.kit_sales - b.refunds, 0) AS gross
     FROM teachers t LEFT JOIN by_teacher b ON b.teacher_id = t.id
 )
-SELECT s.id, s.name, s.commission_rate::float8,
+SELECT (SELECT version FROM settlement_version), s.id, s.name, s.commission_rate::float8,
        s.course_sales, s.package_sales, s.kit_sales, s.refunds, s.gross,
        r.commission, s.gross - r.commission
 FROM settled s
@@ -133,7 +150,7 @@ CROSS JOIN LATERAL (SELECT floor(s.gross * s.commission_rate + 0.5)::bigint AS c
 ORDER BY s.id`
 
 // MonthSettlement settles a month for every teacher in one statement,
-// whatever the number of teachers and purchases.
+// whatever the number of teachers and purchases, and says at which version.
 func (s *Store) MonthSettlement(ctx context.Context, m Month) (Settlement, error) {
 	fail := func(err error) (Settlement, error) {
 		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "22003" { // numeric_value_out_of_range
@@ -149,7 +166,7 @@ func (s *Store) MonthSettlement(ctx context.Context, m Month) (Settlement, error
 	out := Settlement{Teachers: []TeacherSettlement{}}
 	for rows.Next() {
 		var t TeacherSettlement
-		if err := rows.Scan(&t.TeacherID, &t.TeacherName, &t.CommissionRate,
+		if err := rows.Scan(&out.Version, &t.TeacherID, &t.TeacherName, &t.CommissionRate,
 			&t.CourseSales, &t.PackageSales, &t.KitSales, &t.Refunds, &t.Gross, &t.Commission, &t.Payout); err != nil {
 			return fail(err)
 		}

@@ -276,3 +276,28 @@ func TestSettlementTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// A settlement says the settlement version its own snapshot read, the one
+// SettlementVersion reads, which a write moves on; with no teachers there
+// is no row to say it, and the version is 0.
+func TestSettlementVersion(t *testing.T) {
+	a := newAcademy(t)
+	store := queries.New(a.db.Pool)
+	version := func() int64 {
+		t.Helper()
+		v, err := store.SettlementVersion(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if st := a.settle(2024, time.November, "UTC"); st.Version != 0 {
+		t.Errorf("no teachers: version %d, want 0", st.Version)
+	}
+	before := version()
+	a.teacher(1, "Kim", "0.15")
+	st := a.settle(2024, time.November, "UTC")
+	if now := version(); now <= before || st.Version != now {
+		t.Errorf("after a write: settlement at version %d, the version %d, before it %d", st.Version, now, before)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	sq "github.com/Masterminds/squirrel"
 
@@ -23,6 +24,10 @@ type TreeSpec struct {
 	version string    // key in tree_versions
 	code    string    // column read into Row.Code, or "" when the tree has none
 	leaf    *leafSpec // rows hung under the nodes, or nil
+	// forestRows is how many rows the last read of the whole forest
+	// returned: the next one's capacity, so that its rows are read into
+	// one array instead of one doubled and copied a dozen times.
+	forestRows *atomic.Int64
 }
 
 // leafSpec describes rows that hang under a tree's nodes and have no
@@ -37,9 +42,10 @@ type leafSpec struct {
 
 // The trees. Departments carry their wards as leaves.
 var (
-	Categories  = TreeSpec{table: "categories", kind: "category", version: "categories"}
+	Categories  = TreeSpec{table: "categories", kind: "category", version: "categories", forestRows: new(atomic.Int64)}
 	Departments = TreeSpec{table: "departments", kind: "department", version: "departments", code: "code",
-		leaf: &leafSpec{table: "wards", kind: "ward", parent: "department_id", beds: "w.beds", occupied: wardOccupiedSQL}}
+		leaf:       &leafSpec{table: "wards", kind: "ward", parent: "department_id", beds: "w.beds", occupied: wardOccupiedSQL},
+		forestRows: new(atomic.Int64)}
 )
 
 // Name is the tree's name, as tree_versions and the announcements of its
@@ -58,6 +64,9 @@ func (t TreeSpec) HasCode() bool { return t.code != "" }
 type Forest struct {
 	Roots []*tree.Node[tree.Row]
 	Nodes []tree.Node[tree.Row]
+	// Version is the tree's version read by the same statement as the
+	// rows (Tree only).
+	Version int64
 }
 
 const treeVersionSQL = `SELECT version FROM tree_versions WHERE tree = $1`
@@ -113,14 +122,88 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) (Forest, erro
 	if q.Depth != nil && *q.Depth < 0 {
 		return Forest{}, invalidField("depth", "must not be negative")
 	}
-	nodes, err := s.queryRows(ctx, t, t.treeStatement(q))
+	capacity := 0
+	whole := q.Root == nil && q.Depth == nil
+	if whole {
+		// A little more, for the rows written since.
+		capacity = int(t.forestRows.Load()) * 17 / 16
+	}
+	var version int64
+	nodes, err := s.queryRows(ctx, t, t.treeStatement(q), capacity, &version)
 	if err != nil {
 		return Forest{}, err
+	}
+	if whole {
+		t.forestRows.Store(int64(len(nodes)))
 	}
 	if q.Root != nil && len(nodes) == 0 {
 		return Forest{}, fmt.Errorf("%w: %s %d", ErrNotFound, t.kind, *q.Root)
 	}
-	return link(nodes), nil
+	roots, ok := linkWalked(nodes)
+	if !ok {
+		roots = tree.Link(nodes, tree.ByPositionNameID[tree.Row])
+	}
+	f := complete(roots, nodes)
+	f.Version = version
+	return f, nil
+}
+
+// linkWalked links the rows of a walk down from the roots in one pass,
+// without the index and sort of tree.Link, when they come as the walk gives
+// them: the roots first, then level by
+// level each node's children together, in sibling order, after those of
+// the nodes read before it. That is the order PostgreSQL's recursive union
+// produces when it probes the (parent_id, position, name, id) index once per
+// node, but SQL promises no order without ORDER BY, so it is checked as it
+// goes: rows in any other order report false, and tree.Link links them.
+// A walk down from the roots cannot meet a loop, so its rows' keys are
+// unique and every row's parent is read before it; a subtree's root may
+// have its parent among the rows (a loop written by hand), so a subtree,
+// which has no row without a parent, reports false at once.
+func linkWalked(nodes []tree.Node[tree.Row]) ([]*tree.Node[tree.Row], bool) {
+	less := func(a, b *tree.Node[tree.Row]) bool { return tree.ByPositionNameID(a.Item, b.Item) < 0 }
+	top := 0
+	for top < len(nodes) && nodes[top].Item.ParentID == nil {
+		top++
+	}
+	roots := make([]*tree.Node[tree.Row], top)
+	for i := range roots {
+		roots[i] = &nodes[i]
+	}
+	slices.SortStableFunc(roots, func(a, b *tree.Node[tree.Row]) int { return tree.ByPositionNameID(a.Item, b.Item) })
+	// Each node's children are carved, in turn, out of one array.
+	children := make([]*tree.Node[tree.Row], len(nodes)-top)
+	next, start, parent := 0, 0, -1
+	for i := top; i < len(nodes); i++ {
+		r := &nodes[i].Item
+		if r.ParentID == nil {
+			return nil, false
+		}
+		if parent < 0 || nodes[parent].Item.Leaf || nodes[parent].Item.ID != *r.ParentID {
+			// The next parent with children: a node after the last one.
+			parent++
+			for parent < i && (nodes[parent].Item.Leaf || nodes[parent].Item.ID != *r.ParentID) {
+				parent++
+			}
+			if parent == i {
+				return nil, false
+			}
+			start = next
+		}
+		p := &nodes[parent]
+		if n := len(p.Children); n > 0 && !less(p.Children[n-1], &nodes[i]) {
+			return nil, false
+		}
+		children[next] = &nodes[i]
+		next++
+		p.Children = children[start:next:next]
+	}
+	for i := range nodes {
+		if nodes[i].Children == nil {
+			nodes[i].Children = children[:0:0]
+		}
+	}
+	return roots, true
 }
 
 // treeStatement is Tree's statement (testdata/*_tree*.sql).
@@ -162,7 +245,12 @@ func (t TreeSpec) treeStatement(q TreeQuery) sq.Sqlizer {
 		}
 		rows = union("UNION ALL", rows, leaves)
 	}
-	return withRecursive(rows, ctes...)
+	// The tree's version comes with the rows, from the same snapshot, so
+	// that what is cached under it is that version's tree even when the
+	// version was read elsewhere first (a replica further behind).
+	ctes = append(ctes, cte("result", rows))
+	return withRecursive(sq.Select("r.*", "v.version").From("tree_versions v").LeftJoin("result r ON true").
+		Where(sq.Eq{"v.tree": t.version}), ctes...)
 }
 
 // link links the rows read into their forest, in place, and fills in what
@@ -172,7 +260,11 @@ func (t TreeSpec) treeStatement(q TreeQuery) sq.Sqlizer {
 // pass here; in SQL they cost an index probe and an array per row. The
 // paths share one array, sized from the rows' depths.
 func link(nodes []tree.Node[tree.Row]) Forest {
-	roots := tree.Link(nodes, tree.ByPositionNameID[tree.Row])
+	return complete(tree.Link(nodes, tree.ByPositionNameID[tree.Row]), nodes)
+}
+
+// complete is link's second half, for nodes already linked under roots.
+func complete(roots []*tree.Node[tree.Row], nodes []tree.Node[tree.Row]) Forest {
 	size := 0
 	for i := range nodes {
 		r := &nodes[i].Item
@@ -249,7 +341,7 @@ func (s *Store) Search(ctx context.Context, t TreeSpec, q string, limit int) (fo
 	if limit < 1 {
 		return Forest{}, false, 0, invalidField("limit", "must be at least 1")
 	}
-	nodes, err := s.queryRows(ctx, t, t.searchStatement(q, limit), &version, &truncated)
+	nodes, err := s.queryRows(ctx, t, t.searchStatement(q, limit), 0, &version, &truncated)
 	if err != nil {
 		return Forest{}, false, 0, err
 	}
@@ -294,7 +386,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // Node reads one node of the tree, with its depth, path and child count, in
 // one statement; an unknown id is ErrNotFound.
 func (s *Store) Node(ctx context.Context, t TreeSpec, id int64) (tree.Row, error) {
-	nodes, err := s.queryRows(ctx, t, t.nodeStatement(id))
+	nodes, err := s.queryRows(ctx, t, t.nodeStatement(id), 1)
 	if err != nil {
 		return tree.Row{}, err
 	}
@@ -314,7 +406,7 @@ func (t TreeSpec) nodeStatement(id int64) sq.Sqlizer {
 // the last one's, sharing its array: the rows and the paths are linear in
 // the depth.
 func (s *Store) Ancestors(ctx context.Context, t TreeSpec, id int64) ([]tree.Row, error) {
-	nodes, err := s.queryRows(ctx, t, t.ancestorsStatement(id))
+	nodes, err := s.queryRows(ctx, t, t.ancestorsStatement(id), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -517,7 +609,7 @@ func (t TreeSpec) ancestors(start sq.Sqlizer) sq.Sqlizer {
 // whole table once per level: three times slower at 10k nodes.
 func (t TreeSpec) walkDown(anchor, stop sq.Sqlizer, maxLevels *int, carry ...string) sq.Sqlizer {
 	children := "SELECT " + strings.Join(append([]string{"c.id"}, prefixed("c.", carry)...), ", ") +
-		" FROM " + t.table + " c WHERE c.parent_id = d.id OFFSET 0"
+		" FROM " + t.table + " c WHERE c.parent_id = d.id ORDER BY c.position, c.name, c.id OFFSET 0"
 	step := sq.Select(append([]string{"n.id", "NULL::bigint[]", "d.lvl + 1", "d.depth + 1"}, prefixed("n.", carry)...)...).
 		From("down d").JoinClause("CROSS JOIN LATERAL (" + children + ") n")
 	if stop != nil {
@@ -582,22 +674,25 @@ func (t TreeSpec) leafRows(rel, depth, path, match string) sq.SelectBuilder {
 }
 
 // queryRows runs a statement that selects the row columns of tree t,
-// followed by extra columns scanned into extra (each row overwriting the
-// last's), and reads each row straight into the Item of a node, ready for
-// link. A row whose leaf column is null carries only the extra columns.
+// followed by extra columns scanned into extra, which are the same on every
+// row (the first row's are read), and reads each row straight into the Item of a node, ready for
+// link, in an array of capacity rows to begin with. A row whose leaf column
+// is null carries only the extra columns.
 // The result is never nil.
-func (s *Store) queryRows(ctx context.Context, t TreeSpec, b sq.Sqlizer, extra ...any) ([]tree.Node[tree.Row], error) {
+func (s *Store) queryRows(ctx context.Context, t TreeSpec, b sq.Sqlizer, capacity int, extra ...any) ([]tree.Node[tree.Row], error) {
 	rows, err := s.queryBuiltRows(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	nodes := []tree.Node[tree.Row]{}
-	dest := make([]any, 12, 12+len(extra))
+	nodes := make([]tree.Node[tree.Row], 0, capacity)
+	reader := newRowReader(rows)
+	dest := make([]any, treeColumns, treeColumns+len(extra))
 	dest = append(dest, extra...)
 	for rows.Next() {
-		if rows.RawValues()[0] == nil {
-			clear(dest[:12]) // pgx skips nil destinations
+		raw := rows.RawValues()
+		if raw[0] == nil {
+			clear(dest[:treeColumns]) // pgx skips nil destinations
 			if err := rows.Scan(dest...); err != nil {
 				return nil, translate(err)
 			}
@@ -611,10 +706,19 @@ func (s *Store) queryRows(ctx context.Context, t TreeSpec, b sq.Sqlizer, extra .
 		}
 		nodes = nodes[:len(nodes)+1]
 		r := &nodes[len(nodes)-1].Item
-		copy(dest, []any{&r.Leaf, &r.ID, &r.ParentID, &r.Name, &r.Position, &r.Depth, &r.Path,
-			&r.ChildCount, &r.Code, &r.Beds, &r.Occupied, &r.Match})
-		if err := rows.Scan(dest...); err != nil {
-			return nil, translate(err)
+		if reader.binary {
+			if err := reader.read(raw, r); err != nil {
+				return nil, err
+			}
+			clear(dest[:treeColumns])
+		} else {
+			copy(dest, []any{&r.Leaf, &r.ID, &r.ParentID, &r.Name, &r.Position, &r.Depth, &r.Path,
+				&r.ChildCount, &r.Code, &r.Beds, &r.Occupied, &r.Match})
+		}
+		if !reader.binary || len(nodes) == 1 && len(extra) > 0 {
+			if err := rows.Scan(dest...); err != nil {
+				return nil, translate(err)
+			}
 		}
 		r.Kind = t.kind
 		if r.Leaf {

@@ -474,7 +474,8 @@ func TestArticleWrites(t *testing.T) {
 }
 
 // Every listing endpoint runs the same number of statements on 10 articles
-// and 5 purchases as on 5,000 articles and 2,000 purchases: one.
+// and 5 purchases as on 5,000 articles and 2,000 purchases: one, and the
+// settlement one more to read its version.
 func TestListingQueryBudgets(t *testing.T) {
 	ts := newTestServer(t)
 	w := ts.token(auth.ScopeArticlesWrite)
@@ -527,8 +528,12 @@ func TestListingQueryBudgets(t *testing.T) {
 	seed(5_000-10, 2_000-5)
 	large := measure()
 	for name, n := range small {
-		if n != 1 || large[name] != n {
-			t.Errorf("%s: %d statements at 10 articles and 5 purchases, %d at 5,000 and 2,000; budget 1", name, n, large[name])
+		budget := 1
+		if name == "settlements" {
+			budget = 2 // the settlement version, then the month (settled anew after the writes)
+		}
+		if n != budget || large[name] != n {
+			t.Errorf("%s: %d statements at 10 articles and 5 purchases, %d at 5,000 and 2,000; budget %d", name, n, large[name], budget)
 		}
 	}
 }

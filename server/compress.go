@@ -191,16 +191,27 @@ func addVary(h http.Header) {
 	h.Add("Vary", "Accept-Encoding")
 }
 
-// etagFor is the ETag of the representation the request gets: "tag" in
-// identity, "tag-zstd" or "tag-gzip" in those codings (whether or not the
-// body turns out large enough to be compressed), so that an ETag names
-// one sequence of bytes and If-None-Match works per coding.
-func etagFor(c *gin.Context, tag string) string {
-	addVary(c.Writer.Header())
-	if cd := codingOf(c); cd != identity {
-		tag += "-" + cd.String()
+// codingETag is the ETag of the representation in coding cd of the one
+// whose identity ETag is etag: etag itself in identity, "tag-zstd" or
+// "tag-gzip" for "tag" in those codings (whether or not the body turns out
+// large enough to be compressed), so that an ETag names one sequence of
+// bytes and If-None-Match works per coding.
+func codingETag(etag string, cd coding) string {
+	if cd == identity || !strings.HasSuffix(etag, `"`) {
+		return etag
 	}
-	return `"` + tag + `"`
+	return strings.TrimSuffix(etag, `"`) + "-" + cd.String() + `"`
+}
+
+// etagPerCoding says that the ETag the handler sets (or has set) names the
+// identity representation: compress sends the negotiated coding's instead
+// (codingETag), and Vary. An ETag a handler sets without it (a web file's)
+// goes out as it is.
+func etagPerCoding(c *gin.Context) {
+	addVary(c.Writer.Header())
+	if w, ok := c.Writer.(interface{ tagPerCoding() }); ok {
+		w.tagPerCoding()
+	}
 }
 
 // compress negotiates the answer's coding and compresses (fast) every JSON
@@ -210,7 +221,8 @@ func etagFor(c *gin.Context, tag string) string {
 // coding (a cache's, see writeEncoded; one with a Content-Encoding) goes out
 // as it is, as does anything else (event streams flush event by event, web
 // files, metrics). A HEAD answer says which coding its GET would have, with
-// no body and so no length.
+// no body and so no length. An answer whose ETag is per coding
+// (etagPerCoding, which notModified calls) gets its coding's.
 func (s *Server) compress(c *gin.Context) {
 	cd := negotiate(c.Request.Header.Values("Accept-Encoding"))
 	c.Set(codingKey, cd)
@@ -231,11 +243,27 @@ const (
 // compressWriter holds a JSON answer for compress.
 type compressWriter struct {
 	gin.ResponseWriter
-	cp     *compressor
-	coding coding
-	head   bool
-	state  writerState
-	body   []byte
+	cp        *compressor
+	coding    coding
+	head      bool
+	state     writerState
+	body      []byte
+	perCoding bool // the ETag set is the identity one, to be made the coding's
+}
+
+func (w *compressWriter) tagPerCoding() { w.perCoding = true }
+
+// retag gives the answer the ETag of its coding, once, before its header
+// goes out.
+func (w *compressWriter) retag() {
+	if !w.perCoding {
+		return
+	}
+	w.perCoding = false
+	h := w.Header()
+	if etag := h.Get("ETag"); etag != "" {
+		h.Set("ETag", codingETag(etag, w.coding))
+	}
 }
 
 // decide chooses, at the answer's first byte (or header, or flush), whether
@@ -244,6 +272,7 @@ func (w *compressWriter) decide() {
 	if w.state != undecided {
 		return
 	}
+	w.retag()
 	w.state = passing
 	h := w.Header()
 	status := w.Status()
@@ -289,6 +318,7 @@ func (w *compressWriter) Flush() {
 // asIs sends the answer as the handler writes it: it is in its final coding.
 func (w *compressWriter) asIs() {
 	if w.state == undecided {
+		w.retag()
 		w.state = passing
 	}
 }
@@ -300,8 +330,10 @@ func (w *compressWriter) Written() bool { return w.state == holding || w.Respons
 // Unwrap lets http.ResponseController reach the connection.
 func (w *compressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// finish sends a held answer, compressed when it is large enough.
+// finish sends a held answer, compressed when it is large enough, and gives
+// an answer with no body yet (a 304) the ETag of its coding.
 func (w *compressWriter) finish() {
+	w.retag()
 	if w.state != holding {
 		return
 	}

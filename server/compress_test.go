@@ -318,3 +318,34 @@ func TestEventStreamNotCompressed(t *testing.T) {
 		t.Errorf("first event %+v", e)
 	}
 }
+
+// A settlement's ETag is per coding too, on the cold read (whose ETag the
+// handler sets itself) as on the warm one, and a 304 answers the ETag of
+// the coding asked for.
+func TestSettlementETagPerCoding(t *testing.T) {
+	ts := newTestServer(t)
+	seedSales(t, ts)
+	read := bearer(ts.token(auth.ScopeSettlementsRead))
+	var identityETag string
+	for _, cd := range []coding{zstdCoding, identity, gzipCoding} {
+		for _, pass := range []string{"cold or warm", "warm"} {
+			r := ts.fetch("GET", novemberSettlement, cd.String(), read...)
+			if identityETag == "" {
+				identityETag = strings.TrimSuffix(r.Header.Get("ETag"), `-zstd"`) + `"`
+			}
+			if want := codingETag(identityETag, cd); r.StatusCode != http.StatusOK || r.Header.Get("ETag") != want || !varies(r) {
+				t.Errorf("%s, %s: %d, ETag %s, want %s, Vary %q", cd, pass, r.StatusCode, r.Header.Get("ETag"), want, r.Header.Values("Vary"))
+			}
+		}
+		for _, tag := range []coding{identity, gzipCoding, zstdCoding} {
+			want := http.StatusOK
+			if tag == cd {
+				want = http.StatusNotModified
+			}
+			r := ts.fetch("GET", novemberSettlement, cd.String(), append(read, "If-None-Match", codingETag(identityETag, tag))...)
+			if r.StatusCode != want || want == http.StatusNotModified && r.Header.Get("ETag") != codingETag(identityETag, cd) {
+				t.Errorf("%s with the %s ETag: %d, ETag %s, want %d", cd, tag, r.StatusCode, r.Header.Get("ETag"), want)
+			}
+		}
+	}
+}

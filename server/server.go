@@ -115,6 +115,10 @@ func (c Config) Validate() error {
 // treeCacheBytes bounds the memory kept for rendered trees.
 const treeCacheBytes = 64 << 20
 
+// settlementCacheBytes bounds the memory kept for rendered settlements: a
+// month of 500 teachers is about 100 KB, so some hundred months and zones.
+const settlementCacheBytes = 16 << 20
+
 // Server serves canopy's HTTP API.
 type Server struct {
 	cfg     Config
@@ -124,9 +128,11 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	trees   *treeCache
-	engine  *gin.Engine
-	table   *routeTable
-	live    *hub
+	// settlements holds rendered settlements of the current version.
+	settlements *settlementCache
+	engine      *gin.Engine
+	table       *routeTable
+	live        *hub
 	// schemaVersion is the migration version this binary expects.
 	schemaVersion uint
 
@@ -152,6 +158,7 @@ func New(cfg Config, db *queries.DB, schemaVersion uint, log *slog.Logger) *Serv
 		log:           log,
 		metrics:       newMetrics(db, cfg.Replicas),
 		trees:         newTreeCache(treeCacheBytes),
+		settlements:   newSettlementCache(settlementCacheBytes),
 		schemaVersion: schemaVersion,
 		live:          newHub(primary, queries.NewListener(cfg.ListenURL, log), cfg.StreamBuffer, log),
 	}

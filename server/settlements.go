@@ -1,6 +1,8 @@
 package server
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -31,14 +33,41 @@ type teacherSettlementJSON struct {
 	amountsJSON
 }
 
+// settlementResponse is the body of GET /settlements.
+type settlementResponse struct {
+	Year     int                     `json:"year"`
+	Month    int                     `json:"month"`
+	TZ       string                  `json:"tz"`
+	Teachers []teacherSettlementJSON `json:"teachers"`
+	Totals   amountsJSON             `json:"totals"`
+}
+
+func settlementETag(version int64) string { return fmt.Sprintf(`"settlements-v%d"`, version) }
+
 // getSettlement serves the month's settlement of every teacher, and the
-// totals, from one statement.
+// totals: one statement reads the settlement version, and one more settles
+// the month unless its body rendered at that version is in memory. The body
+// is cached under the version the settling statement read in its own
+// snapshot, which may be newer than the one read first, never older.
 func (s *Server) getSettlement(c *gin.Context) error {
 	month, err := monthQuery(c)
 	if err != nil {
 		return err
 	}
-	st, err := s.store.MonthSettlement(c.Request.Context(), month)
+	ctx := c.Request.Context()
+	version, err := s.store.SettlementVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if notModified(c, settlementETag(version)) {
+		return nil
+	}
+	key := settlementKey{year: month.Year, month: month.Month, zone: month.Zone()}
+	if body, ok := s.settlements.get(version, key); ok {
+		c.Data(http.StatusOK, jsonContentType, body)
+		return nil
+	}
+	st, err := s.store.MonthSettlement(ctx, month)
 	if err != nil {
 		return err
 	}
@@ -47,12 +76,14 @@ func (s *Server) getSettlement(c *gin.Context) error {
 		teachers[i] = teacherSettlementJSON{TeacherID: t.TeacherID, TeacherName: t.TeacherName,
 			CommissionRate: t.CommissionRate, amountsJSON: toAmountsJSON(t.Amounts)}
 	}
-	c.JSON(http.StatusOK, struct {
-		Year     int                     `json:"year"`
-		Month    int                     `json:"month"`
-		TZ       string                  `json:"tz"`
-		Teachers []teacherSettlementJSON `json:"teachers"`
-		Totals   amountsJSON             `json:"totals"`
-	}{month.Year, int(month.Month), month.Zone(), teachers, toAmountsJSON(st.Totals)})
+	body, err := json.Marshal(settlementResponse{month.Year, int(month.Month), month.Zone(), teachers, toAmountsJSON(st.Totals)})
+	if err != nil {
+		return err
+	}
+	if st.Version != 0 {
+		c.Header("ETag", settlementETag(st.Version))
+		s.settlements.put(st.Version, key, body)
+	}
+	c.Data(http.StatusOK, jsonContentType, body)
 	return nil
 }

@@ -29,18 +29,19 @@ type trees struct {
 	name string // the path segment: categories or departments
 }
 
-// etag is the ETag of the tree at version in the coding the request gets.
-func (t trees) etag(c *gin.Context, version int64) string {
-	return etagFor(c, t.name+"-v"+strconv.FormatInt(version, 10))
-}
+func (t trees) etag(version int64) string { return fmt.Sprintf(`"%s-v%d"`, t.name, version) }
 
-// notModified sets the ETag and reports whether the client's copy is current.
+// notModified sets the ETag, etag being the identity representation's, and
+// reports whether the client's copy of the representation it would get is
+// current (see etagPerCoding).
 func notModified(c *gin.Context, etag string) bool {
+	etagPerCoding(c)
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", "no-cache")
+	current := codingETag(etag, codingOf(c))
 	for _, candidate := range strings.Split(c.GetHeader("If-None-Match"), ",") {
 		candidate = strings.TrimPrefix(strings.TrimSpace(candidate), "W/")
-		if candidate == etag || candidate == "*" {
+		if candidate == current || candidate == "*" {
 			c.Status(http.StatusNotModified)
 			return true
 		}
@@ -70,7 +71,7 @@ func (t trees) getTree(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if notModified(c, t.etag(c, version)) {
+	if notModified(c, t.etag(version)) {
 		return nil
 	}
 	key := treeCacheKey{tree: t.name, version: version, root: -1, depth: -1}
@@ -89,10 +90,7 @@ func (t trees) getTree(c *gin.Context) error {
 		return err
 	}
 	body := fmt.Appendf(make([]byte, 0, tree.JSONSize(forest.Nodes)), `{"count":%d,"version":%d,"roots":`, tree.Count(forest.Roots), version)
-	if body, err = tree.AppendForest(body, forest.Roots); err != nil {
-		return err
-	}
-	body = append(body, '}')
+	body = append(tree.AppendRows(body, forest.Roots), '}')
 	encoded := newEncodedBody(body)
 	t.s.writeEncoded(c, http.StatusOK, encoded) // the body it adds is counted by put
 	t.s.trees.put(key, encoded)
@@ -129,7 +127,7 @@ func (t trees) search(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if notModified(c, t.etag(c, version)) {
+	if notModified(c, t.etag(version)) {
 		return nil
 	}
 	roots := found.Roots

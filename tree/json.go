@@ -37,26 +37,6 @@ type Appender interface {
 	AppendJSON(dst []byte) []byte
 }
 
-// AppendForest appends the forest as a JSON array of nodes, each rendered as
-// by MarshalJSON, to dst. Unlike json.Marshal of the slice, it does not
-// re-validate and re-compact what the nodes render, which for a large forest
-// costs more than rendering it.
-func AppendForest[T any](dst []byte, roots []*Node[T]) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(buf)
-	buf.WriteByte('[')
-	for i, n := range roots {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		if err := n.encode(buf, enc); err != nil {
-			return nil, err
-		}
-	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
-}
-
 // encode writes n to buf, with enc writing to buf as well.
 func (n *Node[T]) encode(buf *bytes.Buffer, enc *json.Encoder) error {
 	start := buf.Len()

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -9,7 +10,7 @@ import (
 // the API shows it: a tree node (a category or a department) or a leaf hung
 // under one (a ward). Package queries reads rows straight into the Items of
 // a []Node[Row] and links them with Link; the forest is then written out
-// with AppendForest, each row by AppendJSON. The struct tags describe the
+// with AppendRows, each row as by AppendJSON. The struct tags describe the
 // same JSON as AppendJSON, which a test holds to them byte for byte.
 type Row struct {
 	ID       int64  `json:"id"`
@@ -60,6 +61,11 @@ func (r Row) SortKey() (int64, string, int64) { return int64(r.Position), r.Name
 // AppendJSON writes the row as json.Marshal would, byte for byte, without
 // reflection: a 10k-node tree is mostly this.
 func (r *Row) AppendJSON(b []byte) []byte {
+	return append(r.appendTail(appendPath(r.appendHead(b), r.Path)), '}')
+}
+
+// appendHead writes the row's members before its path, up to "path":.
+func (r *Row) appendHead(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, r.ID, 10)
 	b = append(b, `,"kind":`...)
@@ -76,19 +82,26 @@ func (r *Row) AppendJSON(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(r.Position), 10)
 	b = append(b, `,"depth":`...)
 	b = strconv.AppendInt(b, int64(r.Depth), 10)
-	b = append(b, `,"path":`...)
-	if r.Path == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, id := range r.Path {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, id, 10)
-		}
-		b = append(b, ']')
+	return append(b, `,"path":`...)
+}
+
+func appendPath(b []byte, path []int64) []byte {
+	if path == nil {
+		return append(b, "null"...)
 	}
+	b = append(b, '[')
+	for i, id := range path {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, ']')
+}
+
+// appendTail writes the row's members after its path, without the
+// closing brace.
+func (r *Row) appendTail(b []byte) []byte {
 	b = append(b, `,"child_count":`...)
 	b = strconv.AppendInt(b, int64(r.ChildCount), 10)
 	if r.Code != "" {
@@ -106,10 +119,53 @@ func (r *Row) AppendJSON(b []byte) []byte {
 	if r.Match {
 		b = append(b, `,"match":true`...)
 	}
-	return append(b, '}')
+	return b
 }
 
-// JSONSize is the size of the JSON that AppendForest writes for a forest of
+// AppendRows appends a forest of rows to dst as a JSON array, byte for
+// byte as json.Marshal renders it, in one pass with no buffer or interface
+// between: the cold read of a whole tree is mostly this. A row's path is usually its parent's with its
+// own id added, and then it is copied from the parent's text instead of
+// formatted again id by id, which in a deep forest is most of the bytes.
+func AppendRows(dst []byte, roots []*Node[Row]) []byte {
+	dst = append(dst, '[')
+	for i, n := range roots {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendRow(dst, n, nil, 0, 0)
+	}
+	return append(dst, ']')
+}
+
+// appendRow appends n and its subtree; dst[from:to] is the text of parent,
+// the path of n's parent (nil for a root).
+func appendRow(dst []byte, n *Node[Row], parent []int64, from, to int) []byte {
+	r := &n.Item
+	dst = r.appendHead(dst)
+	start := len(dst)
+	if k := len(parent); k > 0 && len(r.Path) == k+1 && r.Path[k] == r.ID && slices.Equal(r.Path[:k], parent) {
+		// The parent's text without its "]": no reallocation can
+		// overwrite it, as it lies before len(dst).
+		dst = append(dst, dst[from:to-1]...)
+		dst = append(dst, ',')
+		dst = strconv.AppendInt(dst, r.ID, 10)
+		dst = append(dst, ']')
+	} else {
+		dst = appendPath(dst, r.Path)
+	}
+	end := len(dst)
+	dst = append(r.appendTail(dst), `,"children":[`...)
+	for i, c := range n.Children {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendRow(dst, c, r.Path, start, end)
+	}
+	return append(dst, "]}"...)
+}
+
+// JSONSize is the size of the JSON that AppendRows writes for a forest of
 // nodes, overestimated (by a third or so for short ids) as long as ids have
 // at most six digits and names need no escapes, so that a buffer of that
 // size need not grow: growing a 10k-node tree's from empty copied and

@@ -73,12 +73,64 @@ func TestJSONSize(t *testing.T) {
 				r.Kind, r.Leaf, r.Beds, r.Occupied = "ward", true, &beds, &occupied
 			}
 		}
-		body, err := tree.AppendForest(nil, tree.Link(nodes, tree.ByPositionNameID[tree.Row]))
-		if err != nil {
-			t.Fatal(err)
-		}
+		body := tree.AppendRows(nil, tree.Link(nodes, tree.ByPositionNameID[tree.Row]))
 		if got := tree.JSONSize(nodes); got < len(body) || got > len(body)*3/2+64 {
 			t.Errorf("%d rows: JSONSize %d for %d bytes", n, got, len(body))
 		}
+	}
+}
+
+// randomRowForest makes n rows, each under a random earlier one, with the
+// paths link gives them, except that one in seven has a path of its own:
+// nil, empty, or one that does not extend its parent's.
+func randomRowForest(rng *rand.Rand, n int) []tree.Node[tree.Row] {
+	nodes := make([]tree.Node[tree.Row], n)
+	for i := range nodes {
+		r := &nodes[i].Item
+		*r = tree.Row{ID: int64(i + 1), Kind: "category", Name: fmt.Sprintf("c <%d>", rng.IntN(n)), Position: rng.Int32N(3)}
+		r.Path = []int64{r.ID}
+		if i > 0 && rng.IntN(10) > 0 {
+			p := &nodes[rng.IntN(i)].Item
+			r.ParentID, r.Depth, r.Path = &p.ID, p.Depth+1, append(slices.Clip(p.Path), r.ID)
+		}
+		switch rng.IntN(14) {
+		case 0:
+			r.Path = nil
+		case 1:
+			r.Path = []int64{}
+		case 2:
+			r.Path = append(slices.Clip(r.Path), r.ID)
+		case 3:
+			r.Path = append([]int64{7}, r.Path...)
+		}
+	}
+	return nodes
+}
+
+func TestAppendRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 2, 10, 300, 3000} {
+		nodes := randomRowForest(rng, n)
+		roots := tree.Link(nodes, tree.ByPositionNameID[tree.Row])
+		want, err := json.Marshal(roots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tree.AppendRows(nil, roots); string(got) != string(want) {
+			t.Fatalf("%d rows: AppendRows and json.Marshal differ:\n%s\n%s", n, got, want)
+		}
+	}
+}
+
+func BenchmarkAppendRows(b *testing.B) {
+	for _, size := range benchSizes {
+		nodes := randomRowForest(rand.New(rand.NewPCG(7, 8)), size.n)
+		roots := tree.Link(nodes, tree.ByPositionNameID[tree.Row])
+		buf := make([]byte, 0, tree.JSONSize(nodes))
+		b.Run(size.name, func(b *testing.B) {
+			for b.Loop() {
+				tree.AppendRows(buf[:0], roots)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@
 -- $2 = 42
 -- $3 = 2
 -- $4 = 2
+-- $5 = 'categories'
 WITH RECURSIVE up(start, id, parent_id, depth) AS (
     SELECT n.id, n.id, n.parent_id, n.depth FROM categories n WHERE n.id = $1
     UNION ALL
@@ -14,6 +15,9 @@ top(id, path) AS (
 down(id, path, lvl, depth, parent_id, name, position) AS (
     SELECT n.id, top.path, 0, cardinality(top.path) - 1, n.parent_id, n.name, n.position FROM categories n JOIN top ON top.id = n.id WHERE n.id = $2
     UNION ALL
-    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position FROM categories c WHERE c.parent_id = d.id OFFSET 0) n WHERE n.id NOT IN (SELECT unnest(path) FROM top) AND d.lvl < $3
+    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1, n.parent_id, n.name, n.position FROM down d CROSS JOIN LATERAL (SELECT c.id, c.parent_id, c.name, c.position FROM categories c WHERE c.parent_id = d.id ORDER BY c.position, c.name, c.id OFFSET 0) n WHERE n.id NOT IN (SELECT unnest(path) FROM top) AND d.lvl < $3
+),
+result AS (
+    SELECT false, r.id, r.parent_id, r.name, r.position, r.depth, r.path, CASE WHEN r.lvl = $4 THEN (SELECT count(*) FROM categories c WHERE c.parent_id = r.id) ELSE -1 END, '', NULL::int, NULL::int, false FROM down r
 )
-SELECT false, r.id, r.parent_id, r.name, r.position, r.depth, r.path, CASE WHEN r.lvl = $4 THEN (SELECT count(*) FROM categories c WHERE c.parent_id = r.id) ELSE -1 END, '', NULL::int, NULL::int, false FROM down r;
+SELECT r.*, v.version FROM tree_versions v LEFT JOIN result r ON true WHERE v.tree = $5;

@@ -4,7 +4,7 @@
 WITH RECURSIVE down(id, path, lvl, depth) AS (
     SELECT id, NULL::bigint[], 0, 0 FROM departments WHERE id = $1
     UNION ALL
-    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1 FROM down d CROSS JOIN LATERAL (SELECT c.id FROM departments c WHERE c.parent_id = d.id OFFSET 0) n WHERE n.id <> $2
+    SELECT n.id, NULL::bigint[], d.lvl + 1, d.depth + 1 FROM down d CROSS JOIN LATERAL (SELECT c.id FROM departments c WHERE c.parent_id = d.id ORDER BY c.position, c.name, c.id OFFSET 0) n WHERE n.id <> $2
 ),
 gone AS (
     DELETE FROM departments WHERE id IN (SELECT id FROM down) RETURNING 1
