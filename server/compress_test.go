@@ -188,13 +188,27 @@ func wantETagOf(base, coding string) string {
 	return strings.TrimSuffix(base, `"`) + "-" + coding + `"`
 }
 
-// A cached tree is compressed once per coding and version, densely; a
-// warm compressed read compresses nothing.
-func TestWarmCompressedTreeCompressesNothing(t *testing.T) {
-	ts := newTestServer(t)
-	seedForest(t, ts, "categories", 200)
-	count := func(coding, effort string) float64 {
-		return testutil.ToFloat64(ts.srv.compressor.count.WithLabelValues(coding, effort))
+// A cached answer (a tree, a settlement) is compressed once per coding and
+// version, densely; a warm compressed read compresses nothing.
+func TestWarmCompressedAnswersCompressNothing(t *testing.T) {
+	resources := []struct {
+		name, path string
+		seed       func(*testServer) []string // the request's headers
+		write      string                     // SQL that changes the answer
+	}{
+		{"tree", "/api/v1/categories/tree", func(ts *testServer) []string {
+			seedForest(t, ts, "categories", 200)
+			return nil
+		}, `UPDATE categories SET name = name || '!' WHERE id = (SELECT min(id) FROM categories)`},
+		{"settlement", novemberSettlement, func(ts *testServer) []string {
+			seedSales(t, ts)
+			// Enough teachers for a body worth compressing.
+			if _, err := ts.db.Pool.Exec(context.Background(), `INSERT INTO teachers (id, name, commission_rate)
+				SELECT g, 'teacher ' || g, 0.1 FROM generate_series(100, 140) g`); err != nil {
+				t.Fatal(err)
+			}
+			return bearer(ts.token(auth.ScopeSettlementsRead))
+		}, `UPDATE teachers SET name = name || '!'`},
 	}
 	steps := []struct {
 		name, accept string
@@ -210,30 +224,39 @@ func TestWarmCompressedTreeCompressesNothing(t *testing.T) {
 		{"after a write, zstd again", "zstd", true, map[string]float64{"zstd": 1}},
 		{"and warm", "zstd", false, nil},
 	}
-	for _, step := range steps {
-		if step.write {
-			if _, err := ts.db.Pool.Exec(context.Background(), `UPDATE categories SET name = name || '!' WHERE id = (SELECT min(id) FROM categories)`); err != nil {
-				t.Fatal(err)
+	for _, res := range resources {
+		t.Run(res.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			headers := res.seed(ts)
+			count := func(coding, effort string) float64 {
+				return testutil.ToFloat64(ts.srv.compressor.count.WithLabelValues(coding, effort))
 			}
-		}
-		before := map[string]float64{}
-		for _, cd := range []string{"gzip", "zstd"} {
-			for _, e := range []string{"fast", "dense"} {
-				before[cd+" "+e] = count(cd, e)
+			for _, step := range steps {
+				if step.write {
+					if _, err := ts.db.Pool.Exec(context.Background(), res.write); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := map[string]float64{}
+				for _, cd := range []string{"gzip", "zstd"} {
+					for _, e := range []string{"fast", "dense"} {
+						before[cd+" "+e] = count(cd, e)
+					}
+				}
+				r := ts.fetch("GET", res.path, step.accept, headers...)
+				if r.StatusCode != http.StatusOK {
+					t.Fatalf("%s: %d", step.name, r.StatusCode)
+				}
+				for _, cd := range []string{"gzip", "zstd"} {
+					if got := count(cd, "dense") - before[cd+" dense"]; got != step.dense[cd] {
+						t.Errorf("%s: %v dense %s compressions, want %v", step.name, got, cd, step.dense[cd])
+					}
+					if got := count(cd, "fast") - before[cd+" fast"]; got != 0 {
+						t.Errorf("%s: %v fast %s compressions, want none", step.name, got, cd)
+					}
+				}
 			}
-		}
-		r := ts.fetch("GET", "/api/v1/categories/tree", step.accept)
-		if r.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d", step.name, r.StatusCode)
-		}
-		for _, cd := range []string{"gzip", "zstd"} {
-			if got := count(cd, "dense") - before[cd+" dense"]; got != step.dense[cd] {
-				t.Errorf("%s: %v dense %s compressions, want %v", step.name, got, cd, step.dense[cd])
-			}
-			if got := count(cd, "fast") - before[cd+" fast"]; got != 0 {
-				t.Errorf("%s: %v fast %s compressions, want none", step.name, got, cd)
-			}
-		}
+		})
 	}
 }
 

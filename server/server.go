@@ -127,9 +127,9 @@ type Server struct {
 	tokens  *auth.Verifier
 	log     *slog.Logger
 	metrics *metrics
-	trees   *treeCache
+	trees   *bodyCache[treeCacheKey]
 	// settlements holds rendered settlements of the current version.
-	settlements *settlementCache
+	settlements *bodyCache[settlementKey]
 	engine      *gin.Engine
 	table       *routeTable
 	live        *hub
@@ -157,8 +157,8 @@ func New(cfg Config, db *queries.DB, schemaVersion uint, log *slog.Logger) *Serv
 		tokens:        auth.NewVerifier(primary, cfg.TokenCacheTTL),
 		log:           log,
 		metrics:       newMetrics(db, cfg.Replicas),
-		trees:         newTreeCache(treeCacheBytes),
-		settlements:   newSettlementCache(settlementCacheBytes),
+		trees:         newBodyCache[treeCacheKey](treeCacheBytes),
+		settlements:   newBodyCache[settlementKey](settlementCacheBytes),
 		schemaVersion: schemaVersion,
 		live:          newHub(primary, queries.NewListener(cfg.ListenURL, log), cfg.StreamBuffer, log),
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -62,9 +63,9 @@ func (s *Server) getSettlement(c *gin.Context) error {
 	if notModified(c, settlementETag(version)) {
 		return nil
 	}
-	key := settlementKey{year: month.Year, month: month.Month, zone: month.Zone()}
-	if body, ok := s.settlements.get(version, key); ok {
-		c.Data(http.StatusOK, jsonContentType, body)
+	key := settlementKey{version: version, year: month.Year, month: month.Month, zone: month.Zone()}
+	if body, ok := s.settlements.get(key); ok {
+		s.settlements.grew(key, body, s.writeEncoded(c, http.StatusOK, body))
 		return nil
 	}
 	st, err := s.store.MonthSettlement(ctx, month)
@@ -80,10 +81,25 @@ func (s *Server) getSettlement(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	encoded := newEncodedBody(body)
 	if st.Version != 0 {
 		c.Header("ETag", settlementETag(st.Version))
-		s.settlements.put(st.Version, key, body)
+		key.version = st.Version
+		s.writeEncoded(c, http.StatusOK, encoded) // the body it adds is counted by put
+		s.settlements.put(key, encoded)
+		return nil
 	}
-	c.Data(http.StatusOK, jsonContentType, body)
+	s.writeEncoded(c, http.StatusOK, encoded)
 	return nil
 }
+
+// settlementKey names one rendered settlement. The zone is its name, not its
+// offsets: the body says which name was asked for.
+type settlementKey struct {
+	version int64
+	year    int
+	month   time.Month
+	zone    string
+}
+
+func (k settlementKey) scope() (string, int64) { return "settlements", k.version }

@@ -56,7 +56,8 @@ func writeRow(c *gin.Context, status int, r *tree.Row) {
 
 // getTree serves the forest or a subtree: one statement to read the tree's
 // version, and one recursive statement unless the rendered answer for that
-// version is already in memory.
+// version is already in memory. The recursive statement reads the version
+// again, with the rows.
 func (t trees) getTree(c *gin.Context) error {
 	var q queries.TreeQuery
 	var err error
@@ -89,7 +90,12 @@ func (t trees) getTree(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	body := fmt.Appendf(make([]byte, 0, tree.JSONSize(forest.Nodes)), `{"count":%d,"version":%d,"roots":`, tree.Count(forest.Roots), version)
+	// The rows are of the version their statement read, which a replica
+	// further behind than the one that gave version may make older, or a
+	// write since newer: the answer, its ETag and its cache key say theirs.
+	key.version = forest.Version
+	c.Header("ETag", t.etag(forest.Version))
+	body := fmt.Appendf(make([]byte, 0, tree.JSONSize(forest.Nodes)), `{"count":%d,"version":%d,"roots":`, tree.Count(forest.Roots), forest.Version)
 	body = append(tree.AppendRows(body, forest.Roots), '}')
 	encoded := newEncodedBody(body)
 	t.s.writeEncoded(c, http.StatusOK, encoded) // the body it adds is counted by put

@@ -3,13 +3,14 @@ package server
 import (
 	"crypto/rand"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A body is counted by the memory it holds, its capacity, so that maxBytes
 // bounds what the cache keeps allocated.
-func TestTreeCacheCountsCapacity(t *testing.T) {
+func TestBodyCacheCountsCapacity(t *testing.T) {
 	cases := []struct {
 		name string
 		caps []int // of one-byte bodies, put in order under roots 1, 2, ...
@@ -21,7 +22,7 @@ func TestTreeCacheCountsCapacity(t *testing.T) {
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTreeCache(100)
+			c := newBodyCache[treeCacheKey](100)
 			key := func(i int) treeCacheKey {
 				return treeCacheKey{tree: "categories", version: 1, root: int64(i + 1), depth: -1}
 			}
@@ -46,7 +47,7 @@ func TestTreeCacheCountsCapacity(t *testing.T) {
 
 // Each coding a body is compressed in counts towards maxBytes: the growth
 // evicts other entries, or the body itself when it no longer fits.
-func TestTreeCacheCountsCodings(t *testing.T) {
+func TestBodyCacheCountsCodings(t *testing.T) {
 	cp := newCompressor(prometheus.NewRegistry())
 	incompressible := func() []byte {
 		b := make([]byte, 1500)
@@ -65,7 +66,7 @@ func TestTreeCacheCountsCodings(t *testing.T) {
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTreeCache(tt.maxBytes)
+			c := newBodyCache[treeCacheKey](tt.maxBytes)
 			keys := []treeCacheKey{{"categories", 1, 1, -1}, {"categories", 1, 2, -1}}
 			bodies := []*encodedBody{newEncodedBody(incompressible()), newEncodedBody(incompressible())}
 			for i := range keys {
@@ -91,3 +92,49 @@ func TestTreeCacheCountsCodings(t *testing.T) {
 		})
 	}
 }
+
+// The cache holds one version of each scope: a newer version's body drops
+// the older ones of its scope alone, and an older version's is refused (a
+// slow computation must not evict newer answers).
+func TestBodyCacheVersions(t *testing.T) {
+	type put struct {
+		scope   string // "t": a tree; "s": the settlements
+		version int64
+		month   time.Month
+	}
+	cases := []struct {
+		name string
+		puts []put
+		held []put // bodies get must find
+	}{
+		{"two months of one version", []put{{"s", 1, 1}, {"s", 1, 2}}, []put{{"s", 1, 1}, {"s", 1, 2}}},
+		{"a newer version drops the older", []put{{"s", 1, 1}, {"s", 1, 2}, {"s", 2, 1}}, []put{{"s", 2, 1}}},
+		{"an older version is refused", []put{{"s", 2, 1}, {"s", 1, 2}}, []put{{"s", 2, 1}}},
+		{"another scope's versions are its own", []put{{"t", 1, 1}, {"s", 5, 1}, {"t", 2, 2}}, []put{{"s", 5, 1}, {"t", 2, 2}}},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newBodyCache[scoped](100)
+			key := func(p put) scoped { return scoped{p.scope, settlementKey{version: p.version, year: 2024, month: p.month}} }
+			for _, p := range tt.puts {
+				c.put(key(p), newEncodedBody([]byte("{}")))
+			}
+			for _, h := range tt.held {
+				if _, ok := c.get(key(h)); !ok {
+					t.Errorf("%+v not held", h)
+				}
+			}
+			if len(c.entries) != len(tt.held) {
+				t.Errorf("%d bodies held, want %d", len(c.entries), len(tt.held))
+			}
+		})
+	}
+}
+
+// scoped is a settlement key in a scope of its own name.
+type scoped struct {
+	name string
+	settlementKey
+}
+
+func (k scoped) scope() (string, int64) { return k.name, k.version }
