@@ -182,6 +182,64 @@ func TestUpsertPatients(t *testing.T) {
 	}
 }
 
+// A record that changes nothing of its patient leaves the stored row as it
+// is: no new row version (so no index entries, trigger rows or updated_at),
+// yet it counts as updated, as the API says. One that changes a field, or
+// clears one that has a value, writes the row.
+func TestUpsertPatientsLeavesUnchangedRows(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	icu, recovery := f.id["icu"], f.id["recovery"]
+	stored := queries.PatientRecord{UID: "u1", Name: optional.Of("Ann"), Sex: optional.Of("F"),
+		BirthDate: optional.Of(day("1980-02-29")), WardID: optional.Of(icu), AdmittedAt: optional.Of(at(0))}
+	version := func(uid string) (row, departments string) {
+		t.Helper()
+		if err := f.db.Pool.QueryRow(ctx, `SELECT xmin::text, (SELECT version::text FROM tree_versions WHERE tree = 'departments')
+			FROM patients WHERE uid = $1`, uid).Scan(&row, &departments); err != nil {
+			t.Fatal(err)
+		}
+		return row, departments
+	}
+	cases := []struct {
+		name    string
+		record  queries.PatientRecord
+		written bool
+		row     string
+	}{
+		{"the same values", stored, false, "u1 Ann F 1980-02-29 icu +0m - -"},
+		{"uid alone", queries.PatientRecord{UID: "u1"}, false, "u1 Ann F 1980-02-29 icu +0m - -"},
+		{"null for a field already null", queries.PatientRecord{UID: "u1", DiedAt: optional.Null[time.Time](),
+			Name: optional.Of("Ann")}, false, "u1 Ann F 1980-02-29 icu +0m - -"},
+		{"one field changed", queries.PatientRecord{UID: "u1", Name: optional.Of("Ann"), WardID: optional.Of(recovery)},
+			true, "u1 Ann F 1980-02-29 recovery +0m - -"},
+		{"null clears a value", queries.PatientRecord{UID: "u1", Sex: optional.Null[string]()}, true, "u1 Ann - 1980-02-29 icu +0m - -"},
+		{"a field set where it was null", queries.PatientRecord{UID: "u1", DischargedAt: optional.Of(at(30))},
+			true, "u1 Ann F 1980-02-29 icu +0m +30m -"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f.exec(`DELETE FROM patients WHERE uid = 'u1'`)
+			must(f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{stored}))
+			row, departments := version("u1")
+			counts, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{c.record})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts != (queries.UpsertCounts{Updated: 1}) {
+				t.Errorf("counts %+v, want one updated", counts)
+			}
+			rowAfter, departmentsAfter := version("u1")
+			if written := rowAfter != row; written != c.written {
+				t.Errorf("row written: %v, want %v", written, c.written)
+			}
+			if bumped := departmentsAfter != departments; bumped != c.written {
+				t.Errorf("departments version bumped: %v, want %v", bumped, c.written)
+			}
+			equalLines(t, []string{f.patient("u1")}, []string{c.row})
+		})
+	}
+}
+
 // Eight writers send overlapping batches over the same 200 uids, each batch
 // carrying a random subset of the fields of each of its records, new uids
 // included. Every batch must succeed, and the final rows must be what
