@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"canopy/internal/testdb"
@@ -676,4 +677,105 @@ func TestUpsertRetriesADeadlock(t *testing.T) {
 	if rows != "a batch t, b other F f" {
 		t.Errorf("rows %q", rows)
 	}
+}
+
+// TestPatientsRequireWards checks what the foreign key to wards did before
+// statement triggers took its place (migration 000013): no writer, canopy
+// or not, stores a patient in a ward that does not exist; a ward deleted
+// while a batch places patients in it either refuses the batch or, deleted
+// after it, takes the patients out; emptying wards leaves every patient
+// without one.
+func TestPatientsRequireWards(t *testing.T) {
+	f := departments(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wardOf := func(uid string) string {
+		t.Helper()
+		var ward *int64
+		if err := f.db.Pool.QueryRow(ctx, `SELECT ward_id FROM patients WHERE uid = $1`, uid).Scan(&ward); err != nil {
+			t.Fatal(err)
+		}
+		if ward == nil {
+			return "-"
+		}
+		return f.names[key{"ward", *ward}]
+	}
+	for _, c := range []struct{ name, sql string }{
+		{"insert", `INSERT INTO patients (uid, ward_id) SELECT 'x1', min(id) FROM wards UNION ALL SELECT 'x2', -1`},
+		{"update", `UPDATE patients SET ward_id = -1 WHERE uid = 'p1'`},
+		{"upsert", `INSERT INTO patients (uid, ward_id) VALUES ('p1', -1) ON CONFLICT (uid) DO UPDATE SET ward_id = excluded.ward_id`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.db.Pool.Exec(ctx, c.sql)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != "patients_ward_id_fkey" {
+				t.Fatalf("err = %v, want a foreign key violation on patients_ward_id_fkey", err)
+			}
+			if got := wardOf("p1"); got != "icu" {
+				t.Errorf("p1 in %s, want icu", got)
+			}
+		})
+	}
+	// waitForLock returns once a session waits for a lock.
+	waitForLock := func() {
+		t.Helper()
+		for waiting := 0; waiting == 0; {
+			if err := f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("ward deleted before the batch commits", func(t *testing.T) {
+		f.ward("deleted first", "clinic", 1)
+		ward := f.id["deleted first"]
+		tx := must(f.db.Pool.Begin(ctx))
+		defer tx.Rollback(ctx)
+		must(tx.Exec(ctx, `DELETE FROM wards WHERE id = $1`, ward))
+		batch := make(chan error, 1)
+		go func() {
+			_, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{{UID: "w1", WardID: optional.Of(ward)}})
+			batch <- err
+		}()
+		waitForLock()
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var ve *queries.ValidationError
+		if err := <-batch; !errors.As(err, &ve) || ve.Errors[0].Field != "ward_id" {
+			t.Fatalf("batch: %v, want a ValidationError on ward_id", err)
+		}
+		if got := f.patient("w1"); got != "w1 missing" {
+			t.Errorf("%s, want w1 missing", got)
+		}
+	})
+	t.Run("ward deleted after the batch commits", func(t *testing.T) {
+		f.ward("deleted second", "clinic", 1)
+		ward := f.id["deleted second"]
+		tx := must(f.db.Pool.Begin(ctx))
+		defer tx.Rollback(ctx)
+		must(queries.New(tx).UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{{UID: "w2", WardID: optional.Of(ward)}}))
+		deleted := make(chan error, 1)
+		go func() { deleted <- f.s.DeleteWard(ctx, ward) }()
+		waitForLock()
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-deleted; err != nil {
+			t.Fatal(err)
+		}
+		if got := wardOf("w2"); got != "-" {
+			t.Errorf("w2 in %s, want no ward", got)
+		}
+	})
+	t.Run("emptying wards", func(t *testing.T) {
+		f.exec(`TRUNCATE wards`)
+		var placed int
+		if err := f.db.Pool.QueryRow(ctx, `SELECT count(ward_id) FROM patients`).Scan(&placed); err != nil {
+			t.Fatal(err)
+		}
+		if placed != 0 {
+			t.Errorf("%d patients in a ward, want none", placed)
+		}
+	})
 }
