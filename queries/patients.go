@@ -43,7 +43,8 @@ var patientFields = columnList{{"name", "text"}, {"sex", "text"}, {"birth_date",
 // patientInput is a batch of patient records as a relation, the bulk
 // endpoint's unnest and the import's staging table alike: the uid, the
 // fields, then a has_<field> flag per field saying whether the record
-// carried it.
+// carried it. A field the record did not carry is null (patientMergeSQL
+// relies on it).
 var patientInput = func() columnList {
 	l := append(columnList{{"uid", "text"}}, patientFields...)
 	for _, f := range patientFields {
@@ -55,46 +56,60 @@ var patientInput = func() columnList {
 // patientRow is the columns of a patients row that a record writes.
 var patientRow = "uid, " + patientFields.names("")
 
-// patientMergeSQL is the SET list of an INSERT INTO patients AS p ... ON
-// CONFLICT (uid) DO UPDATE whose records come from source, a relation of
-// patientInput: a field the record carried takes its value, null included,
-// and one it left out keeps the stored value.
-func patientMergeSQL(source string) string {
-	var b strings.Builder
-	for _, f := range patientFields {
-		fmt.Fprintf(&b, "%[1]s = CASE WHEN excluded.uid IN (SELECT uid FROM %[2]s WHERE has_%[1]s) THEN excluded.%[1]s ELSE p.%[1]s END,\n        ", f.name, source)
+// patientClearedSQL is the body of a CTE cleared over source, a relation of
+// patientInput: the records that carry a field as null, with a column per
+// field saying whether it is one they clear. Most batches clear nothing, so
+// it is small, and the merge's hashed subplans over it cost next to nothing.
+func patientClearedSQL(source string) string {
+	cols, conds := make([]string, len(patientFields)), make([]string, len(patientFields))
+	for i, f := range patientFields {
+		conds[i] = fmt.Sprintf("(has_%[1]s AND %[1]s IS NULL)", f.name)
+		cols[i] = conds[i] + " AS " + f.name
 	}
-	return b.String() + "updated_at = now()"
+	return "SELECT uid,\n        " + strings.Join(cols, ",\n        ") + "\n    FROM " + source + "\n    WHERE " + strings.Join(conds, "\n       OR ")
 }
 
-// patientChangedSQL is true when the record s (of patientInput) carries a
-// field whose value differs from the stored patient p's.
-func patientChangedSQL() string {
-	parts := make([]string, len(patientFields))
+// patientMergeSQL is the SET list and WHERE of an INSERT INTO patients AS
+// p ... ON CONFLICT (uid) DO UPDATE whose records come from a relation of
+// patientInput beside a CTE cleared (patientClearedSQL). A record leaves a
+// field it does not carry null, so excluded holds the value of every field
+// it carries with one, and null for the others: a field takes excluded's
+// value when it is not null, null when the record clears it, and keeps the
+// stored value otherwise.
+//
+// ON CONFLICT DO UPDATE cannot see the source row, only excluded, so "clears
+// it" is an uncorrelated IN (SELECT ...), which PostgreSQL evaluates as a
+// hash table built once, over the few records that clear something: the
+// statement stays linear in the batch.
+//
+// The WHERE skips the rows the record does not change: a skipped row is
+// still locked (as ON CONFLICT locks every conflicting row), but no new
+// version of it is written, so it costs no index entries, no transition
+// table rows for the triggers, and its updated_at stays.
+func patientMergeSQL() string {
+	sets, changed := make([]string, len(patientFields)), make([]string, len(patientFields))
 	for i, f := range patientFields {
-		parts[i] = fmt.Sprintf("(s.has_%[1]s AND s.%[1]s IS DISTINCT FROM p.%[1]s)", f.name)
+		clears := fmt.Sprintf("excluded.uid IN (SELECT uid FROM cleared WHERE %s)", f.name)
+		sets[i] = fmt.Sprintf("%[1]s = CASE WHEN %[2]s THEN NULL ELSE coalesce(excluded.%[1]s, p.%[1]s) END", f.name, clears)
+		changed[i] = fmt.Sprintf("coalesce(excluded.%[1]s, p.%[1]s) IS DISTINCT FROM p.%[1]s OR (p.%[1]s IS NOT NULL AND %[2]s)", f.name, clears)
 	}
-	return strings.Join(parts, "\n       OR ")
+	return strings.Join(sets, ",\n        ") + ",\n        updated_at = now()\n    WHERE " + strings.Join(changed, "\n       OR ")
 }
 
 // patientUpsertSQL writes a whole batch of patients, new and known, in one
 // statement. The records come as an array per column of patientInput ($6
-// on), a boolean array per field saying which records carried it: a new
-// uid is inserted with the fields it did not carry null; a known one gets
-// only the fields it carried.
-//
-// ON CONFLICT DO UPDATE cannot see the source row, only excluded (the row
-// proposed for insertion), so each "carried" test is an uncorrelated IN
-// (SELECT ...), which PostgreSQL evaluates as a hash table built once: the
-// statement stays linear in the batch.
+// on; the uids are distinct), a boolean array per field saying which
+// records carried it: a new uid is inserted with the fields it did not
+// carry null; a known one gets only the fields it carried (see
+// patientMergeSQL), and is left alone when they are what is stored.
 //
 // Concurrent batches sharing uids can neither deadlock nor lose a field:
 //   - ON CONFLICT resolves a uid against the latest committed row, not the
 //     statement's snapshot: a uid that another batch inserts meanwhile is
 //     waited for and then updated (no unique violation), and the update
 //     starts from that batch's row, so its fields are kept.
-//   - Rows are locked in uid order (ORDER BY uid), in every batch, so no two
-//     batches can each hold a row the other waits for.
+//   - Rows are locked in uid order (ORDER BY uid), in every batch, changed
+//     or not, so no two batches can each hold a row the other waits for.
 //   - The trigger on patients takes the departments row of tree_versions at
 //     the end of the statement, after every patient row is locked: a batch
 //     holding it waits for nothing more and commits, so that lock closes no
@@ -103,15 +118,18 @@ func patientChangedSQL() string {
 //
 // Records naming unknown wards ($1, every ward id of the body) make the
 // statement write nothing and return those ids, so that each offending
-// record can be reported; the foreign key still guards a ward deleted
-// meanwhile. A written batch adds its audit_log row ($2–$5, see auditCTE).
+// record can be reported; the ward check of migration 000013 (the foreign
+// key's set-wise successor) still guards a ward deleted meanwhile. A written batch adds its audit_log row ($2–$5, see auditCTE).
 // Inserted rows are told from updated ones by xmax: 0 in a row this
 // statement inserted, while an update by ON CONFLICT leaves its row lock in
-// the new version's xmax. testdata/patients_bulk.sql shows it whole.
+// the new version's xmax. Every known uid counts as updated, changed or
+// not, as the API says. testdata/patients_bulk.sql shows it whole.
 var patientUpsertSQL = `
 WITH input AS (
-    SELECT * FROM unnest(` + patientInput.arrays(6) + `)
-        AS i(` + patientInput.names("") + `)
+    SELECT ` + patientInput.unnested(6) + `
+),
+cleared AS (
+    ` + patientClearedSQL("input") + `
 ),
 unknown_wards AS (
     SELECT w.id FROM unnest($1::bigint[]) w(id)
@@ -123,13 +141,15 @@ written AS (
     WHERE NOT EXISTS (SELECT FROM unknown_wards)
     ORDER BY uid
     ON CONFLICT (uid) DO UPDATE SET
-        ` + patientMergeSQL("input") + `
+        ` + patientMergeSQL() + `
     RETURNING p.xmax = 0 AS inserted
-),` + auditCTE(ActionPatientsBulk, 2, "(SELECT count(*) FROM written WHERE inserted)",
-	"(SELECT count(*) FROM written WHERE NOT inserted)", "NOT EXISTS (SELECT FROM unknown_wards)") + `
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-    ARRAY(SELECT id FROM unknown_wards ORDER BY id)
-FROM written`
+),
+inserted AS (
+    SELECT count(*) AS n FROM written WHERE inserted
+),` + auditCTE(ActionPatientsBulk, 2, "(SELECT n FROM inserted)",
+	"cardinality($6::text[]) - (SELECT n FROM inserted)", "NOT EXISTS (SELECT FROM unknown_wards)") + `
+SELECT n, cardinality($6::text[]) - n, ARRAY(SELECT id FROM unknown_wards ORDER BY id)
+FROM inserted`
 
 // UpsertPatients writes a batch of patient records, and its audit_log row
 // for actor, in one statement, all or nothing: records of the same uid are merged in order first (a later
@@ -197,27 +217,21 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 // ImportPatients writes patients by uid with the API's partial semantics
 // (see patientMergeSQL). A row's values are those of patientInput: uid,
 // name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at, then
-// for each of the seven fields after uid whether the record carried it.
-//
-// A new uid is inserted with the fields it did not carry null. A known one
-// gets only the fields it carried: ON CONFLICT cannot see the staged row,
-// only excluded, so each "carried" test is an uncorrelated IN (SELECT ...),
-// a hash table built once (as in patientUpsertSQL). changed, the known uids
-// whose carried fields differ from the stored ones, is only read when a row
-// conflicts: a batch of new patients never computes it.
+// for each of the seven fields after uid whether the record carried it; a
+// field it did not carry is null. A new uid is inserted with the fields it
+// did not carry null; a known one gets only the fields it carried, and is
+// left alone (and not counted) when they are what is stored.
 var ImportPatients = &FlatImport{
 	columns: patientInput,
-	upsert: batchSQL(`changed AS (
-    SELECT s.uid FROM src s JOIN patients p ON p.uid = s.uid
-    WHERE ` + patientChangedSQL() + `
+	upsert: batchSQL(`cleared AS (
+    ` + patientClearedSQL("src") + `
 ),
 written AS (
     INSERT INTO patients AS p (` + patientRow + `)
     SELECT ` + patientRow + ` FROM src
     ORDER BY uid
     ON CONFLICT (uid) DO UPDATE SET
-        ` + patientMergeSQL("src") + `
-    WHERE excluded.uid IN (SELECT uid FROM changed)
+        ` + patientMergeSQL() + `
     RETURNING p.xmax = 0 AS inserted
 )`),
 }

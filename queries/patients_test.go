@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"canopy/internal/testdb"
@@ -178,6 +179,64 @@ func TestUpsertPatients(t *testing.T) {
 				rows = append(rows, f.patient(uid))
 			}
 			equalLines(t, rows, c.rows)
+		})
+	}
+}
+
+// A record that changes nothing of its patient leaves the stored row as it
+// is: no new row version (so no index entries, trigger rows or updated_at),
+// yet it counts as updated, as the API says. One that changes a field, or
+// clears one that has a value, writes the row.
+func TestUpsertPatientsLeavesUnchangedRows(t *testing.T) {
+	f := departments(t)
+	ctx := context.Background()
+	icu, recovery := f.id["icu"], f.id["recovery"]
+	stored := queries.PatientRecord{UID: "u1", Name: optional.Of("Ann"), Sex: optional.Of("F"),
+		BirthDate: optional.Of(day("1980-02-29")), WardID: optional.Of(icu), AdmittedAt: optional.Of(at(0))}
+	version := func(uid string) (row, departments string) {
+		t.Helper()
+		if err := f.db.Pool.QueryRow(ctx, `SELECT xmin::text, (SELECT version::text FROM tree_versions WHERE tree = 'departments')
+			FROM patients WHERE uid = $1`, uid).Scan(&row, &departments); err != nil {
+			t.Fatal(err)
+		}
+		return row, departments
+	}
+	cases := []struct {
+		name    string
+		record  queries.PatientRecord
+		written bool
+		row     string
+	}{
+		{"the same values", stored, false, "u1 Ann F 1980-02-29 icu +0m - -"},
+		{"uid alone", queries.PatientRecord{UID: "u1"}, false, "u1 Ann F 1980-02-29 icu +0m - -"},
+		{"null for a field already null", queries.PatientRecord{UID: "u1", DiedAt: optional.Null[time.Time](),
+			Name: optional.Of("Ann")}, false, "u1 Ann F 1980-02-29 icu +0m - -"},
+		{"one field changed", queries.PatientRecord{UID: "u1", Name: optional.Of("Ann"), WardID: optional.Of(recovery)},
+			true, "u1 Ann F 1980-02-29 recovery +0m - -"},
+		{"null clears a value", queries.PatientRecord{UID: "u1", Sex: optional.Null[string]()}, true, "u1 Ann - 1980-02-29 icu +0m - -"},
+		{"a field set where it was null", queries.PatientRecord{UID: "u1", DischargedAt: optional.Of(at(30))},
+			true, "u1 Ann F 1980-02-29 icu +0m +30m -"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f.exec(`DELETE FROM patients WHERE uid = 'u1'`)
+			must(f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{stored}))
+			row, departments := version("u1")
+			counts, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{c.record})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts != (queries.UpsertCounts{Updated: 1}) {
+				t.Errorf("counts %+v, want one updated", counts)
+			}
+			rowAfter, departmentsAfter := version("u1")
+			if written := rowAfter != row; written != c.written {
+				t.Errorf("row written: %v, want %v", written, c.written)
+			}
+			if bumped := departmentsAfter != departments; bumped != c.written {
+				t.Errorf("departments version bumped: %v, want %v", bumped, c.written)
+			}
+			equalLines(t, []string{f.patient("u1")}, []string{c.row})
 		})
 	}
 }
@@ -618,4 +677,105 @@ func TestUpsertRetriesADeadlock(t *testing.T) {
 	if rows != "a batch t, b other F f" {
 		t.Errorf("rows %q", rows)
 	}
+}
+
+// TestPatientsRequireWards checks what the foreign key to wards did before
+// statement triggers took its place (migration 000013): no writer, canopy
+// or not, stores a patient in a ward that does not exist; a ward deleted
+// while a batch places patients in it either refuses the batch or, deleted
+// after it, takes the patients out; emptying wards leaves every patient
+// without one.
+func TestPatientsRequireWards(t *testing.T) {
+	f := departments(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wardOf := func(uid string) string {
+		t.Helper()
+		var ward *int64
+		if err := f.db.Pool.QueryRow(ctx, `SELECT ward_id FROM patients WHERE uid = $1`, uid).Scan(&ward); err != nil {
+			t.Fatal(err)
+		}
+		if ward == nil {
+			return "-"
+		}
+		return f.names[key{"ward", *ward}]
+	}
+	for _, c := range []struct{ name, sql string }{
+		{"insert", `INSERT INTO patients (uid, ward_id) SELECT 'x1', min(id) FROM wards UNION ALL SELECT 'x2', -1`},
+		{"update", `UPDATE patients SET ward_id = -1 WHERE uid = 'p1'`},
+		{"upsert", `INSERT INTO patients (uid, ward_id) VALUES ('p1', -1) ON CONFLICT (uid) DO UPDATE SET ward_id = excluded.ward_id`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.db.Pool.Exec(ctx, c.sql)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != "patients_ward_id_fkey" {
+				t.Fatalf("err = %v, want a foreign key violation on patients_ward_id_fkey", err)
+			}
+			if got := wardOf("p1"); got != "icu" {
+				t.Errorf("p1 in %s, want icu", got)
+			}
+		})
+	}
+	// waitForLock returns once a session waits for a lock.
+	waitForLock := func() {
+		t.Helper()
+		for waiting := 0; waiting == 0; {
+			if err := f.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("ward deleted before the batch commits", func(t *testing.T) {
+		f.ward("deleted first", "clinic", 1)
+		ward := f.id["deleted first"]
+		tx := must(f.db.Pool.Begin(ctx))
+		defer tx.Rollback(ctx)
+		must(tx.Exec(ctx, `DELETE FROM wards WHERE id = $1`, ward))
+		batch := make(chan error, 1)
+		go func() {
+			_, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{{UID: "w1", WardID: optional.Of(ward)}})
+			batch <- err
+		}()
+		waitForLock()
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var ve *queries.ValidationError
+		if err := <-batch; !errors.As(err, &ve) || ve.Errors[0].Field != "ward_id" {
+			t.Fatalf("batch: %v, want a ValidationError on ward_id", err)
+		}
+		if got := f.patient("w1"); got != "w1 missing" {
+			t.Errorf("%s, want w1 missing", got)
+		}
+	})
+	t.Run("ward deleted after the batch commits", func(t *testing.T) {
+		f.ward("deleted second", "clinic", 1)
+		ward := f.id["deleted second"]
+		tx := must(f.db.Pool.Begin(ctx))
+		defer tx.Rollback(ctx)
+		must(queries.New(tx).UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{{UID: "w2", WardID: optional.Of(ward)}}))
+		deleted := make(chan error, 1)
+		go func() { deleted <- f.s.DeleteWard(ctx, ward) }()
+		waitForLock()
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-deleted; err != nil {
+			t.Fatal(err)
+		}
+		if got := wardOf("w2"); got != "-" {
+			t.Errorf("w2 in %s, want no ward", got)
+		}
+	})
+	t.Run("emptying wards", func(t *testing.T) {
+		f.exec(`TRUNCATE wards`)
+		var placed int
+		if err := f.db.Pool.QueryRow(ctx, `SELECT count(ward_id) FROM patients`).Scan(&placed); err != nil {
+			t.Fatal(err)
+		}
+		if placed != 0 {
+			t.Errorf("%d patients in a ward, want none", placed)
+		}
+	})
 }

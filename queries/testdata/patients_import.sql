@@ -9,30 +9,44 @@ WITH fresh AS (
 src AS MATERIALIZED (
     SELECT s.* FROM import_stage s WHERE s.key IN (SELECT key FROM fresh)
 ),
-changed AS (
-    SELECT s.uid FROM src s JOIN patients p ON p.uid = s.uid
-    WHERE (s.has_name AND s.name IS DISTINCT FROM p.name)
-       OR (s.has_sex AND s.sex IS DISTINCT FROM p.sex)
-       OR (s.has_birth_date AND s.birth_date IS DISTINCT FROM p.birth_date)
-       OR (s.has_ward_id AND s.ward_id IS DISTINCT FROM p.ward_id)
-       OR (s.has_admitted_at AND s.admitted_at IS DISTINCT FROM p.admitted_at)
-       OR (s.has_discharged_at AND s.discharged_at IS DISTINCT FROM p.discharged_at)
-       OR (s.has_died_at AND s.died_at IS DISTINCT FROM p.died_at)
+cleared AS (
+    SELECT uid,
+        (has_name AND name IS NULL) AS name,
+        (has_sex AND sex IS NULL) AS sex,
+        (has_birth_date AND birth_date IS NULL) AS birth_date,
+        (has_ward_id AND ward_id IS NULL) AS ward_id,
+        (has_admitted_at AND admitted_at IS NULL) AS admitted_at,
+        (has_discharged_at AND discharged_at IS NULL) AS discharged_at,
+        (has_died_at AND died_at IS NULL) AS died_at
+    FROM src
+    WHERE (has_name AND name IS NULL)
+       OR (has_sex AND sex IS NULL)
+       OR (has_birth_date AND birth_date IS NULL)
+       OR (has_ward_id AND ward_id IS NULL)
+       OR (has_admitted_at AND admitted_at IS NULL)
+       OR (has_discharged_at AND discharged_at IS NULL)
+       OR (has_died_at AND died_at IS NULL)
 ),
 written AS (
     INSERT INTO patients AS p (uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at)
     SELECT uid, name, sex, birth_date, ward_id, admitted_at, discharged_at, died_at FROM src
     ORDER BY uid
     ON CONFLICT (uid) DO UPDATE SET
-        name = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_name) THEN excluded.name ELSE p.name END,
-        sex = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_sex) THEN excluded.sex ELSE p.sex END,
-        birth_date = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_birth_date) THEN excluded.birth_date ELSE p.birth_date END,
-        ward_id = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_ward_id) THEN excluded.ward_id ELSE p.ward_id END,
-        admitted_at = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_admitted_at) THEN excluded.admitted_at ELSE p.admitted_at END,
-        discharged_at = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_discharged_at) THEN excluded.discharged_at ELSE p.discharged_at END,
-        died_at = CASE WHEN excluded.uid IN (SELECT uid FROM src WHERE has_died_at) THEN excluded.died_at ELSE p.died_at END,
+        name = CASE WHEN excluded.uid IN (SELECT uid FROM cleared WHERE name) THEN NULL ELSE coalesce(excluded.name, p.name) END,
+        sex = CASE WHEN excluded.uid IN (SELECT uid FROM cleared WHERE sex) THEN NULL ELSE coalesce(excluded.sex, p.sex) END,
+        birth_date = CASE WHEN excluded.uid IN (SELECT uid FROM cleared WHERE birth_date) THEN NULL ELSE coalesce(excluded.birth_date, p.birth_date) END,
+        ward_id = CASE WHEN excluded.uid IN (SELECT uid FROM cleared WHERE ward_id) THEN NULL ELSE coalesce(excluded.ward_id, p.ward_id) END,
+        admitted_at = CASE WHEN excluded.uid IN (SELECT uid FROM cleared WHERE admitted_at) THEN NULL ELSE coalesce(excluded.admitted_at, p.admitted_at) END,
+        discharged_at = CASE WHEN excluded.uid IN (SELECT uid FROM cleared WHERE discharged_at) THEN NULL ELSE coalesce(excluded.discharged_at, p.discharged_at) END,
+        died_at = CASE WHEN excluded.uid IN (SELECT uid FROM cleared WHERE died_at) THEN NULL ELSE coalesce(excluded.died_at, p.died_at) END,
         updated_at = now()
-    WHERE excluded.uid IN (SELECT uid FROM changed)
+    WHERE coalesce(excluded.name, p.name) IS DISTINCT FROM p.name OR (p.name IS NOT NULL AND excluded.uid IN (SELECT uid FROM cleared WHERE name))
+       OR coalesce(excluded.sex, p.sex) IS DISTINCT FROM p.sex OR (p.sex IS NOT NULL AND excluded.uid IN (SELECT uid FROM cleared WHERE sex))
+       OR coalesce(excluded.birth_date, p.birth_date) IS DISTINCT FROM p.birth_date OR (p.birth_date IS NOT NULL AND excluded.uid IN (SELECT uid FROM cleared WHERE birth_date))
+       OR coalesce(excluded.ward_id, p.ward_id) IS DISTINCT FROM p.ward_id OR (p.ward_id IS NOT NULL AND excluded.uid IN (SELECT uid FROM cleared WHERE ward_id))
+       OR coalesce(excluded.admitted_at, p.admitted_at) IS DISTINCT FROM p.admitted_at OR (p.admitted_at IS NOT NULL AND excluded.uid IN (SELECT uid FROM cleared WHERE admitted_at))
+       OR coalesce(excluded.discharged_at, p.discharged_at) IS DISTINCT FROM p.discharged_at OR (p.discharged_at IS NOT NULL AND excluded.uid IN (SELECT uid FROM cleared WHERE discharged_at))
+       OR coalesce(excluded.died_at, p.died_at) IS DISTINCT FROM p.died_at OR (p.died_at IS NOT NULL AND excluded.uid IN (SELECT uid FROM cleared WHERE died_at))
     RETURNING p.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
