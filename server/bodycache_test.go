@@ -115,7 +115,9 @@ func TestBodyCacheVersions(t *testing.T) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newBodyCache[scoped](100)
-			key := func(p put) scoped { return scoped{p.scope, settlementKey{version: p.version, year: 2024, month: p.month}} }
+			key := func(p put) scoped {
+				return scoped{p.scope, settlementKey{version: p.version, year: 2024, month: p.month}}
+			}
 			for _, p := range tt.puts {
 				c.put(key(p), newEncodedBody([]byte("{}")))
 			}
