@@ -207,7 +207,7 @@ every request of the run; MB/s is response bytes received.
   other request the heaviest user (600 articles a month), the rest 100 other users, months varied;
   %s articles.
 - **settlement**: `+"`GET /api/v1/settlements?year=2024&month=6`"+`, every teacher's month (500 teachers,
-  200,000 purchases), one statement.
+  200,000 purchases), after the first request answered from the settlement cache after one version read.
 - **upsert 1,000**: `+"`POST /api/v1/patients/bulk`"+` of %s records: 500 uids never seen before (unique to the
   run, thread and pass) and 500 of the 10,000 existing patients, a different mix in each of 64 bodies,
   every twentieth of those a partial record (uid and discharge time only).
