@@ -24,14 +24,19 @@ test: postgres chromium axe pgbouncer vet
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 	$(MAKE) --no-print-directory contract CONTRACT_ROUNDS=1
 
-## fuzz: run every fuzz target for FUZZTIME each (make test runs them for 3 s)
+## fuzz: run every fuzz target for FUZZTIME each (make test runs them for 3 s). Go 1.26's fuzz
+## coordinator can end a run on time with a bare "context deadline exceeded" and no failing input
+## (go.dev/issue/75804): that is reported and passes; any failing input fails.
 FUZZTIME ?= 1m
 FUZZ_TARGETS := tree:FuzzBuild server:FuzzBulkBodies server:FuzzTreeBody server:FuzzCursor server:FuzzQueryParams
 fuzz: postgres
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "fuzz $$name ($(FUZZTIME))"; \
-		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/canopy-fuzz.log 2>&1 || { cat /tmp/canopy-fuzz.log; exit 1; }; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/canopy-fuzz.log 2>&1 || \
+		if grep -q '^    context deadline exceeded$$' /tmp/canopy-fuzz.log && ! grep -q 'Failing input written' /tmp/canopy-fuzz.log; then \
+			echo "  stopped by Go's fuzz deadline race (go.dev/issue/75804, fixed in go1.27), no failing input"; \
+		else cat /tmp/canopy-fuzz.log; exit 1; fi; \
 		if grep -q "no fuzz tests to fuzz" /tmp/canopy-fuzz.log; then echo "no fuzz target $$name in ./$$pkg"; exit 1; fi; \
 		grep -o 'elapsed: [0-9a-z]*, execs: [0-9]*' /tmp/canopy-fuzz.log | tail -1 | sed 's/^/  /'; \
 	done

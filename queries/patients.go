@@ -2,12 +2,14 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"canopy/optional"
 )
@@ -193,11 +195,22 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 
 	var counts UpsertCounts
 	var unknown []int64
+	_, inTx := s.db.(pgx.Tx)
 	err := s.retryContended(ctx, func() error {
 		args := append(append([]any{named}, actor.auditArgs(len(records))...),
 			uids, names, sexes, births, wardIDs, admitted, discharged, died,
 			carried[0], carried[1], carried[2], carried[3], carried[4], carried[5], carried[6])
-		return translate(s.db.QueryRow(ctx, patientUpsertSQL, args...).Scan(&counts.Inserted, &counts.Updated, &unknown))
+		run := func() error {
+			return translate(s.db.QueryRow(ctx, patientUpsertSQL, args...).Scan(&counts.Inserted, &counts.Updated, &unknown))
+		}
+		err := run()
+		if wardVanished(err) && !inTx {
+			// A ward the statement found was deleted before its ward
+			// check could lock it: run again, and the statement's own
+			// check names the records that name it.
+			err = run()
+		}
+		return err
 	})
 	if err != nil {
 		return UpsertCounts{}, err
@@ -212,6 +225,14 @@ func (s *Store) UpsertPatients(ctx context.Context, actor Actor, records []Patie
 		return UpsertCounts{}, &ValidationError{Errors: errs}
 	}
 	return counts, nil
+}
+
+// wardVanished reports whether err is the patients' ward check refusing a
+// statement (migration 000013), which after the statement's own check of
+// unknown wards means that a ward was deleted while it ran.
+func wardVanished(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == "patients_ward_id_fkey"
 }
 
 // ImportPatients writes patients by uid with the API's partial semantics

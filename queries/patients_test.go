@@ -734,16 +734,18 @@ func TestPatientsRequireWards(t *testing.T) {
 		must(tx.Exec(ctx, `DELETE FROM wards WHERE id = $1`, ward))
 		batch := make(chan error, 1)
 		go func() {
-			_, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{{UID: "w1", WardID: optional.Of(ward)}})
+			_, err := f.s.UpsertPatients(ctx, queries.Actor{}, []queries.PatientRecord{{UID: "w0"}, {UID: "w1", WardID: optional.Of(ward)}})
 			batch <- err
 		}()
 		waitForLock()
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
+		// As if the ward had been gone before the batch: the record named.
 		var ve *queries.ValidationError
-		if err := <-batch; !errors.As(err, &ve) || ve.Errors[0].Field != "ward_id" {
-			t.Fatalf("batch: %v, want a ValidationError on ward_id", err)
+		want := queries.FieldError{Index: 1, Field: "ward_id", Message: fmt.Sprintf("ward %d does not exist", ward)}
+		if err := <-batch; !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0] != want {
+			t.Fatalf("batch: %v, want %+v", err, want)
 		}
 		if got := f.patient("w1"); got != "w1 missing" {
 			t.Errorf("%s, want w1 missing", got)

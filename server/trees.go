@@ -39,7 +39,8 @@ func notModified(c *gin.Context, etag string) bool {
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", "no-cache")
 	current := codingETag(etag, codingOf(c))
-	for _, candidate := range strings.Split(c.GetHeader("If-None-Match"), ",") {
+	// Several If-None-Match lines are one list (RFC 9110, section 5.3).
+	for _, candidate := range strings.Split(strings.Join(c.Request.Header.Values("If-None-Match"), ","), ",") {
 		candidate = strings.TrimPrefix(strings.TrimSpace(candidate), "W/")
 		if candidate == current || candidate == "*" {
 			c.Status(http.StatusNotModified)
@@ -72,7 +73,10 @@ func (t trees) getTree(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if notModified(c, t.etag(version)) {
+	// The whole forest always exists; a subtree only if its root does, so
+	// its If-None-Match is weighed once it is known to (a 404 has no ETag
+	// to match): from the cache, or after the read.
+	if q.Root == nil && notModified(c, t.etag(version)) {
 		return nil
 	}
 	key := treeCacheKey{tree: t.name, version: version, root: -1, depth: -1}
@@ -83,24 +87,36 @@ func (t trees) getTree(c *gin.Context) error {
 		key.depth = *q.Depth
 	}
 	if body, ok := t.s.trees.get(key); ok {
+		if q.Root != nil && notModified(c, t.etag(version)) {
+			return nil
+		}
 		t.s.trees.grew(key, body, t.s.writeEncoded(c, http.StatusOK, body))
 		return nil
 	}
 	forest, err := t.s.store.Tree(ctx, t.spec, q)
 	if err != nil {
+		c.Writer.Header().Del("ETag")
 		return err
 	}
 	// The rows are of the version their statement read, which a replica
 	// further behind than the one that gave version may make older, or a
 	// write since newer: the answer, its ETag and its cache key say theirs.
 	key.version = forest.Version
+	if q.Root != nil && notModified(c, t.etag(forest.Version)) {
+		t.s.trees.put(key, newEncodedBody(t.render(forest)))
+		return nil
+	}
 	c.Header("ETag", t.etag(forest.Version))
-	body := fmt.Appendf(make([]byte, 0, tree.JSONSize(forest.Nodes)), `{"count":%d,"version":%d,"roots":`, tree.Count(forest.Roots), forest.Version)
-	body = append(tree.AppendRows(body, forest.Roots), '}')
-	encoded := newEncodedBody(body)
+	encoded := newEncodedBody(t.render(forest))
 	t.s.writeEncoded(c, http.StatusOK, encoded) // the body it adds is counted by put
 	t.s.trees.put(key, encoded)
 	return nil
+}
+
+// render writes a forest as the tree endpoint's body.
+func (trees) render(forest queries.Forest) []byte {
+	body := fmt.Appendf(make([]byte, 0, tree.JSONSize(forest.Nodes)), `{"count":%d,"version":%d,"roots":`, tree.Count(forest.Roots), forest.Version)
+	return append(tree.AppendRows(body, forest.Roots), '}')
 }
 
 type searchMatch struct {

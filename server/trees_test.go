@@ -419,6 +419,49 @@ func TestTreeETagAndCache(t *testing.T) {
 	}
 }
 
+// If-None-Match is weighed against a representation that exists: a subtree
+// of an unknown root is 404 (with no ETag) whatever the client claims to
+// hold; a known one is 304, from the cache in one statement; and several
+// If-None-Match lines are one list.
+func TestTreeConditionalGets(t *testing.T) {
+	ts := newTestServer(t)
+	root := createNode(t, ts, ts.token(auth.ScopeTreesWrite), "categories", `{"name":"A"}`)
+	current := ts.do("GET", "/api/v1/categories/tree", nil).Header.Get("ETag")
+	subtree := fmt.Sprintf("/api/v1/categories/tree?root=%d", root)
+	cases := []struct {
+		name, path string
+		match      []string // If-None-Match lines
+		status     int
+		queries    int
+	}{
+		{"unknown root, *", "/api/v1/categories/tree?root=999999", []string{"*"}, http.StatusNotFound, 2},
+		{"unknown root, the tree's ETag", "/api/v1/categories/tree?root=999999", []string{current}, http.StatusNotFound, 2},
+		{"known root, not yet cached", subtree, []string{current}, http.StatusNotModified, 2},
+		{"known root, cached", subtree, []string{current}, http.StatusNotModified, 1},
+		{"the forest, two lines", "/api/v1/categories/tree", []string{`"other"`, current}, http.StatusNotModified, 1},
+		{"the forest, a line of another tag", "/api/v1/categories/tree", []string{`"other"`}, http.StatusOK, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", ts.http.URL+c.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range c.match {
+				req.Header.Add("If-None-Match", m)
+			}
+			r := ts.exchange(ts.http.Client(), req)
+			if r.StatusCode != c.status {
+				t.Fatalf("%d %s, want %d", r.StatusCode, r.Body, c.status)
+			}
+			if etag := r.Header.Get("ETag"); (c.status == http.StatusNotFound) != (etag == "") {
+				t.Errorf("ETag %q on a %d", etag, r.StatusCode)
+			}
+			r.wantQueries(t, c.queries)
+		})
+	}
+}
+
 func TestPublicReadsOff(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.PublicReads = false })
 	if r := ts.do("GET", "/api/v1/categories/tree", nil); r.StatusCode != 401 {
