@@ -121,7 +121,8 @@ func patientMergeSQL() string {
 // Records naming unknown wards ($1, every ward id of the body) make the
 // statement write nothing and return those ids, so that each offending
 // record can be reported; the ward check of migration 000013 (the foreign
-// key's set-wise successor) still guards a ward deleted meanwhile. A written batch adds its audit_log row ($2–$5, see auditCTE).
+// key's set-wise successor) still guards a ward deleted meanwhile. A
+// written batch adds its audit_log row ($2–$5, see auditCTE).
 // Inserted rows are told from updated ones by xmax: 0 in a row this
 // statement inserted, while an update by ON CONFLICT leaves its row lock in
 // the new version's xmax. Every known uid counts as updated, changed or

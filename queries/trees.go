@@ -150,9 +150,8 @@ func (s *Store) Tree(ctx context.Context, t TreeSpec, q TreeQuery) (Forest, erro
 
 // linkWalked links the rows of a walk down from the roots in one pass,
 // without the index and sort of tree.Link, when they come as the walk gives
-// them: the roots first, then level by
-// level each node's children together, in sibling order, after those of
-// the nodes read before it. That is the order PostgreSQL's recursive union
+// them: the roots first, then level by level each node's children
+// together, in sibling order, after those of the nodes read before it. That is the order PostgreSQL's recursive union
 // produces when it probes the (parent_id, position, name, id) index once per
 // node, but SQL promises no order without ORDER BY, so it is checked as it
 // goes: rows in any other order report false, and tree.Link links them.
@@ -179,11 +178,10 @@ func linkWalked(nodes []tree.Node[tree.Row]) ([]*tree.Node[tree.Row], bool) {
 		if r.ParentID == nil {
 			return nil, false
 		}
-		if parent < 0 || nodes[parent].Item.Leaf || nodes[parent].Item.ID != *r.ParentID {
+		isParent := func(p int) bool { return !nodes[p].Item.Leaf && nodes[p].Item.ID == *r.ParentID }
+		if parent < 0 || !isParent(parent) {
 			// The next parent with children: a node after the last one.
-			parent++
-			for parent < i && (nodes[parent].Item.Leaf || nodes[parent].Item.ID != *r.ParentID) {
-				parent++
+			for parent++; parent < i && !isParent(parent); parent++ {
 			}
 			if parent == i {
 				return nil, false
@@ -675,10 +673,10 @@ func (t TreeSpec) leafRows(rel, depth, path, match string) sq.SelectBuilder {
 
 // queryRows runs a statement that selects the row columns of tree t,
 // followed by extra columns scanned into extra, which are the same on every
-// row (the first row's are read), and reads each row straight into the Item of a node, ready for
-// link, in an array of capacity rows to begin with. A row whose leaf column
-// is null carries only the extra columns.
-// The result is never nil.
+// row (the first row's are read), and reads each row straight into the Item
+// of a node, ready for link, in an array of capacity rows to begin with. A
+// row whose leaf column is null carries only the extra columns. The result
+// is never nil.
 func (s *Store) queryRows(ctx context.Context, t TreeSpec, b sq.Sqlizer, capacity int, extra ...any) ([]tree.Node[tree.Row], error) {
 	rows, err := s.queryBuiltRows(ctx, b)
 	if err != nil {

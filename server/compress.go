@@ -33,6 +33,15 @@ func (cd coding) String() string { return codingNames[cd] }
 // coding's header and the work cost more than the bytes they save.
 const minCompressSize = 1024
 
+// sentIn is the coding a body of n bytes goes out in when the request
+// negotiated cd: identity for a body under minCompressSize.
+func sentIn(cd coding, n int) coding {
+	if n < minCompressSize {
+		return identity
+	}
+	return cd
+}
+
 // negotiate picks the coding of the answer from the request's Accept-Encoding
 // values (RFC 9110 §12.5.3): the acceptable coding of the highest q-value,
 // zstd before gzip before identity when they are equal. Names are read
@@ -339,14 +348,14 @@ func (w *compressWriter) finish() {
 	}
 	h := w.Header()
 	body := w.body
-	if w.coding != identity && len(body) >= minCompressSize {
-		h.Set("Content-Encoding", w.coding.String())
+	if cd := sentIn(w.coding, len(body)); cd != identity {
+		h.Set("Content-Encoding", cd.String())
 		if w.head {
 			h.Del("Content-Length")
 			w.ResponseWriter.WriteHeaderNow()
 			return
 		}
-		body = w.cp.encode(make([]byte, 0, len(body)/4), body, w.coding, fast)
+		body = w.cp.encode(make([]byte, 0, len(body)/4), body, cd, fast)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.ResponseWriter.Write(body) // a client gone away is not the server's error

@@ -35,7 +35,7 @@ func (b *encodedBody) size() int { return int(b.held.Load()) }
 // for a body too small to compress, and the bytes this call added to what b
 // holds (non-zero only for the call that compressed).
 func (b *encodedBody) in(cp *compressor, cd coding) (body []byte, added int) {
-	if cd == identity || len(b.identity) < minCompressSize {
+	if cd = sentIn(cd, len(b.identity)); cd == identity {
 		return b.identity, 0
 	}
 	b.once[cd].Do(func() {
@@ -57,10 +57,7 @@ func (s *Server) writeEncoded(c *gin.Context, status int, b *encodedBody) (added
 	}
 	h := c.Writer.Header()
 	addVary(h)
-	cd := codingOf(c)
-	if len(b.identity) < minCompressSize {
-		cd = identity
-	}
+	cd := sentIn(codingOf(c), len(b.identity))
 	if cd != identity {
 		h.Set("Content-Encoding", cd.String())
 		if c.Request.Method == http.MethodHead {

@@ -102,12 +102,12 @@ func (t trees) getTree(c *gin.Context) error {
 	// further behind than the one that gave version may make older, or a
 	// write since newer: the answer, its ETag and its cache key say theirs.
 	key.version = forest.Version
+	encoded := newEncodedBody(t.render(forest))
 	if q.Root != nil && notModified(c, t.etag(forest.Version)) {
-		t.s.trees.put(key, newEncodedBody(t.render(forest)))
+		t.s.trees.put(key, encoded)
 		return nil
 	}
 	c.Header("ETag", t.etag(forest.Version))
-	encoded := newEncodedBody(t.render(forest))
 	t.s.writeEncoded(c, http.StatusOK, encoded) // the body it adds is counted by put
 	t.s.trees.put(key, encoded)
 	return nil
